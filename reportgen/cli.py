@@ -1,0 +1,101 @@
+"""Command line: a thin layer over the pipeline stages.
+
+Each subcommand parses its arguments here and calls one function of a stage
+module, imported lazily so `reportgen variants` does not import plotly.
+Bad input raises UserError anywhere below; it is printed as one line and
+the exit status is 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import UserError
+from .project import Project
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 (argparse prints usage too)."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+# name -> (module, function, help); the function takes (args, project) and returns an exit status
+COMMANDS = {
+    "variants": ("reportgen.variants", "cmd_variants", "list project variants and system peers"),
+    "route": ("reportgen.route", "cmd_route", "routing of a workload on a variant: predicted vs measured"),
+    "bench": ("reportgen.bench", "cmd_bench", "benchmark variants on a workload, with comparisons"),
+    "header-cost": ("reportgen.headercost", "cmd_header_cost", "cost of the Mid header read, time and space"),
+    "run": ("reportgen.plan", "cmd_run", "measure what the phases need (only what is missing or stale)"),
+    "render": ("reportgen.render", "cmd_render", "render phase reports into docs/phases"),
+    "site": ("reportgen.site", "cmd_site", "build the static site into site/"),
+    "serve": ("reportgen.site", "cmd_serve", "serve the built site locally"),
+    "publish": ("reportgen.publish", "cmd_publish", "build, measure, render and build the site"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reportgen", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="project checkout (default: the one this package runs from)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    p = {name: sub.add_parser(name, help=help_) for name, (_, _, help_) in COMMANDS.items()}
+
+    for name in ("variants", "route", "bench", "header-cost", "run"):
+        p[name].add_argument("--json", action="store_true", help="machine-readable output")
+
+    p["route"].add_argument("--workload", required=True)
+    p["route"].add_argument("--variant", required=True)
+    p["route"].add_argument("--ops", type=_positive_int, default=None)
+
+    p["bench"].add_argument("--workload", required=True)
+    p["bench"].add_argument("--variant", action="append", required=True,
+                            help="repeat for each allocator; the first is the baseline")
+    p["bench"].add_argument("--runs", type=_positive_int, default=5)
+    p["bench"].add_argument("--ops", type=_positive_int, default=None)
+    p["bench"].add_argument("--threads", type=_positive_int, default=None)
+
+    p["header-cost"].add_argument("--variant", action="append", default=None)
+    p["header-cost"].add_argument("--quick", action="store_true")
+
+    for name in ("run", "publish"):
+        p[name].add_argument("--force", action="store_true", help="measure again even if up to date")
+        p[name].add_argument("--quick", action="store_true",
+                             help="fewer ops and runs (labelled as such on every page)")
+        p[name].add_argument("--phase", action="append", default=None)
+
+    p["serve"].add_argument("--port", type=_positive_int, default=8000)
+    p["serve"].add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        project = Project.locate(args.root)
+        module, func, _ = COMMANDS[args.command]
+        return int(getattr(importlib.import_module(module), func)(args, project) or 0)
+    except UserError as exc:
+        print(f"reportgen: error: {exc}", file=sys.stderr)
+        if exc.detail:
+            print(exc.detail.rstrip(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reportgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
