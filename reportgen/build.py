@@ -1,0 +1,297 @@
+"""Build stage: compile native code into shared libraries, cached by content hash.
+
+A library lives in ``project.build_dir/<name>-<hash>/lib<name>.so`` where the
+hash covers every compiled .c file, every header it includes (``#include
+"..."``, followed recursively), the compile and link flags and the compiler's
+identity.  So an edit of one native file changes the hash, and therefore
+rebuilds, only the libraries whose sources reach that file -- at their next
+use, with no reinstall -- and a library found on disk is always the one its
+sources describe.
+
+The compiler is setuptools' (``new_compiler`` + ``customize_compiler``), so
+``CC``/``CFLAGS`` in the environment are honoured like for any extension.
+A build happens in a temporary directory that is renamed into place, so a
+concurrent process sees either no library or a complete one.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .errors import UserError
+from .project import Project
+
+# Flags every allocator build shares (the brief's contract); kind-specific ones are added below.
+BASE_FLAGS = ["-O2", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidden",
+              "-ftls-model=initial-exec"]
+ASAN_FLAGS = ["-O1", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidden",
+              "-ftls-model=initial-exec", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+              # Python's own CFLAGS (which customize_compiler adds) carry -DNDEBUG: undo it.
+              "-UNDEBUG"]
+LINK_FLAGS = ["-shared", "-pthread"]
+KINDS = ("lib", "preload", "asan")
+
+_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.MULTILINE)
+
+
+def _ccompiler():
+    """setuptools' C compiler, configured like for an extension module, with captured output."""
+    from setuptools._distutils import ccompiler, sysconfig as dsysconfig
+
+    compiler = ccompiler.new_compiler()
+    dsysconfig.customize_compiler(compiler)
+
+    # distutils lets the compiler write straight to our terminal; capture it
+    # instead, so a failure can be reported as one line plus the output.
+    def spawn(cmd, **_kwargs):
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        except FileNotFoundError:
+            raise _MissingCompiler(cmd[0])
+        if proc.returncode != 0:
+            raise _ToolFailed(cmd, proc.returncode, proc.stdout)
+
+    compiler.spawn = spawn
+    # Objects go flat into the build directory (distutils would mirror the
+    # sources' absolute paths under it).
+    object_filenames = compiler.object_filenames
+    compiler.object_filenames = lambda sources, strip_dir=0, output_dir="": object_filenames(
+        sources, strip_dir=1, output_dir=output_dir)
+    return compiler
+
+
+class _MissingCompiler(Exception):
+    def __init__(self, exe: str):
+        super().__init__(exe)
+        self.exe = exe
+
+
+class _ToolFailed(Exception):
+    def __init__(self, cmd, status, output):
+        super().__init__(f"{cmd[0]} exited with status {status}")
+        self.cmd, self.status, self.output = cmd, status, output
+
+
+def _missing_compiler_error(exe: str) -> UserError:
+    return UserError(f"C compiler {exe!r} not found: install gcc (apt-get install gcc) "
+                     f"or point CC at a working compiler")
+
+
+@functools.lru_cache(maxsize=None)
+def _compiler_identity(command: tuple[str, ...]) -> str:
+    """The compiler's version banner (part of every hash: a new gcc rebuilds everything)."""
+    exe = command[0]
+    try:
+        proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    except (FileNotFoundError, PermissionError):
+        raise _missing_compiler_error(exe)
+    if proc.returncode != 0:
+        raise UserError(f"C compiler {exe!r} does not run (`{exe} --version` exited with "
+                        f"{proc.returncode})", detail=proc.stdout + proc.stderr)
+    return proc.stdout.splitlines()[0] if proc.stdout else exe
+
+
+def include_closure(source: Path, include_dirs: Sequence[Path] = ()) -> list[Path]:
+    """`source` and every header it reaches through ``#include "..."``, recursively.
+
+    A quoted include is looked up next to the including file, then in
+    `include_dirs` (what the preprocessor does).  Conditional includes are
+    all followed: a hash that covers too much only costs a rebuild.
+    A header that cannot be found is left out (the compiler will say so).
+    """
+    seen: dict[Path, None] = {}
+    stack = [Path(source).resolve()]
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen[path] = None
+        try:
+            text = path.read_bytes()
+        except OSError:
+            continue
+        for match in _INCLUDE_RE.finditer(text):
+            name = match.group(1).decode("utf-8", "replace")
+            for base in (path.parent, *include_dirs):
+                candidate = (Path(base) / name).resolve()
+                if candidate.is_file():
+                    stack.append(candidate)
+                    break
+    return sorted(seen)
+
+
+def _digest(sources: Sequence[Path], include_dirs: Sequence[Path], macros, compile_args,
+            link_args, identity: Sequence[str]) -> str:
+    h = hashlib.sha256()
+
+    def put(label: str, data: bytes | str) -> None:
+        data = data.encode() if isinstance(data, str) else data
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    files: dict[Path, None] = {}
+    for src in sources:
+        put("source", Path(src).name)
+        for path in include_closure(src, include_dirs):
+            files[path] = None
+    for path in sorted(files):
+        # The file name, not its absolute path: a checkout moved elsewhere keeps its hashes.
+        put("file", path.name)
+        put("content", path.read_bytes())
+    put("macros", repr(sorted(macros)))
+    put("compile", repr(list(compile_args)))
+    put("link", repr(list(link_args)))
+    for part in identity:
+        put("tool", part)
+    return h.hexdigest()[:16]
+
+
+class _Spec:
+    """Everything that determines one library; computes its hash and its place."""
+
+    def __init__(self, project: Project, name: str, sources: Iterable[Path], defines: dict,
+                 compile_args: Sequence[str], extra_link: Sequence[str], include_dirs: Sequence[Path]):
+        self.project = project
+        self.name = name
+        self.sources = [Path(s).resolve() for s in sources]
+        if not self.sources:
+            raise UserError(f"no C sources to build {name} from (is {project.native_dir} empty?)")
+        basenames = [s.stem for s in self.sources]
+        if len(set(basenames)) != len(basenames):
+            raise UserError(f"{name}: two sources share a file name ({', '.join(basenames)}); "
+                            f"rename one (objects are stored flat)")
+        self.include_dirs = [Path(d).resolve() for d in include_dirs]
+        self.macros = [(str(k), None if v is None else str(v)) for k, v in sorted(defines.items())]
+        self.compile_args = list(compile_args)
+        self.link_args = list(LINK_FLAGS) + list(extra_link)
+        self.compiler = _ccompiler()
+        identity = (_compiler_identity(tuple(self.compiler.compiler_so)),
+                    " ".join(self.compiler.compiler_so), " ".join(self.compiler.linker_so))
+        self.hash = _digest(self.sources, self.include_dirs, self.macros, self.compile_args,
+                            self.link_args, identity)
+        self.dir = project.build_dir / f"{name}-{self.hash}"
+        self.library = self.dir / f"lib{name}.so"
+
+
+def _build(spec: _Spec) -> Path:
+    if spec.library.is_file():
+        return spec.library
+    spec.project.build_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.dir.name}.", dir=spec.project.build_dir))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is for every user
+    try:
+        compiler = spec.compiler
+        stage = "compile"
+        try:
+            objects = compiler.compile([str(s) for s in spec.sources], output_dir=str(tmp),
+                                       macros=spec.macros,
+                                       include_dirs=[str(d) for d in spec.include_dirs],
+                                       extra_postargs=spec.compile_args)
+            stage = "link"
+            compiler.link_shared_object(objects, str(tmp / spec.library.name),
+                                        extra_postargs=spec.link_args)
+        except _MissingCompiler as exc:
+            raise _missing_compiler_error(exc.exe) from None
+        except _ToolFailed as exc:
+            first = next((l for l in exc.output.splitlines() if "error" in l), "").strip()
+            raise UserError(f"{stage} of {spec.name} failed: {first or exc} "
+                            f"(compiler output follows)",
+                            detail=f"$ {' '.join(map(str, exc.cmd))}\n{exc.output}") from None
+        try:
+            os.rename(tmp, spec.dir)  # atomic: the directory appears complete or not at all
+        except OSError:
+            if not spec.library.is_file():  # not a concurrent build of the same thing: a real problem
+                raise
+        # else another process won the race with an identical build; use theirs
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return spec.library
+
+
+def build_library(project: Project, name: str, sources: Iterable[Path], defines: dict | None = None,
+                  extra_link: Sequence[str] = (), *, compile_args: Sequence[str] | None = None,
+                  include_dirs: Sequence[Path] | None = None) -> Path:
+    """Compile `sources` into ``lib<name>.so`` (cached); return its path.
+
+    `defines` maps macro names to values (None: defined without a value).
+    `compile_args` defaults to the allocator's flags plus -DNDEBUG; the
+    native directory is always on the include path.
+    """
+    defines = dict(defines or {})
+    if compile_args is None:
+        compile_args = BASE_FLAGS
+        defines.setdefault("NDEBUG", None)
+    dirs = [project.native_dir, *(include_dirs or [])]
+    return _build(_Spec(project, name, sources, defines, compile_args, extra_link, dirs))
+
+
+def allocator_sources(project: Project, kind: str = "lib") -> list[Path]:
+    """The allocator's translation units: native/*.c but the bench drivers and (unless preloading) preload.c."""
+    if kind not in KINDS:
+        raise UserError(f"unknown build kind {kind!r}; expected one of {', '.join(KINDS)}")
+    sources = []
+    for path in sorted(project.native_dir.glob("*.c")):
+        if path.name.startswith("bench"):
+            continue
+        if path.name == "preload.c" and kind != "preload":
+            continue
+        sources.append(path)
+    return sources
+
+
+def _variant_spec(project: Project, variant, kind: str) -> _Spec:
+    sources = allocator_sources(project, kind)
+    defines: dict = dict(variant.flags)
+    # The library reports its own name in hak_config_json (derived variants included).
+    defines.setdefault("HAK_VARIANT_NAME", f'"{variant.name}"')
+    if kind == "asan":
+        compile_args = ASAN_FLAGS
+        defines["HAK_DEBUG"] = "1"
+        extra_link = ["-fsanitize=address,undefined"]
+    else:
+        compile_args = BASE_FLAGS
+        defines["NDEBUG"] = None
+        extra_link = []
+    if kind == "preload":
+        defines["HAK_PRELOAD"] = "1"
+    suffix = "" if kind == "lib" else f"-{kind}"
+    return _Spec(project, f"{variant.name}{suffix}", sources, defines, compile_args, extra_link,
+                 [project.native_dir])
+
+
+def _resolve_variant(variant):
+    if isinstance(variant, str):
+        from .variants import get_variant
+        return get_variant(variant)
+    return variant
+
+
+def build_variant(project: Project, variant, kind: str = "lib") -> Path:
+    """The shared library of an allocator variant (a Variant or its name), building it if needed.
+
+    kind "lib": for ctypes; "preload": also exports malloc & co. for LD_PRELOAD;
+    "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load).
+    """
+    return _build(_variant_spec(project, _resolve_variant(variant), kind))
+
+
+def is_built(project: Project, variant, kind: str = "lib") -> bool:
+    """Whether the library build_variant would return is already in the cache."""
+    return _variant_spec(project, _resolve_variant(variant), kind).library.is_file()
+
+
+def source_hash(project: Project, variant) -> str:
+    """Content hash of a variant's ctypes library (sources, headers, flags, compiler).
+
+    The same string names its build directory, so a result record points at
+    the exact library that produced it.
+    """
+    return _variant_spec(project, _resolve_variant(variant), "lib").hash

@@ -1,0 +1,211 @@
+"""Allocators the lab can measure: project variants (compile flags over native/) and system peers.
+
+A project variant is a set of build flags, never a copy of the code.  A
+system peer is an allocator installed from Debian, found on disk; when it
+is missing we say which package provides it rather than fail.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+from .project import Project
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v for v in (
+        Variant(
+            "hak-6a",
+            "Phase 6-A, registry free: Mid chunks are registered in a global registry at refill; "
+            "a free inside the caller's own segment is local and lock-free, any other Mid pointer "
+            "(a remote free) takes a mutex-guarded registry lookup and goes back to its owner.",
+            {"HAK_MID_FREE_REGISTRY": "1"},
+        ),
+        Variant(
+            "hak-6b",
+            "Phase 6-B, header free: every Mid block carries a header (class index, magic) that "
+            "free reads; a local free is lock-free, a remote free is not implemented: the block "
+            "is leaked and counted (leaked_blocks, leaked_bytes).",
+            {"HAK_MID_FREE_HEADER": "1"},
+        ),
+    )
+}
+
+
+def variant_with(base: Variant | str, name: str, extra_flags: dict[str, str]) -> Variant:
+    """A derived variant (e.g. HAK_TINY_MAX=1023 on hak-6b) for tests and experiments."""
+    base = get_variant(base) if isinstance(base, str) else base
+    flags = {**base.flags, **{str(k): str(v) for k, v in extra_flags.items()}}
+    extra = ", ".join(f"{k}={v}" for k, v in extra_flags.items())
+    return Variant(name, f"{base.description} Built with {extra}.", flags)
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise UserError(f"unknown variant {name!r}; project variants are: {', '.join(VARIANTS)}"
+                        f" (system peers: {', '.join(PEERS)})") from None
+
+
+# ---- system peers ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    soname: str | None        # None: the C library itself
+    package: str | None       # the Debian package that provides it
+    description: str
+
+
+PEERS: dict[str, Peer] = {
+    p.name: p for p in (
+        Peer("glibc", None, None, "the system C library's malloc (ptmalloc2)"),
+        Peer("mimalloc", "libmimalloc.so.2", "libmimalloc2.0", "Microsoft's mimalloc"),
+        Peer("jemalloc", "libjemalloc.so.2", "libjemalloc2", "jemalloc"),
+        Peer("tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", "gperftools' tcmalloc (minimal)"),
+    )
+}
+
+
+def _library_dirs() -> list[Path]:
+    """Where the dynamic linker looks on a Debian system, multiarch first."""
+    dirs = []
+    try:
+        arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        arch = ""
+    if not arch:
+        import sysconfig
+        arch = sysconfig.get_config_var("MULTIARCH") or ""
+    for prefix in ("/usr/lib", "/lib", "/usr/local/lib"):
+        if arch:
+            dirs.append(Path(prefix) / arch)
+        dirs.append(Path(prefix))
+    return dirs
+
+
+def _ldconfig_lookup(soname: str) -> str | None:
+    ldconfig = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig") else None)
+    if not ldconfig:
+        return None
+    try:
+        out = subprocess.run([ldconfig, "-p"], capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    for line in out.splitlines():
+        parts = line.strip().split(" => ")
+        if len(parts) == 2 and parts[0].split(" ")[0] == soname and os.path.exists(parts[1]):
+            return parts[1]
+    return None
+
+
+def find_shared_library(soname: str) -> str | None:
+    for d in _library_dirs():
+        path = d / soname
+        if path.exists():
+            return str(path)
+    return _ldconfig_lookup(soname)
+
+
+def peer_status(name: str) -> tuple[bool, str | None, str | None]:
+    """(available, library path, why not) of a system allocator."""
+    try:
+        peer = PEERS[name]
+    except KeyError:
+        raise UserError(f"unknown system allocator {name!r}; known: {', '.join(PEERS)}") from None
+    if peer.soname is None:
+        libc = find_shared_library("libc.so.6")
+        return True, libc, None
+    path = find_shared_library(peer.soname)
+    if path is None:
+        return False, None, f"{peer.soname} not found: apt-get install {peer.package}"
+    return True, path, None
+
+
+# ---- `reportgen variants` ---------------------------------------------------
+
+def describe(project: Project) -> list[dict]:
+    """Every allocator with its availability: project variants are built (or found built)."""
+    from .build import build_variant, is_built, source_hash
+
+    rows: list[dict] = []
+    for variant in VARIANTS.values():
+        row = {"name": variant.name, "kind": "project", "available": False, "library": None,
+               "preload": None, "flags": dict(variant.flags), "description": variant.description,
+               "built": False, "source_hash": None, "why": None}
+        try:
+            was_cached = is_built(project, variant, "lib") and is_built(project, variant, "preload")
+            row["library"] = str(build_variant(project, variant, "lib"))
+            row["preload"] = str(build_variant(project, variant, "preload"))
+            row["source_hash"] = source_hash(project, variant)
+            row["available"] = True
+            row["built"] = not was_cached   # compiled by this call (False: taken from the cache)
+        except UserError as exc:
+            row["library"] = row["preload"] = None
+            row["why"] = str(exc)
+            row["detail"] = exc.detail
+        rows.append(row)
+    for peer in PEERS.values():
+        available, library, why = peer_status(peer.name)
+        rows.append({"name": peer.name, "kind": "system", "available": available,
+                     "library": library, "why": why, "description": peer.description})
+    return rows
+
+
+def cmd_variants(args, project: Project) -> int:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if getattr(args, "json", False):
+        rows = describe(project)
+        print(json.dumps(rows, indent=2))
+        return 0
+    with err.status("building project variants (cached after the first time)..."):
+        rows = describe(project)
+    _print_table(rows)
+    for row in rows:
+        if row.get("detail"):
+            err.print(f"[red]{row['name']}[/red]: {row['why']}")
+            err.print(row["detail"], markup=False, highlight=False)
+    return 0
+
+
+def _print_table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(file=sys.stdout)
+    table = Table(title="Allocators", show_lines=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("available", no_wrap=True)
+    table.add_column("library / why not", overflow="fold")
+    for row in rows:
+        if row["available"]:
+            where = row["library"]
+            if row.get("preload"):
+                where += f"\npreload: {row['preload']}"
+            if row["kind"] == "project":
+                flags = " ".join(f"{k}={v}" for k, v in row["flags"].items())
+                where += (f"\nflags: {flags}\n"
+                          f"{'compiled now' if row['built'] else 'cached'}, hash {row['source_hash']}")
+        else:
+            where = f"[red]{row['why']}[/red]"
+        table.add_row(row["name"], row["kind"], "yes" if row["available"] else "[red]no[/red]", where)
+    out.print(table)
+    for row in rows:
+        out.print(f"[bold]{row['name']}[/bold]: {row.get('description') or ''}")
