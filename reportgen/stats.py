@@ -1,0 +1,425 @@
+"""Statistics of measured samples: summaries, A/B verdicts, claim checks, Amdahl ceilings.
+
+Everything here is a pure function of the samples it is given (numpy/scipy;
+no hand-written significance tests). Bootstrap confidence intervals use a
+fixed seed so a report regenerated from the same records shows the same
+numbers.
+
+Direction conventions (after pyperf/asv):
+- A sample is whatever the benchmark measured: a throughput (ops/s,
+  `higher_is_better=True`) or a time (`higher_is_better=False`).
+- `ratio` is always median(candidate) / median(baseline) of that metric, as
+  the `bench --json` contract shows it. For a throughput ratio > 1 is faster;
+  for a time ratio < 1 is faster.
+- `speedup` is direction-free: the relative gain of the candidate, positive
+  when it is faster (throughput: ratio - 1; time: 1/ratio - 1). Claims such
+  as "+17-27%" are checked against `speedup_ci95`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy import stats as _st
+
+# A run set with fewer runs than this gets a warning: a median of 3 runs
+# moves with one bad run, and the exact Mann-Whitney test cannot reach 0.05.
+MIN_RUNS = 5
+# Coefficient of variation above which a run set is called noisy. The
+# reference saw 1-2% run-to-run variance; 3% is already too much to resolve
+# the sub-percent effects these phases argue about.
+NOISY_CV = 0.03
+# Bootstrap resamples (scipy's default); fixed seed for reproducible reports.
+N_RESAMPLES = 9999
+CONFIDENCE = 0.95
+# The power used for the minimal detectable effect estimate.
+POWER = 0.80
+
+VERDICTS = ("faster", "slower", "no significant change")
+
+
+def _as_samples(samples: Sequence[float], what: str = "samples") -> np.ndarray:
+    arr = np.asarray(list(samples), dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a flat sequence of numbers")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} must be finite numbers (a failed run is a recorded failure, not a sample)")
+    return arr
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _spct(x: float) -> str:
+    """Signed percentage with enough digits for sub-percent effects."""
+    return f"{x * 100:+.2f}%"
+
+
+def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, seed: int) -> tuple[float, float] | None:
+    """Percentile bootstrap CI (scipy). Percentile, not BCa: BCa's jackknife
+    acceleration is degenerate for the median of a handful of runs (NaN or
+    wild intervals); the percentile interval is stable and transforms
+    exactly under log/negation, which keeps A/B vs B/A symmetric."""
+    if any(len(d) < 2 for d in data):
+        return None
+    res = _st.bootstrap(data, statistic, n_resamples=N_RESAMPLES, paired=False,
+                        vectorized=True, method="percentile", confidence_level=CONFIDENCE,
+                        rng=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return lo, hi
+
+
+def _median_stat(x, axis=-1):
+    return np.median(x, axis=axis)
+
+
+def _log_ratio_stat(b, c, axis=-1):
+    return np.log(np.median(c, axis=axis)) - np.log(np.median(b, axis=axis))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One allocator's runs on one workload.
+
+    `best3of5` is the reference report's figure: the mean of the 3 best of the
+    first 5 runs (best = highest when higher is better). It is biased towards
+    the lucky runs and is shown only because the reference quotes it; the
+    median and its CI are what decisions use.
+    """
+    n: int
+    median: float | None
+    mean: float | None
+    q1: float | None
+    q3: float | None
+    iqr: float | None
+    best3of5: float | None
+    ci95: tuple[float, float] | None  # bootstrap CI of the median
+    cv: float | None  # sample std (ddof=1) / mean
+    min: float | None
+    max: float | None
+    samples: tuple[float, ...]
+    higher_is_better: bool = True
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ci95"] = list(self.ci95) if self.ci95 is not None else None
+        d["samples"] = list(self.samples)
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+def best3of5(samples: Sequence[float], *, higher_is_better: bool = True) -> float | None:
+    """Mean of the 3 best of the first 5 samples (the reference's figure); None with < 3 samples."""
+    first = sorted(float(s) for s in list(samples)[:5])
+    if len(first) < 3:
+        return None
+    best = first[-3:] if higher_is_better else first[:3]
+    return float(np.mean(best))
+
+
+def summarize(samples: Sequence[float], *, higher_is_better: bool = True, seed: int = 0,
+              noisy_cv: float = NOISY_CV) -> Summary:
+    """Median, quartiles, bootstrap CI of the median, CV and adequacy warnings.
+
+    Samples are in run order (the order matters only for best3of5 and the
+    drift check). An empty list is allowed (every run failed): the figures
+    are None and the warning says so.
+    """
+    arr = _as_samples(samples)
+    n = len(arr)
+    warnings: list[str] = []
+    if n == 0:
+        return Summary(0, None, None, None, None, None, None, None, None, None, None, (),
+                       higher_is_better, ("no successful runs: nothing to summarise",))
+    q1, med, q3 = (float(v) for v in np.percentile(arr, [25, 50, 75]))
+    mean = float(np.mean(arr))
+    cv = float(np.std(arr, ddof=1) / abs(mean)) if n >= 2 and mean != 0 else None
+    # Sorted input makes the CI independent of run order.
+    ci = _bootstrap_ci((np.sort(arr),), _median_stat, seed)
+
+    if n < MIN_RUNS:
+        warnings.append(f"only {n} run{'s' if n != 1 else ''}: too few for a significance test "
+                        f"(at least {MIN_RUNS} are needed)")
+    if cv is not None and cv > noisy_cv:
+        warnings.append(f"noisy: coefficient of variation {_pct(cv)} above the {_pct(noisy_cv)} threshold")
+    if n >= 10:  # Tukey fences mean little on fewer runs: with 5, normal data often "has outliers"
+        iqr = q3 - q1
+        lo_f, hi_f = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+        out = [float(v) for v in arr if v < lo_f or v > hi_f]
+        if out and iqr > 0:
+            warnings.append(f"{len(out)} of {n} runs outside the 1.5 IQR fences (outliers): "
+                            + ", ".join(f"{v:.6g}" for v in out))
+    if n >= 6 and np.ptp(arr) > 0:
+        # Runs drifting steadily in one direction (warm-up, thermal, a neighbour):
+        # the median then depends on how many runs were taken.
+        rho, p = _st.spearmanr(np.arange(n), arr)
+        if p < 0.05:
+            warnings.append(f"drift: the runs trend {'up' if rho > 0 else 'down'} over time "
+                            f"(Spearman rho {rho:+.2f}, p = {p:.3g})")
+    return Summary(n=n, median=med, mean=mean, q1=q1, q3=q3, iqr=q3 - q1,
+                   best3of5=best3of5(arr, higher_is_better=higher_is_better), ci95=ci, cv=cv,
+                   min=float(arr.min()), max=float(arr.max()), samples=tuple(float(v) for v in arr),
+                   higher_is_better=higher_is_better, warnings=tuple(warnings))
+
+
+def min_attainable_p(n1: int, n2: int) -> float:
+    """Smallest two-sided p-value the exact Mann-Whitney U test can give for
+    these sample sizes (complete separation, no ties), computed by scipy."""
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    res = _st.mannwhitneyu(np.arange(n1), np.arange(n1, n1 + n2), alternative="two-sided", method="exact")
+    return float(res.pvalue)
+
+
+def _pooled_cv(a: Summary, b: Summary) -> float | None:
+    if a.cv is None or b.cv is None or a.n + b.n <= 2:
+        return None
+    return math.sqrt(((a.n - 1) * a.cv ** 2 + (b.n - 1) * b.cv ** 2) / (a.n + b.n - 2))
+
+
+def minimal_detectable_effect(cv: float | None, n1: int, n2: int, *, alpha: float = 0.05,
+                              power: float = POWER, noise_floor: float = 0.0) -> float | None:
+    """Estimate of the smallest relative difference of medians this design would
+    call, with the given power.
+
+    Normal approximation: the standard error of a median is sqrt(pi/2) times
+    that of a mean for normal data, so the relative difference of two medians
+    has SE ~ 1.2533 * cv * sqrt(1/n1 + 1/n2); the effect detectable with
+    `power` at two-sided `alpha` is (z_{1-alpha/2} + z_power) times that. It
+    is then raised to the noise floor (smaller effects are never called) and is
+    None when the exact test cannot reach `alpha` at all with these sizes.
+    An estimate to judge a design by, not a measured fact.
+    """
+    if cv is None or n1 < 2 or n2 < 2 or min_attainable_p(n1, n2) >= alpha:
+        return None
+    z = _st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)
+    mde = float(z * math.sqrt(math.pi / 2) * cv * math.sqrt(1 / n1 + 1 / n2))
+    return max(mde, noise_floor)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate against baseline. `to_dict()` gives the fields of the
+    `comparisons` entries of `bench --json` (the caller adds the baseline and
+    candidate names)."""
+    ratio: float | None  # median(candidate) / median(baseline) of the metric as measured
+    ci95: tuple[float, float] | None  # bootstrap CI of that ratio
+    speedup: float | None  # relative gain of the candidate, > 0 when faster
+    speedup_ci95: tuple[float, float] | None
+    p_value: float | None  # two-sided Mann-Whitney U
+    min_p_value: float  # smallest p the exact test can give for these sizes
+    verdict: str  # one of VERDICTS
+    reason: str  # one sentence: why this verdict
+    mde: float | None  # estimated minimal detectable relative effect (see minimal_detectable_effect)
+    power_note: str
+    warnings: tuple[str, ...]
+    baseline: Summary
+    candidate: Summary
+    higher_is_better: bool
+    alpha: float
+    noise_floor: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ratio": self.ratio,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "speedup": self.speedup,
+            "speedup_ci95": list(self.speedup_ci95) if self.speedup_ci95 else None,
+            "p_value": self.p_value,
+            "min_p_value": self.min_p_value,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "mde": self.mde,
+            "power_note": self.power_note,
+            "warnings": list(self.warnings),
+            "n_baseline": self.baseline.n,
+            "n_candidate": self.candidate.n,
+            "higher_is_better": self.higher_is_better,
+            "alpha": self.alpha,
+            "noise_floor": self.noise_floor,
+        }
+
+
+def _canonical_pair(b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Sort each sample and put the pair in a fixed order, so that the
+    bootstrap draws (and hence the CI) do not depend on which side is the
+    baseline: compare(a, b) and compare(b, a) give exactly mirrored answers."""
+    bs, cs = np.sort(b), np.sort(c)
+    swapped = (len(cs), tuple(cs)) < (len(bs), tuple(bs))
+    return (cs, bs, True) if swapped else (bs, cs, False)
+
+
+def compare(baseline: Sequence[float], candidate: Sequence[float], *, higher_is_better: bool = True,
+            noise_floor: float = 0.01, alpha: float = 0.05, seed: int = 0,
+            noisy_cv: float = NOISY_CV) -> Comparison:
+    """A/B verdict of candidate against baseline.
+
+    "faster"/"slower" only when all three hold: the two-sided Mann-Whitney U
+    p-value is below `alpha`, the 95% bootstrap CI of the ratio of medians
+    excludes 1, and the ratio lies outside the noise floor, i.e. outside
+    [1/(1+noise_floor), 1+noise_floor] (applied on a log scale so that
+    swapping baseline and candidate exactly mirrors the verdict). Otherwise
+    "no significant change", with the reason.
+
+    Samples must be positive (throughputs or times).
+    """
+    b, c = _as_samples(baseline, "baseline samples"), _as_samples(candidate, "candidate samples")
+    if (len(b) and b.min() <= 0) or (len(c) and c.min() <= 0):
+        raise ValueError("samples must be positive (a throughput or a time) to form a ratio")
+    if not 0 < alpha < 1 or noise_floor < 0:
+        raise ValueError("alpha must be in (0, 1) and noise_floor >= 0")
+    sb = summarize(b, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
+    sc = summarize(c, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
+    min_p = min_attainable_p(len(b), len(c))
+    warnings = [f"baseline: {w}" for w in sb.warnings] + [f"candidate: {w}" for w in sc.warnings]
+    if min_p >= alpha and len(b) and len(c):
+        warnings.append(f"too few runs for the test to ever reach alpha = {alpha}: with {len(b)} and "
+                        f"{len(c)} runs the smallest attainable p-value is {min_p:.3g}")
+    pooled = _pooled_cv(sb, sc)
+    mde = minimal_detectable_effect(pooled, len(b), len(c), alpha=alpha, noise_floor=noise_floor)
+    if mde is None:
+        power_note = ("no difference can be detected with these runs"
+                      if len(b) and len(c) else "no runs to compare")
+    else:
+        power_note = (f"estimate: with {len(b)} and {len(c)} runs and a pooled CV of {_pct(pooled)}, "
+                      f"this design detects a difference of about {_pct(mde)} or more "
+                      f"{int(POWER * 100)}% of the time (normal approximation)")
+
+    def result(ratio, log_ci, p, verdict, reason):
+        ci = (math.exp(log_ci[0]), math.exp(log_ci[1])) if log_ci else None
+        if ratio is None:
+            speed, speed_ci = None, None
+        elif higher_is_better:
+            speed, speed_ci = ratio - 1, ((ci[0] - 1, ci[1] - 1) if ci else None)
+        else:
+            speed = 1 / ratio - 1
+            speed_ci = (math.exp(-log_ci[1]) - 1, math.exp(-log_ci[0]) - 1) if log_ci else None
+        return Comparison(ratio=ratio, ci95=ci, speedup=speed, speedup_ci95=speed_ci, p_value=p,
+                          min_p_value=min_p, verdict=verdict, reason=reason, mde=mde,
+                          power_note=power_note, warnings=tuple(warnings), baseline=sb, candidate=sc,
+                          higher_is_better=higher_is_better, alpha=alpha, noise_floor=noise_floor)
+
+    if len(b) == 0 or len(c) == 0:
+        side = "baseline" if len(b) == 0 else "candidate"
+        return result(None, None, None, "no significant change",
+                      f"no significant change: the {side} has no successful runs")
+
+    log_ratio = math.log(sc.median) - math.log(sb.median)
+    ratio = sc.median / sb.median
+    first, second, swapped = _canonical_pair(b, c)
+    log_ci = _bootstrap_ci((first, second), _log_ratio_stat, seed)
+    if log_ci is not None and swapped:
+        log_ci = (-log_ci[1], -log_ci[0])
+    p = float(_st.mannwhitneyu(second, first, alternative="two-sided").pvalue)
+    if not math.isfinite(p):  # every value tied: no evidence of a difference
+        p = 1.0
+
+    better = log_ratio > 0 if higher_is_better else log_ratio < 0
+    floor = math.log1p(noise_floor)
+    ci_txt = f"{math.exp(log_ci[0]):.4f}..{math.exp(log_ci[1]):.4f}" if log_ci else None
+    if p >= alpha:
+        reason = f"p = {p:.3g} is not below alpha = {alpha}"
+        verdict = "no significant change"
+    elif log_ci is None:
+        reason = "too few runs for a confidence interval"
+        verdict = "no significant change"
+    elif log_ci[0] <= 0 <= log_ci[1]:
+        reason = f"the 95% CI of the ratio {ci_txt} includes 1"
+        verdict = "no significant change"
+    elif abs(log_ratio) <= floor:
+        reason = (f"the difference {_spct(ratio - 1)} is within the noise floor of "
+                  f"{_pct(noise_floor)}")
+        verdict = "no significant change"
+    else:
+        verdict = "faster" if better else "slower"
+        reason = (f"ratio {ratio:.4f} ({_spct(ratio - 1)}), 95% CI {ci_txt} excludes 1, "
+                  f"p = {p:.3g} < {alpha}, beyond the {_pct(noise_floor)} noise floor")
+    return result(ratio, log_ci, p, verdict, f"{verdict}: {reason}")
+
+
+def _get(obj: Any, name: str):
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name)
+
+
+def claim_check(claim_low: float, claim_high: float, comparison: Comparison | Mapping) -> dict[str, Any]:
+    """Is a claimed relative speed-up range (0.17, 0.27 for "+17-27%") consistent
+    with the measured 95% CI of the speed-up?
+
+    Returns {"status": "over-claim" | "under-claim" | "consistent" |
+    "partly consistent" | "untestable", "claim": [lo, hi], "measured": speedup,
+    "measured_ci95": [lo, hi] | None, "sentence": "..."}. Accepts a Comparison
+    or its to_dict() form.
+    """
+    lo, hi = sorted((float(claim_low), float(claim_high)))
+    speed = _get(comparison, "speedup")
+    ci = _get(comparison, "speedup_ci95")
+    claim_txt = f"{_spct(lo)}..{_spct(hi)}" if lo != hi else _spct(lo)
+    out = {"claim": [lo, hi], "measured": speed, "measured_ci95": list(ci) if ci else None}
+    if ci is None:
+        out.update(status="untestable",
+                   sentence=f"untestable: no confidence interval was measured to check the claim {claim_txt} against")
+        return out
+    mlo, mhi = float(ci[0]), float(ci[1])
+    ci_txt = f"{_spct(mlo)}..{_spct(mhi)}"
+    if lo > mhi:
+        status, where = "over-claim", "lies above"
+    elif hi < mlo:
+        status, where = "under-claim", "lies below"
+    elif mlo <= lo and hi <= mhi:
+        status, where = "consistent", "lies inside"
+    else:
+        status, where = "partly consistent", "overlaps"
+    out.update(status=status, sentence=f"{status}: the claim {claim_txt} {where} the measured 95% CI {ci_txt}"
+               + (f" (measured {_spct(speed)})" if speed is not None else ""))
+    return out
+
+
+def amdahl_ceiling(share: float, speedup: float) -> float:
+    """Overall speed-up factor when a path taking `share` (E, a *time* share in
+    [0, 1]) of the run becomes `speedup` (S, a factor > 0) times faster:
+    1 / ((1 - E) + E / S)."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be within [0, 1], got {share}")
+    if speedup <= 0:
+        raise ValueError(f"speedup must be a positive factor, got {speedup}")
+    return 1.0 / ((1.0 - share) + share / speedup)
+
+
+def amdahl_range(share: float, claim_low: float, claim_high: float) -> dict[str, Any]:
+    """Ceiling of the overall gain when the affected path gets the claimed
+    relative speed-up (0.17..0.27 -> factors 1.17..1.27). Returns
+    {"share", "claim": [lo, hi], "ceiling": [factor_lo, factor_hi],
+    "overall": [gain_lo, gain_hi]} with gain = factor - 1."""
+    lo, hi = sorted((float(claim_low), float(claim_high)))
+    c = [amdahl_ceiling(share, 1 + lo), amdahl_ceiling(share, 1 + hi)]
+    return {"share": share, "claim": [lo, hi], "ceiling": c, "overall": [c[0] - 1, c[1] - 1]}
+
+
+def amdahl_required_speedup(share: float, overall_gain: float) -> float | None:
+    """Speed-up factor the affected path needs for the whole run to gain
+    `overall_gain` (0.17 for +17%); None when impossible even if the path
+    took no time at all (gain >= E / (1 - E))."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be within [0, 1], got {share}")
+    target = 1.0 / (1.0 + overall_gain)  # time fraction that must remain
+    rest = target - (1.0 - share)
+    if share == 0:
+        return None if overall_gain > 0 else 1.0
+    if rest <= 0:
+        return None
+    return share / rest
+
+
+def share_ci(count: int, total: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson CI of a share measured by counting (e.g. 3 of 121 profile samples):
+    tells whether a profile has enough samples to resolve a few percent."""
+    if total <= 0 or not 0 <= count <= total:
+        raise ValueError(f"need 0 <= count <= total and total > 0, got {count} of {total}")
+    ci = _st.binomtest(int(count), int(total)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)

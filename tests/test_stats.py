@@ -1,0 +1,240 @@
+"""Decisions of reportgen.stats on synthetic samples with known answers.
+
+No timings here: the samples are drawn from numpy Generators with fixed
+seeds, so every assertion is about the decision rule, not about a machine.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from reportgen import stats
+
+
+def draw(seed: int, center: float, cv: float, n: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(center, center * cv, n)
+
+
+# --- compare: known answers ---------------------------------------------------
+
+def test_clearly_faster_throughput():
+    base, cand = draw(1, 40e6, 0.01, 7), draw(2, 44e6, 0.01, 7)  # +10%
+    c = stats.compare(base, cand)
+    assert c.verdict == "faster"
+    assert c.ratio > 1 and c.ci95[0] > 1 and c.p_value < 0.05
+    assert 0.05 < c.speedup < 0.15 and c.speedup_ci95[0] > 0
+
+
+def test_clearly_slower_throughput():
+    c = stats.compare(draw(3, 40e6, 0.01, 7), draw(4, 36e6, 0.01, 7))
+    assert c.verdict == "slower" and c.ratio < 1 and c.speedup < 0
+
+
+def test_time_metric_direction_is_inverted():
+    # lower is better: a candidate taking 10% less time is faster, ratio < 1, speedup > 0
+    base, cand = draw(5, 25.0, 0.01, 7), draw(6, 22.5, 0.01, 7)
+    c = stats.compare(base, cand, higher_is_better=False)
+    assert c.verdict == "faster" and c.ratio < 1 and c.speedup > 0
+    assert c.speedup_ci95[0] > 0
+    assert stats.compare(base, cand, higher_is_better=True).verdict == "slower"
+
+
+def test_same_runs_in_another_order_no_change():
+    # the same values in another order: identical distributions by construction
+    # (two independent draws from one distribution are called different ~3% of
+    # the time by design; that rate is tested below)
+    a = draw(7, 40e6, 0.02, 7)
+    c = stats.compare(a, np.random.default_rng(8).permutation(a))
+    assert c.verdict == "no significant change" and c.ratio == 1.0
+    assert c.ci95[0] <= 1 <= c.ci95[1] and c.p_value == pytest.approx(1.0)
+
+
+def test_identical_constant_samples():
+    c = stats.compare([10.0] * 5, [10.0] * 5)
+    assert c.verdict == "no significant change" and c.ratio == 1.0 and c.p_value == 1.0
+
+
+def test_significant_but_below_noise_floor():
+    # 0.3% apart with CV 0.01%: clearly separated, p minimal, CI excludes 1,
+    # but smaller than the 1% noise floor -> not called.
+    base, cand = draw(9, 100.0, 0.0001, 8), draw(10, 100.3, 0.0001, 8)
+    c = stats.compare(base, cand, noise_floor=0.01)
+    assert c.p_value < 0.05 and c.ci95[0] > 1
+    assert c.verdict == "no significant change" and "noise floor" in c.reason
+    # the same data with no noise floor is a real (small) speed-up
+    assert stats.compare(base, cand, noise_floor=0.0).verdict == "faster"
+
+
+def test_too_few_runs_can_never_be_significant_and_says_so():
+    c = stats.compare([1.0, 1.01, 1.02], [2.0, 2.01, 2.02])
+    assert c.min_p_value == pytest.approx(0.1)
+    assert c.verdict == "no significant change"
+    assert any("smallest attainable p-value is 0.1" in w for w in c.warnings)
+    assert c.mde is None and "no difference can be detected" in c.power_note
+
+
+def test_min_attainable_p_matches_exact_enumeration():
+    # 5 vs 5: complete separation is 1 of C(10,5)=252 orderings, two-sided -> 2/252
+    assert stats.min_attainable_p(5, 5) == pytest.approx(2 / 252)
+    assert stats.min_attainable_p(4, 4) == pytest.approx(2 / 70)
+
+
+def test_noisy_samples_are_flagged():
+    c = stats.compare(draw(11, 100, 0.08, 6), draw(12, 100, 0.01, 6))
+    assert any(w.startswith("baseline: noisy: coefficient of variation") for w in c.warnings)
+    assert not any(w.startswith("candidate: noisy") for w in c.warnings)
+
+
+def test_missing_side_is_no_change_not_a_crash():
+    c = stats.compare([], [1.0, 2.0])
+    assert c.verdict == "no significant change" and c.ratio is None
+    assert "no successful runs" in c.reason
+
+
+def test_bad_samples_rejected():
+    with pytest.raises(ValueError):
+        stats.compare([1.0, float("nan")], [1.0, 2.0])
+    with pytest.raises(ValueError):
+        stats.compare([1.0, 0.0], [1.0, 2.0])
+
+
+def test_mde_shrinks_with_more_runs_and_respects_floor():
+    small = stats.minimal_detectable_effect(0.02, 5, 5)
+    large = stats.minimal_detectable_effect(0.02, 20, 20)
+    assert small > large > 0
+    assert stats.minimal_detectable_effect(0.0001, 20, 20, noise_floor=0.01) == 0.01
+
+
+def test_aa_false_positive_rate_of_the_rule():
+    """Property of the decision rule: 400 A/A pairs, n=5, CV 2%, one distribution."""
+    rng = np.random.default_rng(2024)
+    calls = 0
+    for _ in range(400):
+        a, b = rng.normal(40e6, 0.8e6, 5), rng.normal(40e6, 0.8e6, 5)
+        calls += stats.compare(a, b).verdict != "no significant change"
+    assert calls / 400 <= 0.05
+
+
+def test_comparison_to_dict_has_the_json_contract_fields():
+    d = stats.compare(draw(13, 1, 0.01, 5), draw(14, 1, 0.01, 5)).to_dict()
+    for k in ("ratio", "ci95", "p_value", "verdict"):
+        assert k in d
+    assert d["verdict"] in stats.VERDICTS
+    assert isinstance(d["ci95"], list) and len(d["ci95"]) == 2
+
+
+def test_reproducible_with_fixed_seed():
+    a, b = draw(15, 1, 0.02, 5), draw(16, 1, 0.02, 5)
+    assert stats.compare(a, b).to_dict() == stats.compare(a, b).to_dict()
+
+
+# --- summarize ------------------------------------------------------------------
+
+def test_summary_known_values():
+    s = stats.summarize([5.0, 1.0, 4.0, 2.0, 3.0])
+    assert s.n == 5 and s.median == 3.0 and s.mean == 3.0
+    assert (s.q1, s.q3, s.iqr) == (2.0, 4.0, 2.0)
+    assert s.min == 1.0 and s.max == 5.0
+    assert s.best3of5 == pytest.approx(4.0)  # mean of 5, 4, 3
+    assert s.cv == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1) / 3)
+    assert stats.summarize([5.0, 1.0, 4.0, 2.0, 3.0], higher_is_better=False).best3of5 == pytest.approx(2.0)
+
+
+def test_best3of5_uses_only_the_first_five():
+    assert stats.best3of5([1, 1, 1, 1, 1, 100, 100]) == 1.0
+    assert stats.best3of5([1, 2]) is None
+
+
+def test_summary_warnings():
+    few = stats.summarize([1.0, 1.1, 1.2])
+    assert any("only 3 runs: too few for a significance test" in w for w in few.warnings)
+    noisy = stats.summarize(draw(17, 100, 0.10, 8))
+    assert any(w.startswith("noisy: coefficient of variation") and "above the 3.0% threshold" in w
+               for w in noisy.warnings)
+    quiet = stats.summarize(draw(18, 100, 0.001, 8))
+    assert quiet.warnings == ()
+    drifting = stats.summarize(np.linspace(100, 110, 10))
+    assert any(w.startswith("drift: the runs trend up") for w in drifting.warnings)
+    empty = stats.summarize([])
+    assert empty.n == 0 and empty.median is None and empty.warnings
+
+
+def test_summary_to_dict_is_json_ready():
+    import json
+    json.dumps(stats.summarize([1.0, 2.0, 3.0, 4.0, 5.0]).to_dict())
+
+
+# --- claims and Amdahl -----------------------------------------------------------
+
+def test_claim_over_claim_sentence():
+    c = stats.compare(draw(19, 40e6, 0.005, 5), draw(20, 40e6, 0.005, 5))
+    chk = stats.claim_check(0.17, 0.27, c)
+    assert chk["status"] == "over-claim"
+    assert chk["sentence"].startswith("over-claim: the claim +17.00%..+27.00% lies above the measured 95% CI ")
+    # also works from the JSON form
+    assert stats.claim_check(0.17, 0.27, c.to_dict())["status"] == "over-claim"
+
+
+def test_claim_consistent_under_and_partial():
+    c = stats.compare(draw(21, 100, 0.005, 9), draw(22, 120, 0.005, 9))
+    lo, hi = c.speedup_ci95
+    assert stats.claim_check(lo + 0.001, hi - 0.001, c)["status"] == "consistent"
+    assert stats.claim_check(0.01, 0.05, c)["status"] == "under-claim"
+    assert stats.claim_check(0.05, hi, c)["status"] == "partly consistent"
+    assert stats.claim_check(0.1, 0.2, {"speedup": None, "speedup_ci95": None})["status"] == "untestable"
+
+
+def test_amdahl():
+    assert stats.amdahl_ceiling(0.0, 10) == 1.0
+    assert stats.amdahl_ceiling(1.0, 1.27) == pytest.approx(1.27)
+    assert stats.amdahl_ceiling(0.5, 2.0) == pytest.approx(1 / 0.75)
+    r = stats.amdahl_range(0.75, 0.17, 0.27)
+    assert r["ceiling"][0] == pytest.approx(stats.amdahl_ceiling(0.75, 1.17))
+    assert r["overall"][1] == pytest.approx(stats.amdahl_ceiling(0.75, 1.27) - 1)
+    # required speed-up is the inverse of the ceiling
+    s = stats.amdahl_required_speedup(0.6, 0.17)
+    assert stats.amdahl_ceiling(0.6, s) == pytest.approx(1.17)
+    assert stats.amdahl_required_speedup(0.1, 0.17) is None  # even infinitely fast: 1/0.9 < 1.17
+    with pytest.raises(ValueError):
+        stats.amdahl_ceiling(1.5, 2)
+
+
+def test_share_ci_resolution():
+    lo, hi = stats.share_ci(3, 121)  # the reference's 121-sample profile: a 2.5% share
+    assert lo < 3 / 121 < hi and hi - lo > 0.05  # cannot resolve a few percent
+
+
+# --- properties -------------------------------------------------------------------
+
+positive = st.floats(min_value=1.0, max_value=1e9, allow_nan=False, allow_infinity=False)
+runs = st.lists(positive, min_size=2, max_size=9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs, runs)
+def test_ratio_ci_contains_point_and_swap_mirrors(a, b):
+    ab, ba = stats.compare(a, b), stats.compare(b, a)
+    assert ab.ci95[0] <= ab.ratio * (1 + 1e-12) and ab.ratio <= ab.ci95[1] * (1 + 1e-12)
+    assert ba.ratio == pytest.approx(1 / ab.ratio)
+    mirror = {"faster": "slower", "slower": "faster", "no significant change": "no significant change"}
+    assert ba.verdict == mirror[ab.verdict]
+    assert ba.p_value == pytest.approx(ab.p_value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=12))
+def test_summary_invariants(xs):
+    s = stats.summarize(xs)
+    eps = 1e-9 * (1 + max(abs(v) for v in xs))
+    assert s.min - eps <= s.q1 <= s.median + eps and s.median <= s.q3 + eps and s.q3 <= s.max + eps
+    if s.n >= 2:
+        assert s.ci95[0] - eps <= s.median <= s.ci95[1] + eps
+    else:
+        assert s.ci95 is None
+    if s.n >= 3:
+        assert s.best3of5 >= s.min - eps
+    assert sorted(stats.summarize(list(reversed(xs))).samples) == sorted(s.samples)
+    assert math.isclose(stats.summarize(list(reversed(xs))).median, s.median)
