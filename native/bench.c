@@ -1,0 +1,254 @@
+/* bench.c -- workload drivers, one build per allocator (see bench.h). */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(BENCH_ALLOC_HAK) + defined(BENCH_ALLOC_GLIBC) + defined(BENCH_ALLOC_MIMALLOC) + \
+    defined(BENCH_ALLOC_TCMALLOC) + defined(BENCH_ALLOC_JEMALLOC) != 1
+#error "define exactly one BENCH_ALLOC_* (see bench.h)"
+#endif
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- the call path: the only allocator-specific lines ------------------- */
+#if defined(BENCH_ALLOC_HAK)
+#include "hak.h"
+#define BENCH_MALLOC(sz)   hak_malloc(sz)
+#define BENCH_FREE(p, sz)  hak_free(p)
+#elif defined(BENCH_ALLOC_GLIBC)
+#define BENCH_MALLOC(sz)   malloc(sz)
+#define BENCH_FREE(p, sz)  free(p)
+#elif defined(BENCH_ALLOC_MIMALLOC)
+/* Declared here: Debian ships the library without its header. */
+void* mi_malloc(size_t size);
+void  mi_free(void* p);
+#define BENCH_MALLOC(sz)   mi_malloc(sz)
+#define BENCH_FREE(p, sz)  mi_free(p)
+#elif defined(BENCH_ALLOC_TCMALLOC)
+void* tc_malloc(size_t size);
+void  tc_free(void* p);
+#define BENCH_MALLOC(sz)   tc_malloc(sz)
+#define BENCH_FREE(p, sz)  tc_free(p)
+#elif defined(BENCH_ALLOC_JEMALLOC)
+void* mallocx(size_t size, int flags);
+void  sdallocx(void* p, size_t size, int flags);
+#define BENCH_MALLOC(sz)   mallocx((sz), 0)
+#define BENCH_FREE(p, sz)  sdallocx((p), (sz), 0)
+#endif
+
+/* ---- shared helpers ------------------------------------------------------ */
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64: one call per op, so every allocator sees the same sequence. */
+static inline uint64_t bench_rng(uint64_t* s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+/* Uniform in [0, n) from 32 random bits, without a division (Lemire). */
+static inline uint32_t bench_below(uint32_t bits, uint32_t n) {
+  return (uint32_t)(((uint64_t)bits * n) >> 32);
+}
+
+static inline void* bench_alloc_touch(size_t size) {
+  void* p = BENCH_MALLOC(size);
+  /* One written byte per block: the allocator cannot hand out memory it never maps. */
+  if (likely(p != NULL)) *(volatile char*)p = (char)size;
+  return p;
+}
+
+/* ---- gap workloads ---------------------------------------------------------- */
+struct bench_gap_s {
+  uint64_t sizes[BENCH_MAX_SIZES];
+  uint32_t nsizes, slots;
+  uint64_t rng;
+  void** ptr;      /* live block of each slot */
+  uint8_t* kidx;   /* its size index (jemalloc's sized free needs the size) */
+};
+
+BENCH_API bench_gap_t* bench_gap_open(const uint64_t* sizes, uint32_t nsizes, uint32_t slots,
+                                      uint64_t seed) {
+  if (nsizes == 0 || nsizes > BENCH_MAX_SIZES || slots == 0) return NULL;
+  /* Driver bookkeeping comes from the C library, whatever allocator is measured. */
+  bench_gap_t* g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  memcpy(g->sizes, sizes, nsizes * sizeof *sizes);
+  g->nsizes = nsizes;
+  g->slots = slots;
+  g->rng = seed;
+  g->ptr = calloc(slots, sizeof *g->ptr);
+  g->kidx = calloc(slots, 1);
+  if (!g->ptr || !g->kidx) { free(g->ptr); free(g->kidx); free(g); return NULL; }
+  for (uint32_t s = 0; s < slots; s++) {   /* fill the working set before any timing */
+    uint32_t k = bench_below((uint32_t)bench_rng(&g->rng), nsizes);
+    g->kidx[s] = (uint8_t)k;
+    g->ptr[s] = bench_alloc_touch(sizes[k]);
+  }
+  return g;
+}
+
+BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts) {
+  uint64_t local[BENCH_MAX_SIZES] = {0};
+  const uint64_t* sizes = g->sizes;
+  void** ptr = g->ptr;
+  uint8_t* kidx = g->kidx;
+  const uint32_t nsizes = g->nsizes, slots = g->slots;
+  uint64_t rng = g->rng;
+  const uint64_t t0 = now_ns();
+  for (uint64_t i = 0; i < ops; i++) {
+    const uint64_t r = bench_rng(&rng);
+    const uint32_t s = bench_below((uint32_t)(r >> 32), slots);
+    const uint32_t k = bench_below((uint32_t)r, nsizes);
+    BENCH_FREE(ptr[s], sizes[kidx[s]]);
+    ptr[s] = bench_alloc_touch(sizes[k]);
+    kidx[s] = (uint8_t)k;
+    local[k]++;
+  }
+  const uint64_t t1 = now_ns();
+  g->rng = rng;
+  if (counts)
+    for (uint32_t k = 0; k < nsizes; k++) counts[k] += local[k];
+  return t1 - t0;
+}
+
+BENCH_API uint64_t bench_gap_rng_state(const bench_gap_t* g) { return g->rng; }
+
+BENCH_API void bench_gap_close(bench_gap_t* g) {
+  if (!g) return;
+  for (uint32_t s = 0; s < g->slots; s++)
+    if (g->ptr[s]) BENCH_FREE(g->ptr[s], g->sizes[g->kidx[s]]);
+  free(g->ptr);
+  free(g->kidx);
+  free(g);
+}
+
+/* ---- mt_remote ---------------------------------------------------------------- */
+#define RING_SIZE 512u  /* power of two */
+
+typedef struct {
+  void* p;
+  uint64_t k;
+} ring_entry_t;
+
+/* Single producer, single consumer; head and tail on their own cache lines. */
+typedef struct {
+  _Alignas(64) _Atomic uint64_t head;  /* next to consume (consumer writes) */
+  _Alignas(64) _Atomic uint64_t tail;  /* next to fill (producer writes) */
+  _Alignas(64) ring_entry_t e[RING_SIZE];
+} ring_t;
+
+typedef struct {
+  uint32_t id, threads;
+  uint64_t my_ops;
+  uint64_t rng;
+  const uint64_t* sizes;
+  uint32_t nsizes;
+  ring_t* out;            /* to the next thread */
+  ring_t* in;             /* from the previous thread */
+  _Atomic int* go;
+  uint64_t counts[BENCH_MAX_SIZES];
+  uint64_t alloc_failures;
+  uint64_t done_ns;
+} remote_thread_t;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void* remote_main(void* arg) {
+  remote_thread_t* t = arg;
+  while (!atomic_load_explicit(t->go, memory_order_acquire)) cpu_relax();
+  uint64_t produced = 0, consumed = 0, idle = 0;
+  const uint64_t n = t->my_ops;  /* every thread makes and takes the same number */
+  while (produced < n || consumed < n) {
+    int progress = 0;
+    if (produced < n) {
+      uint64_t tail = atomic_load_explicit(&t->out->tail, memory_order_relaxed);
+      uint64_t head = atomic_load_explicit(&t->out->head, memory_order_acquire);
+      if (tail - head < RING_SIZE) {
+        uint32_t k = bench_below((uint32_t)bench_rng(&t->rng), t->nsizes);
+        void* p = bench_alloc_touch(t->sizes[k]);
+        if (unlikely(p == NULL)) t->alloc_failures++;
+        t->out->e[tail & (RING_SIZE - 1)] = (ring_entry_t){p, k};
+        atomic_store_explicit(&t->out->tail, tail + 1, memory_order_release);
+        t->counts[k]++;
+        produced++;
+        progress = 1;
+      }
+    }
+    if (consumed < n) {
+      uint64_t head = atomic_load_explicit(&t->in->head, memory_order_relaxed);
+      uint64_t tail = atomic_load_explicit(&t->in->tail, memory_order_acquire);
+      if (head < tail) {
+        ring_entry_t e = t->in->e[head & (RING_SIZE - 1)];
+        atomic_store_explicit(&t->in->head, head + 1, memory_order_release);
+        if (e.p) BENCH_FREE(e.p, t->sizes[e.k]);   /* a block another thread allocated */
+        consumed++;
+        progress = 1;
+      }
+    }
+    if (!progress) {
+      /* More threads than cores: let the partner run instead of spinning. */
+      if (++idle > 1000) { sched_yield(); idle = 0; } else cpu_relax();
+    }
+  }
+  t->done_ns = now_ns();
+  return NULL;
+}
+
+BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t threads, uint64_t ops,
+                           uint64_t seed, bench_remote_result_t* out) {
+  if (nsizes == 0 || nsizes > BENCH_MAX_SIZES || threads < 2 || threads > 256 || !out) return -1;
+  memset(out, 0, sizeof *out);
+  uint64_t per = ops / threads;
+  if (per == 0) return -1;
+  ring_t* rings = aligned_alloc(64, sizeof(ring_t) * threads);
+  remote_thread_t* ts = calloc(threads, sizeof *ts);
+  pthread_t* tids = calloc(threads, sizeof *tids);
+  if (!rings || !ts || !tids) { free(rings); free(ts); free(tids); return -2; }
+  memset(rings, 0, sizeof(ring_t) * threads);
+  _Atomic int go = 0;
+  uint64_t seeder = seed;
+  for (uint32_t i = 0; i < threads; i++) {
+    ts[i] = (remote_thread_t){.id = i, .threads = threads, .my_ops = per, .rng = bench_rng(&seeder),
+                              .sizes = sizes, .nsizes = nsizes, .out = &rings[i],
+                              .in = &rings[(i + threads - 1) % threads], .go = &go};
+  }
+  uint32_t started = 0;
+  int rc = 0;
+  for (; started < threads; started++)
+    if (pthread_create(&tids[started], NULL, remote_main, &ts[started]) != 0) { rc = -3; break; }
+  if (rc != 0) {
+    /* Cannot run a partial ring: release the started threads with nothing to do. */
+    for (uint32_t i = 0; i < started; i++) ts[i].my_ops = 0;
+  }
+  const uint64_t t0 = now_ns();
+  atomic_store_explicit(&go, 1, memory_order_release);
+  for (uint32_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  uint64_t t1 = t0;
+  for (uint32_t i = 0; i < started; i++) if (ts[i].done_ns > t1) t1 = ts[i].done_ns;
+  out->elapsed_ns = t1 - t0;
+  for (uint32_t i = 0; i < threads; i++) {
+    out->ops += (rc == 0) ? per : 0;
+    out->alloc_failures += ts[i].alloc_failures;
+    for (uint32_t k = 0; k < nsizes; k++) out->counts[k] += ts[i].counts[k];
+  }
+  free(rings);
+  free(ts);
+  free(tids);
+  return rc;
+}

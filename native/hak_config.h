@@ -1,0 +1,83 @@
+/* hak_config.h -- every tunable of the allocator is a named build flag.
+ *
+ * Defaults are those of the Phase 6-B investigation report.  Override with
+ * -DNAME=value; the built library reports the values it was compiled with
+ * (hak_config_json), so no other code retypes them.
+ */
+#ifndef HAK_CONFIG_H
+#define HAK_CONFIG_H
+
+/* ---- router thresholds -------------------------------------------------- */
+/* Tiny is tried first: size <= HAK_TINY_MAX goes to Tiny.  2047 because the
+ * reference's Tiny keeps a 1-byte class header in front of C7 (2048 B). */
+#ifndef HAK_TINY_MAX
+#define HAK_TINY_MAX 2047
+#endif
+/* Then HAK_MID_MIN <= size <= HAK_MID_MAX goes to Mid MT; anything else to Large. */
+#ifndef HAK_MID_MIN
+#define HAK_MID_MIN 1024
+#endif
+#ifndef HAK_MID_MAX
+#define HAK_MID_MAX 32768
+#endif
+
+/* ---- Mid free path: the phase under investigation ----------------------- */
+/* Exactly one of:
+ *   HAK_MID_FREE_REGISTRY  Phase 6-A: TLS segment ranges, else a mutex-guarded
+ *                          global registry lookup; remote frees go back to the owner.
+ *   HAK_MID_FREE_HEADER    Phase 6-B: a header in front of every Mid block is read
+ *                          on every free; remote frees are leaked and counted. */
+#if defined(HAK_MID_FREE_REGISTRY) + defined(HAK_MID_FREE_HEADER) != 1
+#error "define exactly one of HAK_MID_FREE_REGISTRY or HAK_MID_FREE_HEADER"
+#endif
+
+#ifndef HAK_VARIANT_NAME
+#if defined(HAK_MID_FREE_REGISTRY)
+#define HAK_VARIANT_NAME "hak-6a"
+#else
+#define HAK_VARIANT_NAME "hak-6b"
+#endif
+#endif
+
+/* Magic value in every 6-B Mid header; a free whose header lacks it is ignored. */
+#ifndef HAK_MID_MAGIC
+#define HAK_MID_MAGIC 0x4D49444Du /* "MIDM" */
+#endif
+
+/* ---- memory layout ------------------------------------------------------ */
+/* Tiny and Mid carve blocks from aligned segments of 2^HAK_SEGMENT_SHIFT bytes
+ * (one size class and one owner per segment); free() finds a pointer's pool
+ * from its segment through the segment map, so a foreign pointer is ignored. */
+#ifndef HAK_SEGMENT_SHIFT
+#define HAK_SEGMENT_SHIFT 22 /* 4 MiB */
+#endif
+/* Smallest Tiny class is 2^HAK_TINY_MIN_SHIFT bytes (16: malloc's alignment). */
+#ifndef HAK_TINY_MIN_SHIFT
+#define HAK_TINY_MIN_SHIFT 4
+#endif
+/* Tiny classes C0..C7: 16 .. 2048 bytes. */
+#ifndef HAK_TINY_CLASSES
+#define HAK_TINY_CLASSES 8
+#endif
+/* Initial capacity (entries) of the 6-A chunk registry; it doubles as needed. */
+#ifndef HAK_REGISTRY_INITIAL
+#define HAK_REGISTRY_INITIAL 256
+#endif
+/* Address bits the segment map covers (x86-64 / aarch64 user space: 47/48). */
+#ifndef HAK_ADDRESS_BITS
+#define HAK_ADDRESS_BITS 48
+#endif
+
+/* ---- checks ------------------------------------------------------------- */
+#define _HAK_IS_POW2(x) ((x) > 0 && (((x) & ((x)-1)) == 0))
+#if !_HAK_IS_POW2(HAK_MID_MIN) || !_HAK_IS_POW2(HAK_MID_MAX) || HAK_MID_MIN > HAK_MID_MAX
+#error "HAK_MID_MIN and HAK_MID_MAX must be powers of two with MID_MIN <= MID_MAX"
+#endif
+#if HAK_TINY_MAX < 0 || HAK_TINY_MAX > (1 << (HAK_TINY_MIN_SHIFT + HAK_TINY_CLASSES - 1))
+#error "HAK_TINY_MAX must fit in the largest Tiny class"
+#endif
+#if HAK_MID_MAX * 8 > (1 << HAK_SEGMENT_SHIFT)
+#error "a segment must hold at least 8 blocks of the largest Mid class"
+#endif
+
+#endif

@@ -1,0 +1,209 @@
+/* hak_internal.h -- types and inline helpers shared by the allocator's files.
+ * Internal names carry the _hak_ prefix; nothing here is exported. */
+#ifndef HAK_INTERNAL_H
+#define HAK_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hak.h"
+#include "hak_config.h"
+
+/* ---- compiler helpers --------------------------------------------------- */
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define HAK_API     __attribute__((visibility("default")))
+#define _HAK_NOINLINE __attribute__((noinline))
+
+#if defined(HAK_DEBUG) && HAK_DEBUG
+void _hak_assert_fail(const char* expr, const char* file, int line);
+#define hak_assert(x) ((x) ? (void)0 : _hak_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define hak_assert(x) ((void)0)
+#endif
+
+/* compile-time log2 of a power of two (for array sizes) */
+#define _HAK_LOG2(x) \
+  ((x) >= (1u << 20) ? 20 + _HAK_LOG2_20((x) >> 20) : _HAK_LOG2_20(x))
+#define _HAK_LOG2_20(x) \
+  ((x) >= 524288 ? 19 : (x) >= 262144 ? 18 : (x) >= 131072 ? 17 : (x) >= 65536 ? 16 : \
+   (x) >= 32768 ? 15 : (x) >= 16384 ? 14 : (x) >= 8192 ? 13 : (x) >= 4096 ? 12 : \
+   (x) >= 2048 ? 11 : (x) >= 1024 ? 10 : (x) >= 512 ? 9 : (x) >= 256 ? 8 : (x) >= 128 ? 7 : \
+   (x) >= 64 ? 6 : (x) >= 32 ? 5 : (x) >= 16 ? 4 : (x) >= 8 ? 3 : (x) >= 4 ? 2 : (x) >= 2 ? 1 : 0)
+
+#define HAK_SEGMENT_SIZE   ((uintptr_t)1 << HAK_SEGMENT_SHIFT)
+#define HAK_SEGMENT_MASK   (HAK_SEGMENT_SIZE - 1)
+#define HAK_ALIGNMENT      16   /* malloc's guaranteed alignment */
+#define HAK_TINY_MAX_BLOCK ((size_t)1 << (HAK_TINY_MIN_SHIFT + HAK_TINY_CLASSES - 1))
+#define HAK_MID_MIN_SHIFT  _HAK_LOG2(HAK_MID_MIN)
+#define HAK_MID_CLASSES    (_HAK_LOG2(HAK_MID_MAX) - _HAK_LOG2(HAK_MID_MIN) + 1)
+
+typedef enum { HAK_POOL_NONE = 0, HAK_POOL_TINY = 1, HAK_POOL_MID = 2, HAK_POOL_LARGE = 3 } _hak_pool_t;
+
+/* ---- 6-B Mid block header ---------------------------------------------- */
+/* In front of every Mid block in the header variant; 16 bytes so the user
+ * pointer keeps malloc's 16-byte alignment. */
+typedef struct _hak_mid_header_s {
+  uint32_t class_idx;
+  uint32_t magic;
+  uint64_t _pad;
+} _hak_mid_header_t;
+#if defined(HAK_MID_FREE_HEADER)
+#define HAK_MID_HEADER_BYTES sizeof(_hak_mid_header_t)
+#else
+#define HAK_MID_HEADER_BYTES 0
+#endif
+
+/* ---- counters ----------------------------------------------------------- */
+/* X-macro: the one list of counter names (JSON keys, struct fields, sums). */
+#define HAK_COUNTERS(X) \
+  X(tiny_allocs) X(tiny_frees) X(tiny_remote_frees) X(tiny_bytes) \
+  X(mid_allocs) X(mid_frees) X(mid_local_frees) X(mid_remote_frees) X(mid_bytes) \
+  X(large_allocs) X(large_frees) X(large_bytes) \
+  X(registry_lookups) X(mutex_locks) X(header_reads) \
+  X(leaked_blocks) X(leaked_bytes) X(foreign_frees)
+
+typedef struct _hak_stats_s {
+#define _HAK_FIELD(name) uint64_t name;
+  HAK_COUNTERS(_HAK_FIELD)
+#undef _HAK_FIELD
+  uint64_t tiny_class_allocs[HAK_TINY_CLASSES];
+  uint64_t tiny_class_frees[HAK_TINY_CLASSES];
+  uint64_t mid_class_allocs[HAK_MID_CLASSES];
+  uint64_t mid_class_frees[HAK_MID_CLASSES];
+} _hak_stats_t;
+
+/* Bytes currently reserved from the OS (segments + large mappings): global,
+ * changed only on mmap/munmap, so an atomic costs nothing on the hot path. */
+extern _Atomic(int64_t) _hak_os_reserved;
+
+/* ---- segments and the segment map ---------------------------------------- */
+struct _hak_heap_s;
+
+/* Every descriptor the segment map points to starts with its pool. */
+typedef struct _hak_segment_s {
+  uint32_t pool;               /* HAK_POOL_TINY or HAK_POOL_MID */
+  uint32_t class_idx;
+  size_t   block_size;         /* user bytes per block (the class size) */
+  size_t   stride;             /* bytes per block, header included */
+  struct _hak_heap_s* owner;   /* heap that carves and reuses its blocks */
+  char*    blocks_start;       /* first block (aligned to the class size) */
+  char*    blocks_end;
+  struct _hak_segment_s* next; /* owner's segments of this class */
+} _hak_segment_t;
+
+typedef struct _hak_large_s {
+  uint32_t pool;               /* HAK_POOL_LARGE */
+  uint32_t _unused;
+  void*    user;               /* the pointer handed out: checked on free */
+  size_t   usable;
+  char*    map_base;
+  size_t   map_size;
+} _hak_large_t;
+
+typedef struct { uint32_t pool; } _hak_desc_t;
+
+/* Two-level map from segment number to descriptor; leaves are mmap'ed lazily. */
+#define HAK_MAP_BITS       (HAK_ADDRESS_BITS - HAK_SEGMENT_SHIFT)
+#define HAK_MAP_LEAF_BITS  12
+#define HAK_MAP_TOP_BITS   (HAK_MAP_BITS - HAK_MAP_LEAF_BITS)
+typedef _Atomic(_hak_desc_t*) _hak_map_leaf_t[1u << HAK_MAP_LEAF_BITS];
+extern _Atomic(_hak_map_leaf_t*) _hak_map_top[1u << HAK_MAP_TOP_BITS];
+
+static inline _hak_desc_t* _hak_map_lookup(const void* p) {
+  uintptr_t seg = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  if (unlikely(seg >> HAK_MAP_BITS)) return NULL;
+  _hak_map_leaf_t* leaf = atomic_load_explicit(&_hak_map_top[seg >> HAK_MAP_LEAF_BITS], memory_order_acquire);
+  if (unlikely(leaf == NULL)) return NULL;
+  return atomic_load_explicit(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)], memory_order_acquire);
+}
+bool  _hak_map_set(const void* segment_addr, _hak_desc_t* desc);   /* false: out of memory */
+
+void* _hak_os_alloc_aligned(size_t size, size_t alignment);        /* zeroed, NULL on failure */
+void  _hak_os_free(void* p, size_t size);
+_hak_segment_t* _hak_segment_new(struct _hak_heap_s* heap, _hak_pool_t pool, uint32_t class_idx,
+                                 size_t block_size, size_t stride);
+
+static inline _hak_segment_t* _hak_segment_of(const void* p) {
+  return (_hak_segment_t*)((uintptr_t)p & ~HAK_SEGMENT_MASK);
+}
+
+/* ---- per-thread heaps ---------------------------------------------------- */
+typedef struct _hak_tiny_class_s {
+  void*  free;                 /* local free list (LIFO) */
+  char*  bump;                 /* next never-used block of the current segment */
+  char*  bump_end;
+  _hak_segment_t* segments;
+} _hak_tiny_class_t;
+
+/* The reference's MidThreadSegment: the current chunk's range, a free list. */
+typedef struct _hak_mid_class_s {
+  char*  chunk_base;           /* current chunk: [chunk_base, end) */
+  char*  end;
+  void*  free_list;
+  char*  bump;
+  _hak_segment_t* chunks;
+} _hak_mid_class_t;
+
+typedef struct _hak_heap_s {
+  _hak_tiny_class_t tiny[HAK_TINY_CLASSES];
+  _hak_mid_class_t  mid[HAK_MID_CLASSES];
+  _hak_stats_t      stats;
+  /* Blocks freed by other threads, pushed lock-free, drained by the owner
+   * when its local list runs dry (6-A Mid remote frees land here too). */
+  _Atomic(void*)    tiny_remote[HAK_TINY_CLASSES];
+  _Atomic(void*)    mid_remote[HAK_MID_CLASSES];
+  struct _hak_heap_s* next_all;       /* every heap ever made, for counters */
+  struct _hak_heap_s* next_abandoned; /* heaps of exited threads, for reuse */
+  bool              abandoned;
+} _hak_heap_t;
+
+extern __thread _hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
+_hak_heap_t* _hak_heap_init_thread(void);
+_hak_heap_t* _hak_heap_list(void);          /* head of every heap (read-only walk) */
+void _hak_global_lock_all(void);            /* fork: hold every allocator mutex */
+void _hak_global_unlock_all(void);
+void _hak_global_reinit_child(void);
+
+static inline _hak_heap_t* _hak_heap(void) {
+  _hak_heap_t* heap = _hak_tls_heap;
+  if (likely(heap != NULL)) return heap;
+  return _hak_heap_init_thread();
+}
+
+/* Lock a mutex and count it: every allocator mutex acquisition is a counter. */
+static inline void _hak_lock(pthread_mutex_t* m, _hak_heap_t* heap) {
+  pthread_mutex_lock(m);
+  if (heap) heap->stats.mutex_locks++;
+}
+
+/* ---- size classes -------------------------------------------------------- */
+static inline unsigned _hak_ceil_log2(size_t n) {   /* n >= 2 */
+  return (unsigned)(64 - __builtin_clzl(n - 1));
+}
+static inline uint32_t _hak_tiny_class(size_t size) {
+  if (size <= ((size_t)1 << HAK_TINY_MIN_SHIFT)) return 0;
+  return _hak_ceil_log2(size) - HAK_TINY_MIN_SHIFT;
+}
+static inline size_t _hak_tiny_class_size(uint32_t cls) { return (size_t)1 << (HAK_TINY_MIN_SHIFT + cls); }
+static inline uint32_t _hak_mid_class(size_t size) {
+  if (size <= HAK_MID_MIN) return 0;
+  return _hak_ceil_log2(size) - HAK_MID_MIN_SHIFT;
+}
+static inline size_t _hak_mid_class_size(uint32_t cls) { return (size_t)HAK_MID_MIN << cls; }
+
+/* ---- pools --------------------------------------------------------------- */
+void*  _hak_tiny_alloc(_hak_heap_t* heap, size_t size);
+void   _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p);
+void*  _hak_mid_alloc(_hak_heap_t* heap, size_t size);
+void   _hak_mid_free(_hak_heap_t* heap, void* p);
+void   _hak_mid_registry_lock(void);
+void   _hak_mid_registry_unlock(void);
+void   _hak_mid_registry_reinit(void);
+void*  _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment);
+void   _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p);
+
+#endif

@@ -1,0 +1,110 @@
+/* heap.c -- one heap per thread: Tiny and Mid class state and counters.
+ *
+ * A thread's heap is found through one initial-exec TLS pointer.  When the
+ * thread exits its heap is abandoned, not freed: its segments may still hold
+ * live blocks, and the next new thread adopts it (free lists, remote lists,
+ * counters and all).  Heaps are never unmapped, so counters can be summed
+ * over every heap at any time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hak_internal.h"
+
+__thread _hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t _hak_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static _hak_heap_t* _hak_heaps_all;        /* every heap; only ever prepended */
+static _hak_heap_t* _hak_heaps_abandoned;
+static pthread_key_t _hak_heap_key;
+static _Atomic(int) _hak_heap_key_state;   /* 0 none, 1 creating, 2 ready */
+
+#if defined(HAK_DEBUG) && HAK_DEBUG
+void _hak_assert_fail(const char* expr, const char* file, int line) {
+  char msg[256];
+  int n = snprintf(msg, sizeof msg, "hak: assertion failed: %s (%s:%d)\n", expr, file, line);
+  if (n > 0) (void)!write(2, msg, (size_t)n);
+  abort();
+}
+#endif
+
+/* Thread exit: give the heap up for adoption.  If this thread allocates again
+ * in a later destructor, _hak_heap() adopts or makes a heap again and the
+ * key's destructor runs once more (pthread repeats destructor rounds). */
+static void _hak_heap_thread_exit(void* arg) {
+  _hak_heap_t* heap = arg;
+  if (heap == NULL) return;
+  pthread_mutex_lock(&_hak_heaps_lock);
+  heap->stats.mutex_locks++;
+  heap->abandoned = true;
+  heap->next_abandoned = _hak_heaps_abandoned;
+  _hak_heaps_abandoned = heap;
+  pthread_mutex_unlock(&_hak_heaps_lock);
+  _hak_tls_heap = NULL;
+}
+
+/* pthread_key_create allocates nothing, so it is safe from inside malloc. */
+static void _hak_heap_key_ensure(void) {
+  if (likely(atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 2)) return;
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&_hak_heap_key_state, &expected, 1)) {
+    if (pthread_key_create(&_hak_heap_key, _hak_heap_thread_exit) == 0)
+      atomic_store_explicit(&_hak_heap_key_state, 2, memory_order_release);
+    else
+      atomic_store_explicit(&_hak_heap_key_state, 0, memory_order_release);
+    return;
+  }
+  while (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 1) { /* another thread is creating it */ }
+}
+
+_HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
+  _hak_heap_key_ensure();
+  pthread_mutex_lock(&_hak_heaps_lock);
+  _hak_heap_t* heap = _hak_heaps_abandoned;
+  if (heap != NULL) {
+    _hak_heaps_abandoned = heap->next_abandoned;
+    heap->next_abandoned = NULL;
+    heap->abandoned = false;
+  } else {
+    size_t bytes = (sizeof(_hak_heap_t) + 4095) & ~(size_t)4095;
+    heap = _hak_os_alloc_aligned(bytes, 4096);
+    if (heap == NULL) {
+      pthread_mutex_unlock(&_hak_heaps_lock);
+      static const char msg[] = "hak: out of memory creating a thread heap\n";
+      (void)!write(2, msg, sizeof msg - 1);
+      abort();
+    }
+    heap->next_all = _hak_heaps_all;
+    __atomic_store_n(&_hak_heaps_all, heap, __ATOMIC_RELEASE);
+  }
+  heap->stats.mutex_locks++;
+  pthread_mutex_unlock(&_hak_heaps_lock);
+  _hak_tls_heap = heap;
+  if (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 2)
+    pthread_setspecific(_hak_heap_key, heap);
+  return heap;
+}
+
+_hak_heap_t* _hak_heap_list(void) { return __atomic_load_n(&_hak_heaps_all, __ATOMIC_ACQUIRE); }
+
+/* ---- fork ------------------------------------------------------------------ */
+/* Hold every allocator mutex across fork() so the child never inherits one
+ * locked by a thread that does not exist there. */
+void _hak_global_lock_all(void) {
+  pthread_mutex_lock(&_hak_heaps_lock);
+  _hak_mid_registry_lock();
+}
+void _hak_global_unlock_all(void) {
+  _hak_mid_registry_unlock();
+  pthread_mutex_unlock(&_hak_heaps_lock);
+}
+void _hak_global_reinit_child(void) {
+  pthread_mutex_init(&_hak_heaps_lock, NULL);
+  _hak_mid_registry_reinit();
+}
+
+__attribute__((constructor)) static void _hak_heap_process_init(void) {
+  _hak_heap_key_ensure();
+  pthread_atfork(_hak_global_lock_all, _hak_global_unlock_all, _hak_global_reinit_child);
+}

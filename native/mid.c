@@ -1,0 +1,224 @@
+/* mid.c -- the Mid MT pool: per-thread segments, one per size class
+ * (chunk_base, end, free list), power-of-two classes HAK_MID_MIN..HAK_MID_MAX.
+ *
+ * The free path is the phase under investigation and is chosen at build time:
+ *   HAK_MID_FREE_REGISTRY (Phase 6-A)  chunks are registered in a global
+ *     registry at refill; free finds the class from the caller's TLS segment
+ *     ranges, and a pointer outside them takes a mutex-guarded registry
+ *     lookup and is returned to its owner.
+ *   HAK_MID_FREE_HEADER (Phase 6-B)  a header (class index, magic) in front
+ *     of every block is written on alloc and read on every free; a remote
+ *     (cross-thread) free is not implemented: the block is leaked, and counted.
+ *
+ * The router has already established, from the segment map, that the pointer
+ * is in a Mid segment; how the free path finds the class and the owner is
+ * exactly what differs between the phases, so it is left to them. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hak_internal.h"
+
+#define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES)
+
+/* ---- the chunk registry (6-A) ------------------------------------------- */
+#if defined(HAK_MID_FREE_REGISTRY)
+typedef struct {
+  char* base;               /* first block of the chunk */
+  char* end;
+  _hak_heap_t* owner;
+  uint32_t class_idx;
+} _hak_mid_reg_entry_t;
+
+static pthread_mutex_t _hak_mid_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _hak_mid_reg_entry_t* _hak_mid_registry;    /* sorted by base */
+static size_t _hak_mid_registry_len, _hak_mid_registry_cap;
+
+void _hak_mid_registry_lock(void) { pthread_mutex_lock(&_hak_mid_registry_mutex); }
+void _hak_mid_registry_unlock(void) { pthread_mutex_unlock(&_hak_mid_registry_mutex); }
+void _hak_mid_registry_reinit(void) { pthread_mutex_init(&_hak_mid_registry_mutex, NULL); }
+
+static bool _hak_mid_registry_add(_hak_heap_t* heap, _hak_segment_t* chunk) {
+  bool ok = true;
+  _hak_lock(&_hak_mid_registry_mutex, heap);
+  if (_hak_mid_registry_len == _hak_mid_registry_cap) {
+    size_t cap = _hak_mid_registry_cap ? 2 * _hak_mid_registry_cap : HAK_REGISTRY_INITIAL;
+    _hak_mid_reg_entry_t* grown = _hak_os_alloc_aligned(cap * sizeof *grown, 4096);
+    if (grown == NULL) {
+      ok = false;
+      goto out;
+    }
+    if (_hak_mid_registry) {
+      memcpy(grown, _hak_mid_registry, _hak_mid_registry_len * sizeof *grown);
+      _hak_os_free(_hak_mid_registry, _hak_mid_registry_cap * sizeof *grown);
+    }
+    _hak_mid_registry = grown;
+    _hak_mid_registry_cap = cap;
+  }
+  size_t i = _hak_mid_registry_len;
+  while (i > 0 && _hak_mid_registry[i - 1].base > chunk->blocks_start) {
+    _hak_mid_registry[i] = _hak_mid_registry[i - 1];
+    i--;
+  }
+  _hak_mid_registry[i] = (_hak_mid_reg_entry_t){chunk->blocks_start, chunk->blocks_end, heap, chunk->class_idx};
+  _hak_mid_registry_len++;
+out:
+  pthread_mutex_unlock(&_hak_mid_registry_mutex);
+  return ok;
+}
+
+/* Binary search under the registry mutex; copies the entry out. */
+static bool _hak_mid_registry_lookup(_hak_heap_t* heap, const void* p, _hak_mid_reg_entry_t* found) {
+  bool hit = false;
+  heap->stats.registry_lookups++;
+  _hak_lock(&_hak_mid_registry_mutex, heap);
+  size_t lo = 0, hi = _hak_mid_registry_len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if ((const char*)p < _hak_mid_registry[mid].base) hi = mid;
+    else if ((const char*)p >= _hak_mid_registry[mid].end) lo = mid + 1;
+    else {
+      *found = _hak_mid_registry[mid];
+      hit = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&_hak_mid_registry_mutex);
+  return hit;
+}
+#else
+void _hak_mid_registry_lock(void) {}
+void _hak_mid_registry_unlock(void) {}
+void _hak_mid_registry_reinit(void) {}
+#endif
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) {
+  _hak_mid_class_t* seg = &heap->mid[cls];
+  /* 1. blocks returned by other threads (6-A remote frees) */
+  void* remote = atomic_exchange_explicit(&heap->mid_remote[cls], NULL, memory_order_acquire);
+  if (remote != NULL) {
+    seg->free_list = *(void**)remote;
+    return remote;
+  }
+  /* 2. never-used blocks of the current chunk, else refill with a new chunk */
+  size_t stride = HAK_MID_STRIDE(cls);
+  if (seg->bump == NULL || seg->bump + stride > seg->end) {
+    _hak_segment_t* chunk = _hak_segment_new(heap, HAK_POOL_MID, cls, _hak_mid_class_size(cls), stride);
+    if (chunk == NULL) return NULL;
+#if defined(HAK_MID_FREE_REGISTRY)
+    if (!_hak_mid_registry_add(heap, chunk)) return NULL;
+#endif
+    chunk->next = seg->chunks;
+    seg->chunks = chunk;
+    seg->chunk_base = chunk->blocks_start;
+    seg->end = chunk->blocks_end;
+    seg->bump = chunk->blocks_start;
+  }
+  void* block = seg->bump;
+  seg->bump += stride;
+  return block;
+}
+
+void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
+  uint32_t cls = _hak_mid_class(size);
+  hak_assert(cls < HAK_MID_CLASSES);
+  _hak_mid_class_t* seg = &heap->mid[cls];
+  void* block = seg->free_list;
+  if (likely(block != NULL)) {
+    seg->free_list = *(void**)block;
+  } else {
+    block = _hak_mid_alloc_slow(heap, cls);
+    if (unlikely(block == NULL)) return NULL;
+  }
+  heap->stats.mid_allocs++;
+  heap->stats.mid_bytes += size;
+  heap->stats.mid_class_allocs[cls]++;
+#if defined(HAK_MID_FREE_HEADER)
+  _hak_mid_header_t* hdr = block;
+  hdr->class_idx = cls;
+  hdr->magic = HAK_MID_MAGIC;
+  return hdr + 1;
+#else
+  return block;
+#endif
+}
+
+static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* block) {
+  *(void**)block = heap->mid[cls].free_list;
+  heap->mid[cls].free_list = block;
+  heap->stats.mid_frees++;
+  heap->stats.mid_local_frees++;
+  heap->stats.mid_class_frees[cls]++;
+}
+
+/* ---- free ------------------------------------------------------------------ */
+#if defined(HAK_MID_FREE_REGISTRY)
+// excerpt: mid-free-registry
+void _hak_mid_free(_hak_heap_t* heap, void* p) {
+  /* 1. Fast path: the caller's TLS segments.  A pointer inside one of their
+   *    current chunks is a local free, and the chunk's class is the class. */
+  for (uint32_t cls = 0; cls < HAK_MID_CLASSES; cls++) {
+    _hak_mid_class_t* seg = &heap->mid[cls];
+    if ((char*)p >= seg->chunk_base && (char*)p < seg->end) {
+      if (unlikely((((char*)p - seg->chunk_base) & (HAK_MID_STRIDE(cls) - 1)) != 0)) break;
+      _hak_mid_push_local(heap, cls, p);  /* lock-free */
+      return;
+    }
+  }
+  /* 2. Slow path: not in a current TLS chunk (another thread's block, or an
+   *    older chunk of ours).  Look it up in the global registry, under its
+   *    mutex, to find the owner and the class. */
+  _hak_mid_reg_entry_t e;
+  if (unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
+               (((char*)p - e.base) & (HAK_MID_STRIDE(e.class_idx) - 1)) != 0)) {
+    heap->stats.foreign_frees++;  /* never handed out */
+    return;
+  }
+  if (e.owner == heap) {
+    _hak_mid_push_local(heap, e.class_idx, p);
+    return;
+  }
+  /* 3. Remote free: return the block to its owner's lock-free remote list. */
+  heap->stats.mid_frees++;
+  heap->stats.mid_remote_frees++;
+  heap->stats.mid_class_frees[e.class_idx]++;
+  _Atomic(void*)* list = &e.owner->mid_remote[e.class_idx];
+  void* head = atomic_load_explicit(list, memory_order_relaxed);
+  do {
+    *(void**)p = head;
+  } while (!atomic_compare_exchange_weak_explicit(list, &head, p, memory_order_release, memory_order_relaxed));
+}
+// end-excerpt
+#else
+// excerpt: mid-free-header
+void _hak_mid_free(_hak_heap_t* heap, void* p) {
+  /* 1. Read the header in front of the block: class index and magic. */
+  _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
+  heap->stats.header_reads++;
+  uint32_t cls = hdr->class_idx;
+  if (unlikely(hdr->magic != HAK_MID_MAGIC || cls >= HAK_MID_CLASSES)) {
+    heap->stats.foreign_frees++;  /* not a live Mid block (or a double free) */
+    return;
+  }
+  _hak_mid_class_t* seg = &heap->mid[cls];
+  /* 2. Fast path: the block is in the caller's current chunk of that class. */
+  if (likely((char*)hdr >= seg->chunk_base && (char*)hdr < seg->end)) {
+    _hak_mid_push_local(heap, cls, hdr);  /* lock-free */
+    return;
+  }
+  /* 3. An older chunk of this thread is still a local free. */
+  if (_hak_segment_of(p)->owner == heap) {
+    _hak_mid_push_local(heap, cls, hdr);
+    return;
+  }
+  /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
+  heap->stats.mid_frees++;
+  heap->stats.mid_remote_frees++;
+  heap->stats.mid_class_frees[cls]++;
+  heap->stats.leaked_blocks++;
+  heap->stats.leaked_bytes += _hak_mid_class_size(cls);
+  hdr->magic = 0;  /* a second free of it is then recognised as foreign */
+}
+// end-excerpt
+#endif

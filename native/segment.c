@@ -1,0 +1,89 @@
+/* segment.c -- memory from the OS, aligned segments, and the segment map.
+ *
+ * The map answers "is this pointer hak's, and which pool owns it" from the
+ * pointer's address alone, so free() never trusts bytes in front of a
+ * pointer it has not recognised. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hak_internal.h"
+
+_Atomic(int64_t) _hak_os_reserved;
+_Atomic(_hak_map_leaf_t*) _hak_map_top[1u << HAK_MAP_TOP_BITS];
+
+/* ---- OS memory ------------------------------------------------------------ */
+
+static void* _hak_os_map(size_t size) {
+  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void _hak_os_free(void* p, size_t size) {
+  if (p == NULL) return;
+  munmap(p, size);
+  atomic_fetch_sub_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+}
+
+/* Map `size` bytes aligned to `alignment` (a power of two >= the page size):
+ * over-map by the alignment, then unmap the misaligned head and the tail. */
+void* _hak_os_alloc_aligned(size_t size, size_t alignment) {
+  if (size + alignment < size) return NULL;
+  char* raw = _hak_os_map(size + alignment);
+  if (raw == NULL) return NULL;
+  uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  size_t head = aligned - (uintptr_t)raw;
+  size_t tail = alignment - head;
+  if (head) munmap(raw, head);
+  if (tail) munmap((char*)aligned + size, tail);
+  atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+  return (void*)aligned;
+}
+
+/* ---- segment map ---------------------------------------------------------- */
+
+bool _hak_map_set(const void* segment_addr, _hak_desc_t* desc) {
+  uintptr_t seg = (uintptr_t)segment_addr >> HAK_SEGMENT_SHIFT;
+  if (seg >> HAK_MAP_BITS) return false;
+  _Atomic(_hak_map_leaf_t*)* slot = &_hak_map_top[seg >> HAK_MAP_LEAF_BITS];
+  _hak_map_leaf_t* leaf = atomic_load_explicit(slot, memory_order_acquire);
+  if (leaf == NULL) {
+    _hak_map_leaf_t* fresh = _hak_os_map(sizeof(_hak_map_leaf_t));
+    if (fresh == NULL) return false;
+    atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)sizeof(_hak_map_leaf_t), memory_order_relaxed);
+    if (atomic_compare_exchange_strong(slot, &leaf, fresh)) {
+      leaf = fresh;
+    } else {
+      _hak_os_free(fresh, sizeof(_hak_map_leaf_t));  /* another thread won; `leaf` is theirs */
+    }
+  }
+  atomic_store_explicit(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)], desc, memory_order_release);
+  return true;
+}
+
+/* ---- segments ------------------------------------------------------------- */
+
+/* A new segment for one pool, one class and one owner.  Blocks start at an
+ * offset aligned to the class size so every block is aligned to its size
+ * (what lets aligned allocations use Tiny). */
+_hak_segment_t* _hak_segment_new(_hak_heap_t* heap, _hak_pool_t pool, uint32_t class_idx,
+                                 size_t block_size, size_t stride) {
+  _hak_segment_t* seg = _hak_os_alloc_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
+  if (seg == NULL) return NULL;
+  size_t align = block_size < 4096 ? block_size : 4096;
+  size_t first = (sizeof(_hak_segment_t) + HAK_MID_HEADER_BYTES * (pool == HAK_POOL_MID) + align - 1) & ~(align - 1);
+  first -= HAK_MID_HEADER_BYTES * (pool == HAK_POOL_MID);  /* the user pointer is what gets aligned */
+  size_t count = (HAK_SEGMENT_SIZE - first) / stride;
+  seg->pool = pool;
+  seg->class_idx = class_idx;
+  seg->block_size = block_size;
+  seg->stride = stride;
+  seg->owner = heap;
+  seg->blocks_start = (char*)seg + first;
+  seg->blocks_end = seg->blocks_start + count * stride;
+  if (!_hak_map_set(seg, (_hak_desc_t*)seg)) {
+    _hak_os_free(seg, HAK_SEGMENT_SIZE);
+    return NULL;
+  }
+  return seg;
+}

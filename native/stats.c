@@ -1,0 +1,101 @@
+/* stats.c -- counters summed over every heap, and the build's own description.
+ *
+ * Both are written as JSON into a caller's buffer without allocating, so they
+ * can run inside an exiting process or from a malloc replacement. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hak_internal.h"
+
+typedef struct {
+  char* buf;
+  size_t cap;
+  size_t len;  /* bytes needed so far; may exceed cap */
+} _hak_json_t;
+
+static void _hak_json_put(_hak_json_t* j, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char* dst = j->len < j->cap ? j->buf + j->len : NULL;
+  int n = vsnprintf(dst, dst ? j->cap - j->len : 0, fmt, ap);
+  va_end(ap);
+  if (n > 0) j->len += (size_t)n;
+}
+
+static void _hak_json_array(_hak_json_t* j, const char* key, const uint64_t* values, size_t n) {
+  _hak_json_put(j, ", \"%s\": [", key);
+  for (size_t i = 0; i < n; i++) _hak_json_put(j, "%s%llu", i ? ", " : "", (unsigned long long)values[i]);
+  _hak_json_put(j, "]");
+}
+
+/* ---- counters ------------------------------------------------------------------ */
+
+static void _hak_stats_sum(_hak_stats_t* total) {
+  memset(total, 0, sizeof *total);
+  for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) {
+    const uint64_t* src = (const uint64_t*)&h->stats;
+    uint64_t* dst = (uint64_t*)total;
+    for (size_t i = 0; i < sizeof(_hak_stats_t) / sizeof(uint64_t); i++) dst[i] += src[i];
+  }
+}
+
+HAK_API size_t hak_stats_json(char* buf, size_t cap) {
+  _hak_stats_t s;
+  _hak_stats_sum(&s);
+  _hak_json_t j = {buf, cap, 0};
+  const char* sep = "";
+  _hak_json_put(&j, "{");
+#define _HAK_EMIT(name) _hak_json_put(&j, "%s\"" #name "\": %llu", sep, (unsigned long long)s.name), sep = ", ";
+  HAK_COUNTERS(_HAK_EMIT)
+#undef _HAK_EMIT
+  int64_t reserved = atomic_load_explicit(&_hak_os_reserved, memory_order_relaxed);
+  _hak_json_put(&j, ", \"os_reserved_bytes\": %lld", (long long)reserved);
+  _hak_json_array(&j, "tiny_class_allocs", s.tiny_class_allocs, HAK_TINY_CLASSES);
+  _hak_json_array(&j, "tiny_class_frees", s.tiny_class_frees, HAK_TINY_CLASSES);
+  _hak_json_array(&j, "mid_class_allocs", s.mid_class_allocs, HAK_MID_CLASSES);
+  _hak_json_array(&j, "mid_class_frees", s.mid_class_frees, HAK_MID_CLASSES);
+  _hak_json_put(&j, "}");
+  return j.len;
+}
+
+/* Zero every heap's counters (os_reserved_bytes is a level, not a count). */
+HAK_API void hak_stats_reset(void) {
+  for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) memset(&h->stats, 0, sizeof h->stats);
+}
+
+/* ---- configuration --------------------------------------------------------------- */
+
+HAK_API size_t hak_config_json(char* buf, size_t cap) {
+  _hak_json_t j = {buf, cap, 0};
+  uint64_t tiny[HAK_TINY_CLASSES], mid[HAK_MID_CLASSES];
+  for (uint32_t c = 0; c < HAK_TINY_CLASSES; c++) tiny[c] = _hak_tiny_class_size(c);
+  for (uint32_t c = 0; c < HAK_MID_CLASSES; c++) mid[c] = _hak_mid_class_size(c);
+  _hak_json_put(&j, "{\"variant\": \"%s\", \"mid_free\": \"%s\"", HAK_VARIANT_NAME,
+#if defined(HAK_MID_FREE_REGISTRY)
+                "registry"
+#else
+                "header"
+#endif
+  );
+  _hak_json_put(&j, ", \"tiny_max\": %d, \"mid_min\": %d, \"mid_max\": %d", HAK_TINY_MAX, HAK_MID_MIN, HAK_MID_MAX);
+  _hak_json_array(&j, "tiny_classes", tiny, HAK_TINY_CLASSES);
+  _hak_json_array(&j, "mid_classes", mid, HAK_MID_CLASSES);
+  _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0", (size_t)HAK_MID_HEADER_BYTES);
+  _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
+  _hak_json_put(&j, ", \"mid_magic\": %u", (unsigned)HAK_MID_MAGIC);
+  _hak_json_put(&j, ", \"preload\": %s, \"debug\": %s",
+#if defined(HAK_PRELOAD)
+                "true",
+#else
+                "false",
+#endif
+#if defined(HAK_DEBUG) && HAK_DEBUG
+                "true"
+#else
+                "false"
+#endif
+  );
+  _hak_json_put(&j, "}");
+  return j.len;
+}

@@ -1,0 +1,68 @@
+/* tiny.c -- the Tiny pool: 8 power-of-two classes (16 .. 2048 B), per-thread
+ * free lists, one class and one owner per segment.  A free from another
+ * thread is pushed lock-free onto the owner's remote list for that class. */
+#include "hak_internal.h"
+
+static _HAK_NOINLINE void* _hak_tiny_alloc_slow(_hak_heap_t* heap, uint32_t cls) {
+  _hak_tiny_class_t* tc = &heap->tiny[cls];
+  /* 1. blocks other threads gave back */
+  void* remote = atomic_exchange_explicit(&heap->tiny_remote[cls], NULL, memory_order_acquire);
+  if (remote != NULL) {
+    tc->free = *(void**)remote;
+    return remote;
+  }
+  /* 2. never-used blocks of the current segment, else a new segment */
+  size_t size = _hak_tiny_class_size(cls);
+  if (tc->bump == NULL || tc->bump + size > tc->bump_end) {
+    _hak_segment_t* seg = _hak_segment_new(heap, HAK_POOL_TINY, cls, size, size);
+    if (seg == NULL) return NULL;
+    seg->next = tc->segments;
+    tc->segments = seg;
+    tc->bump = seg->blocks_start;
+    tc->bump_end = seg->blocks_end;
+  }
+  void* block = tc->bump;
+  tc->bump += size;
+  return block;
+}
+
+void* _hak_tiny_alloc(_hak_heap_t* heap, size_t size) {
+  uint32_t cls = _hak_tiny_class(size);
+  hak_assert(cls < HAK_TINY_CLASSES);
+  _hak_tiny_class_t* tc = &heap->tiny[cls];
+  void* block = tc->free;
+  if (likely(block != NULL)) {
+    tc->free = *(void**)block;
+  } else {
+    block = _hak_tiny_alloc_slow(heap, cls);
+    if (unlikely(block == NULL)) return NULL;
+  }
+  heap->stats.tiny_allocs++;
+  heap->stats.tiny_bytes += size;
+  heap->stats.tiny_class_allocs[cls]++;
+  return block;
+}
+
+void _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p) {
+  /* a pointer that is not at a block boundary was never handed out */
+  if (unlikely(((uintptr_t)p & (seg->block_size - 1)) != 0 || (char*)p < seg->blocks_start ||
+               (char*)p >= seg->blocks_end)) {
+    heap->stats.foreign_frees++;
+    return;
+  }
+  uint32_t cls = seg->class_idx;
+  heap->stats.tiny_frees++;
+  heap->stats.tiny_class_frees[cls]++;
+  _hak_heap_t* owner = seg->owner;
+  if (likely(owner == heap)) {
+    *(void**)p = heap->tiny[cls].free;
+    heap->tiny[cls].free = p;
+    return;
+  }
+  heap->stats.tiny_remote_frees++;
+  void* head = atomic_load_explicit(&owner->tiny_remote[cls], memory_order_relaxed);
+  do {
+    *(void**)p = head;
+  } while (!atomic_compare_exchange_weak_explicit(&owner->tiny_remote[cls], &head, p, memory_order_release,
+                                                  memory_order_relaxed));
+}
