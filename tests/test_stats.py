@@ -76,6 +76,15 @@ def test_too_few_runs_can_never_be_significant_and_says_so():
     assert c.mde is None and "no difference can be detected" in c.power_note
 
 
+def test_tied_values_cannot_beat_the_exact_distribution():
+    # a coarse clock: every run of a side gives the same value. The normal
+    # approximation would say p = 0.047 for 3 vs 3; no split of 6 runs can.
+    c = stats.compare([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
+    assert c.p_value == pytest.approx(0.1) and c.verdict == "no significant change"
+    c5 = stats.compare([1.0, 1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0, 2.0])
+    assert c5.p_value == pytest.approx(2 / 252) and c5.verdict == "faster"
+
+
 def test_min_attainable_p_matches_exact_enumeration():
     # 5 vs 5: complete separation is 1 of C(10,5)=252 orderings, two-sided -> 2/252
     assert stats.min_attainable_p(5, 5) == pytest.approx(2 / 252)
