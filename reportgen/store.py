@@ -177,6 +177,11 @@ class Store:
         self.strict = strict
         self._problems: dict[Path, str] = {}
 
+    @classmethod
+    def for_project(cls, project, machine: str, *, strict: bool = False) -> "Store":
+        """The store under project.results_dir (REPORTGEN_RESULTS_DIR overrides it)."""
+        return cls(project.results_dir, machine, strict=strict)
+
     @property
     def dir(self) -> Path:
         return self.root / self.machine

@@ -163,6 +163,13 @@ def test_invalid_records_rejected_before_writing(store):
     assert not store.root.exists()
 
 
+def test_for_project_uses_results_dir(tmp_path, monkeypatch):
+    from reportgen.project import Project
+    monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(tmp_path / "elsewhere"))
+    s = Store.for_project(Project(tmp_path), "m")
+    assert s.dir == tmp_path / "elsewhere" / "m"
+
+
 def test_machines_are_separate(tmp_path):
     a, b = Store(tmp_path, "m-a"), Store(tmp_path, "m-b")
     a.put(rec(0))
