@@ -199,7 +199,7 @@ static inline size_t _hak_mid_class_size(uint32_t cls) { return (size_t)HAK_MID_
 void*  _hak_tiny_alloc(_hak_heap_t* heap, size_t size);
 void   _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p);
 void*  _hak_mid_alloc(_hak_heap_t* heap, size_t size);
-void   _hak_mid_free(_hak_heap_t* heap, void* p);
+void   _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p);
 void   _hak_mid_registry_lock(void);
 void   _hak_mid_registry_unlock(void);
 void   _hak_mid_registry_reinit(void);

@@ -155,18 +155,18 @@ static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* bl
 /* ---- free ------------------------------------------------------------------ */
 #if defined(HAK_MID_FREE_REGISTRY)
 // excerpt: mid-free-registry
-void _hak_mid_free(_hak_heap_t* heap, void* p) {
-  /* 1. Fast path: the caller's TLS segments.  A pointer inside one of their
-   *    current chunks is a local free, and the chunk's class is the class. */
-  for (uint32_t cls = 0; cls < HAK_MID_CLASSES; cls++) {
-    _hak_mid_class_t* seg = &heap->mid[cls];
-    if ((char*)p >= seg->chunk_base && (char*)p < seg->end) {
-      if (unlikely((((char*)p - seg->chunk_base) & (HAK_MID_STRIDE(cls) - 1)) != 0)) break;
-      _hak_mid_push_local(heap, cls, p);  /* lock-free */
-      return;
-    }
+void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
+  /* 1. The class comes from the chunk the segment map found for p (the
+   *    reference passed the size; either way no per-block metadata is read). */
+  uint32_t cls = chunk->class_idx;
+  _hak_mid_class_t* seg = &heap->mid[cls];
+  /* 2. Fast path: p is in the caller's TLS segment of that class: lock-free. */
+  if (likely((char*)p >= seg->chunk_base && (char*)p < seg->end &&
+             (((char*)p - seg->chunk_base) & (HAK_MID_STRIDE(cls) - 1)) == 0)) {
+    _hak_mid_push_local(heap, cls, p);
+    return;
   }
-  /* 2. Slow path: not in a current TLS chunk (another thread's block, or an
+  /* 3. Slow path: not in a current TLS chunk (another thread's block, or an
    *    older chunk of ours).  Look it up in the global registry, under its
    *    mutex, to find the owner and the class. */
   _hak_mid_reg_entry_t e;
@@ -179,7 +179,7 @@ void _hak_mid_free(_hak_heap_t* heap, void* p) {
     _hak_mid_push_local(heap, e.class_idx, p);
     return;
   }
-  /* 3. Remote free: return the block to its owner's lock-free remote list. */
+  /* 4. Remote free: return the block to its owner's lock-free remote list. */
   heap->stats.mid_frees++;
   heap->stats.mid_remote_frees++;
   heap->stats.mid_class_frees[e.class_idx]++;
@@ -192,7 +192,8 @@ void _hak_mid_free(_hak_heap_t* heap, void* p) {
 // end-excerpt
 #else
 // excerpt: mid-free-header
-void _hak_mid_free(_hak_heap_t* heap, void* p) {
+void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
+  (void)chunk;  /* 6-B trusts the block's own header instead */
   /* 1. Read the header in front of the block: class index and magic. */
   _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
   heap->stats.header_reads++;
@@ -208,7 +209,7 @@ void _hak_mid_free(_hak_heap_t* heap, void* p) {
     return;
   }
   /* 3. An older chunk of this thread is still a local free. */
-  if (_hak_segment_of(p)->owner == heap) {
+  if (chunk->owner == heap) {
     _hak_mid_push_local(heap, cls, hdr);
     return;
   }

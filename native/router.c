@@ -49,7 +49,7 @@ HAK_API void hak_free(void* p) {
   }
   switch (desc->pool) {
     case HAK_POOL_TINY: _hak_tiny_free(heap, (_hak_segment_t*)desc, p); break;
-    case HAK_POOL_MID:  _hak_mid_free(heap, p); break;
+    case HAK_POOL_MID:  _hak_mid_free(heap, (_hak_segment_t*)desc, p); break;
     default:            _hak_large_free(heap, (_hak_large_t*)desc, p); break;
   }
 }
