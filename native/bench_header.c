@@ -56,9 +56,11 @@ static inline uint64_t hc_rng(uint64_t* s) {
   return z ^ (z >> 31);
 }
 
-/* Class of a size (1024 << c): what a size-aware free computes without memory. */
+/* Class of a size (1024 << c): what a size-aware free computes without memory.
+ * ctz (tzcnt), not clz: bsr carries a false dependency on its destination,
+ * which would chain the "independent" loop through a register. */
 static inline uint32_t hc_class_of_size(uint64_t size) {
-  return (uint32_t)(63 - __builtin_clzll(size)) - 10;
+  return (uint32_t)__builtin_ctzll(size) - 10;
 }
 
 static inline void hc_push(hc_seg_t* segs, uint32_t cls, char* p) {

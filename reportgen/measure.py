@@ -1,0 +1,390 @@
+"""Measure stage: each measurement runs in a child process that calls a C driver.
+
+The parent builds the libraries, sends the child one JSON request on stdin
+(`python -m reportgen.measure`) and reads one JSON result from its stdout.
+The child loads the driver library (and, for a hak variant, the variant's
+library for its counters), runs the driver once and prints the result; the
+timed loop is C from start to end.  Whatever goes wrong in the child -- a
+signal, an abort, a hang, output that is not JSON -- comes back to the
+parent as a failure with its cause, so one crashing allocator never stops
+the others' measurements.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .project import Project
+
+# jemalloc's initial-exec TLS cannot be dlopen()ed without more static TLS
+# surplus than glibc reserves by default (hak is built with the same TLS
+# model).  Every child gets the same setting so that the environments of the
+# allocators compared stay identical.
+CHILD_TUNABLES = "glibc.rtld.optional_static_tls=16384"
+DEFAULT_TIMEOUT = 300.0
+HEADER_COST_STRIDE = 64   # one cache line per block: each header read touches its own line
+
+
+# ---- the allocators: one driver build per allocator -------------------------
+
+@dataclass(frozen=True)
+class AllocatorSpec:
+    """What a child needs to drive one allocator, and what a record needs to say about it."""
+    name: str
+    kind: str                     # "project" | "system"
+    bench_lib: str                # driver library (native/bench.c built for this allocator)
+    hak_lib: str | None           # the variant's library (counters), project variants only
+    source_hash: str              # the variant's build hash, or the peer library's identity
+    driver_hash: str              # the driver build's hash (bench.c, headers, flags, linked library)
+    build_flags: dict = field(default_factory=dict)
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == "project"
+
+
+def _lib_hash(path: Path) -> str:
+    """build_library puts each library in <name>-<hash>/: the hash is the directory's suffix."""
+    return Path(path).parent.name.rsplit("-", 1)[-1]
+
+
+def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
+    """Build (or find cached) the driver for a project variant (name or Variant) or a system peer.
+
+    Unknown names and unavailable peers are UserErrors (one line, exit 2).
+    """
+    from . import build, variants
+
+    bench_c = project.native_dir / "bench.c"
+    if not isinstance(allocator, str):           # a Variant object (e.g. variant_with(...))
+        variant = allocator
+    elif allocator in variants.VARIANTS:
+        variant = variants.VARIANTS[allocator]
+    elif allocator in variants.PEERS:
+        variant = None
+    else:
+        raise UserError(f"unknown variant {allocator!r}; project variants: {', '.join(variants.VARIANTS)}; "
+                        f"system allocators: {', '.join(variants.PEERS)}")
+    if variant is not None:
+        hak_lib = build.build_variant(project, variant, "lib")
+        lib = build.build_library(project, f"bench-{variant.name}", [bench_c],
+                                  {"BENCH_ALLOC_HAK": "1"}, extra_link=[str(hak_lib)])
+        return AllocatorSpec(variant.name, "project", str(lib), str(hak_lib),
+                             build.source_hash(project, variant), _lib_hash(lib),
+                             {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS)})
+    available, path, why = variants.peer_status(allocator)
+    if not available:
+        raise UserError(f"system allocator {allocator!r} is not available: {why}")
+    macro = f"BENCH_ALLOC_{allocator.upper()}"
+    link = [] if allocator == "glibc" else [path]
+    lib = build.build_library(project, f"bench-{allocator}", [bench_c], {macro: "1"}, extra_link=link)
+    real = Path(path).resolve() if path else None
+    ident = f"{allocator}:{real.name if real else 'libc'}:{real.stat().st_size if real else 0}"
+    return AllocatorSpec(allocator, "system", str(lib), None, ident, _lib_hash(lib),
+                         {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)})
+
+
+def header_cost_lib(project: Project) -> Path:
+    """The allocator-independent header-cost kernel, built once."""
+    from . import build
+    return build.build_library(project, "bench-header", [project.native_dir / "bench_header.c"])
+
+
+# ---- parent side: run one child -----------------------------------------------
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None) -> dict:
+    """Run one measurement in a fresh interpreter; never raises for what happens in the child.
+
+    Returns the child's JSON result (with "ok": True) or
+    {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.
+    """
+    child_env = dict(os.environ)
+    child_env["GLIBC_TUNABLES"] = CHILD_TUNABLES
+    # The child must import this very package, wherever the parent found it.
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, child_env.get("PYTHONPATH")]))
+    if env:
+        child_env.update(env)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
+                              capture_output=True, text=True, timeout=timeout, env=child_env)
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return {"ok": False, "failure": f"timed out after {timeout:g} s", "stderr": _tail(err)}
+    except OSError as exc:
+        return {"ok": False, "failure": f"could not start the child: {exc}", "stderr": ""}
+    stderr = _tail(proc.stderr)
+    if proc.returncode < 0:
+        return {"ok": False, "failure": f"killed by {_signal_name(-proc.returncode)}", "stderr": stderr}
+    lines = [l for l in proc.stdout.strip().splitlines() if l.strip()]
+    result = None
+    if lines:
+        try:
+            result = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            result = None
+    if not isinstance(result, dict):
+        cause = (f"exited with status {proc.returncode}" if proc.returncode else "exited normally")
+        what = "printed output that is not a JSON result" if lines else "printed no result"
+        last = stderr.splitlines()[-1] if stderr else ""
+        return {"ok": False, "failure": f"{cause} but {what}" + (f": {last}" if last else ""),
+                "stderr": stderr}
+    if proc.returncode != 0 or not result.get("ok"):
+        failure = result.get("failure") or f"exited with status {proc.returncode}"
+        return {"ok": False, "failure": failure, "stderr": stderr}
+    return result
+
+
+# ---- requests -------------------------------------------------------------------
+
+def gap_request(spec: AllocatorSpec, sizes, slots: int, ops: int, warmup_ops: int, seed: int) -> dict:
+    return {"kind": "gap", "bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib,
+            "sizes": [int(s) for s in sizes], "slots": int(slots), "ops": int(ops),
+            "warmup_ops": int(warmup_ops), "seed": int(seed)}
+
+
+def remote_request(spec: AllocatorSpec, sizes, threads: int, ops: int, warmup_ops: int, seed: int) -> dict:
+    return {"kind": "remote", "bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib,
+            "sizes": [int(s) for s in sizes], "threads": int(threads), "ops": int(ops),
+            "warmup_ops": int(warmup_ops), "seed": int(seed)}
+
+
+def workload_request(spec: AllocatorSpec, workload, ops: int | None = None, threads: int | None = None,
+                     sizes=None) -> dict:
+    """The request that runs `workload` (a workloads.Workload) on one allocator."""
+    ops = int(ops or workload.ops)
+    warm = min(workload.warmup_ops, max(ops // 10, 1))
+    sizes = list(sizes or workload.sizes)
+    if workload.driver == "gap":
+        return gap_request(spec, sizes, workload.slots, ops, warm, workload.seed)
+    if workload.driver == "remote":
+        return remote_request(spec, sizes, threads or workload.threads, ops, warm, workload.seed)
+    raise ValueError(f"workload {workload.name}: unknown driver {workload.driver!r}")
+
+
+# ---- progress (rich, on stderr; silent when not a terminal or with --json) ------
+
+class NullProgress:
+    """The progress protocol the run_* functions use: start(total, description), advance(n)."""
+
+    def start(self, total: int, description: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class RichProgress(NullProgress):
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self._task = None
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def start(self, total: int, description: str) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task(description, total=total)
+        else:
+            self._progress.reset(self._task, total=total, description=description)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
+def cli_progress(json_output: bool) -> NullProgress:
+    """A progress bar for a CLI command: only on a terminal, never with --json."""
+    if json_output or not sys.stderr.isatty():
+        return NullProgress()
+    return RichProgress()
+
+
+# ---- child side ------------------------------------------------------------------
+
+def _child_gap(req: dict) -> dict:
+    import ctypes
+    from ctypes import POINTER, c_uint32, c_uint64, c_void_p
+
+    hak = _load_hak(req)
+    lib = ctypes.CDLL(req["bench_lib"])
+    lib.bench_gap_open.restype = c_void_p
+    lib.bench_gap_open.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64]
+    lib.bench_gap_step.restype = c_uint64
+    lib.bench_gap_step.argtypes = [c_void_p, c_uint64, POINTER(c_uint64)]
+    lib.bench_gap_rng_state.restype = c_uint64
+    lib.bench_gap_rng_state.argtypes = [c_void_p]
+    lib.bench_gap_close.restype = None
+    lib.bench_gap_close.argtypes = [c_void_p]
+    sizes = req["sizes"]
+    n = len(sizes)
+    arr = (c_uint64 * n)(*sizes)
+    g = lib.bench_gap_open(arr, n, req["slots"], req["seed"] & (2**64 - 1))
+    if not g:
+        return {"ok": False, "failure": "bench_gap_open failed (bad parameters or out of memory)"}
+    if req["warmup_ops"]:
+        lib.bench_gap_step(g, req["warmup_ops"], None)
+    if hak is not None:
+        hak.reset_stats()   # counters cover the timed loop only
+    counts = (c_uint64 * n)()
+    elapsed = lib.bench_gap_step(g, req["ops"], counts)
+    counters = hak.stats() if hak is not None else None
+    rng_state = lib.bench_gap_rng_state(g)
+    lib.bench_gap_close(g)
+    return {"ok": True, "elapsed_ns": elapsed, "ops": req["ops"], "counts": list(counts),
+            "sizes": sizes, "rng_state": rng_state, "counters": counters}
+
+
+def _child_remote(req: dict) -> dict:
+    import ctypes
+    from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64
+
+    class Result(Structure):
+        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * 16),
+                    ("alloc_failures", c_uint64)]
+
+    hak = _load_hak(req)
+    lib = ctypes.CDLL(req["bench_lib"])
+    lib.bench_remote.restype = c_int
+    lib.bench_remote.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64, c_uint64, POINTER(Result)]
+    sizes = req["sizes"]
+    n = len(sizes)
+    arr = (c_uint64 * n)(*sizes)
+    out = Result()
+    if req["warmup_ops"]:
+        rc = lib.bench_remote(arr, n, req["threads"], req["warmup_ops"], req["seed"] ^ 0x5A5A, ctypes.byref(out))
+        if rc != 0:
+            return {"ok": False, "failure": f"bench_remote (warm-up) returned {rc}"}
+    if hak is not None:
+        hak.reset_stats()
+    rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
+    if rc != 0:
+        return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
+    counters = hak.stats() if hak is not None else None
+    return {"ok": True, "elapsed_ns": out.elapsed_ns, "ops": out.ops, "counts": list(out.counts)[:n],
+            "sizes": sizes, "threads": req["threads"], "alloc_failures": out.alloc_failures,
+            "counters": counters}
+
+
+def _child_header_cost(req: dict) -> dict:
+    import ctypes
+    from ctypes import POINTER, Structure, c_double, c_int, c_uint32, c_uint64
+
+    class Result(Structure):
+        _fields_ = [("dep_ns", c_double * 2), ("ind_ns", c_double * 2), ("dep_min_ns", c_double * 2),
+                    ("ind_min_ns", c_double * 2), ("blocks", c_uint64), ("ops_per_rep", c_uint64),
+                    ("bad_magic", c_uint64), ("checksum", c_uint64)]
+
+    lib = ctypes.CDLL(req["lib"])
+    lib.bench_header_cost.restype = c_int
+    lib.bench_header_cost.argtypes = [c_uint64, c_uint32, c_uint64, c_uint32, c_uint64, POINTER(Result)]
+    lib.bench_header_bytes.restype = c_uint32
+    out = Result()
+    rc = lib.bench_header_cost(req["working_set_bytes"], req["stride"], req["min_ops"], req["reps"],
+                               req["seed"], ctypes.byref(out))
+    if rc != 0:
+        return {"ok": False, "failure": f"bench_header_cost returned {rc}"}
+    return {"ok": True, "working_set_bytes": req["working_set_bytes"], "stride": req["stride"],
+            "header_bytes": lib.bench_header_bytes(),
+            "dependent": {"with": out.dep_ns[0], "without": out.dep_ns[1],
+                          "min_with": out.dep_min_ns[0], "min_without": out.dep_min_ns[1]},
+            "independent": {"with": out.ind_ns[0], "without": out.ind_ns[1],
+                            "min_with": out.ind_min_ns[0], "min_without": out.ind_min_ns[1]},
+            "blocks": out.blocks, "ops_per_rep": out.ops_per_rep, "reps": req["reps"],
+            "bad_magic": out.bad_magic}
+
+
+def _child_introspect(req: dict) -> dict:
+    """What the built library says about itself: config, route, footprint and a real block per size."""
+    hak = _load_hak(req)
+    config = hak.config()
+    rows = []
+    for size in req.get("sizes", []):
+        p = hak.malloc(size)
+        rows.append({"size": size, "route": hak.route_name(size), "footprint": hak.block_footprint(size),
+                     "usable": hak.usable_size(p) if p else None,
+                     "pool_of": hak.pool_name(p) if p else None})
+        if p:
+            hak.free(p)
+    return {"ok": True, "config": config, "sizes": rows}
+
+
+def _child_test_crash(req: dict) -> dict:
+    """Test-only: a child that dies the ways a broken allocator can."""
+    how = req.get("how")
+    if how == "segv":
+        import ctypes
+        ctypes.string_at(0, 1)                 # a real invalid read
+        os.kill(os.getpid(), signal.SIGSEGV)   # in case that one was caught
+    elif how == "abort":
+        os.abort()
+    elif how == "hang":
+        import time
+        time.sleep(3600)
+    elif how == "garbage":
+        print("this is not JSON")
+        sys.exit(0)
+    elif how == "exit":
+        sys.exit(3)
+    return {"ok": True}
+
+
+def _load_hak(req: dict):
+    if not req.get("hak_lib"):
+        return None
+    from .native import HakLib
+    return HakLib(req["hak_lib"])
+
+
+_CHILD_KINDS = {"gap": _child_gap, "remote": _child_remote, "header_cost": _child_header_cost,
+                "introspect": _child_introspect, "_test_crash": _child_test_crash}
+
+
+def child_main() -> int:
+    import faulthandler
+    faulthandler.enable()    # a crash leaves a Python traceback on stderr; the signal still kills us
+    try:
+        req = json.loads(sys.stdin.read())
+        fn = _CHILD_KINDS[req["kind"]]
+        result = fn(req)
+    except Exception as exc:  # reported to the parent as a failure, with its cause
+        result = {"ok": False, "failure": f"{type(exc).__name__}: {exc}"}
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(child_main())
