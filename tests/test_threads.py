@@ -1,0 +1,217 @@
+"""Cross-thread frees, driven from Python threads (ctypes drops the GIL in every call).
+
+One thread allocates Mid blocks, another frees them: 6-A must take the
+registry/mutex path and return the blocks to their owner, who reuses them;
+6-B must leak them and count exactly what it leaked.
+"""
+from __future__ import annotations
+
+import queue
+import random
+import threading
+
+import pytest
+
+from reportgen.native import POOLS
+
+N = 200
+MID_SIZES = [2048, 3000, 4096, 8192, 16384, 32768]
+
+
+def run_threads(*targets, timeout=60):
+    errors = []
+
+    def wrap(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # surfaced in the main thread below
+                errors.append(exc)
+        return run
+
+    threads = [threading.Thread(target=wrap(t)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def owner_and_freer(lib, sizes, after_frees=None):
+    """Thread A allocates `sizes`, thread B frees them while A is alive; A then runs after_frees."""
+    handed: queue.Queue = queue.Queue()
+    freed = threading.Event()
+    out: dict = {}
+
+    def owner():
+        ptrs = []
+        for i, size in enumerate(sizes):
+            p = lib.malloc(size)
+            assert p and lib.pool_name(p) == "mid", f"malloc({size}) -> {p:#x} pool {lib.pool_name(p)}"
+            lib.fill(p, i % 251 + 1, size)
+            ptrs.append(p)
+        out["ptrs"] = ptrs
+        out["usable"] = [lib.usable_size(p) for p in ptrs]
+        handed.put(ptrs)
+        assert freed.wait(60)
+        if after_frees:
+            out["after"] = after_frees()
+
+    def freer():
+        ptrs = handed.get(timeout=60)
+        for i, p in enumerate(ptrs):
+            assert lib.read(p, 1) == bytes([i % 251 + 1])
+            lib.free(p)
+        out["stats_after_free"] = lib.stats()
+        freed.set()
+
+    run_threads(owner, freer)
+    return out
+
+
+def test_6a_remote_frees_take_the_registry_and_return_blocks(hak6a):
+    lib = hak6a
+    rng = random.Random(1)
+    sizes = [rng.choice(MID_SIZES) for _ in range(N)]
+    segment_size = lib.config()["segment_size"]
+    holder: dict = {}
+    handed: queue.Queue = queue.Queue()
+    freed = threading.Event()
+    lib.reset_stats()
+
+    def owner():
+        ptrs = []
+        for i, size in enumerate(sizes):
+            p = lib.malloc(size)
+            assert p and lib.pool_name(p) == "mid"
+            lib.fill(p, i % 251 + 1, size)
+            ptrs.append(p)
+        handed.put(ptrs)
+        assert freed.wait(60)
+        # The owner allocates 2048 B again until every remotely freed 2048 B
+        # block came back (bounded: a few segments' worth of fresh blocks).
+        wanted = {p for p, s in zip(ptrs, sizes) if s == 2048}
+        got, mine = set(), []
+        while len(mine) < 4 * segment_size // 2048 and not wanted <= got:
+            p = lib.malloc(2048)
+            mine.append(p)
+            got.add(p)
+        holder["wanted"], holder["reused"] = len(wanted), len(wanted & got)
+        for p in mine:
+            lib.free(p)
+
+    def freer():
+        ptrs = handed.get(timeout=60)
+        for i, p in enumerate(ptrs):
+            assert lib.read(p, 1) == bytes([i % 251 + 1])
+            lib.free(p)
+        holder["stats"] = lib.stats()
+        freed.set()
+
+    run_threads(owner, freer)
+    stats = holder["stats"]
+    assert stats["mid_allocs"] == N
+    assert stats["mid_remote_frees"] == N, stats
+    assert stats["registry_lookups"] >= N, stats
+    assert stats["mutex_locks"] >= N, stats
+    assert stats["leaked_blocks"] == 0 and stats["leaked_bytes"] == 0, stats
+    assert stats["mid_frees"] == N, stats
+    assert holder["wanted"] > 0, "the random sizes happened to include no 2048-byte block"
+    assert holder["reused"] == holder["wanted"], \
+        f"the owner got back only {holder['reused']} of {holder['wanted']} remotely freed 2048 B blocks"
+
+
+def test_6b_remote_frees_are_leaked_and_counted_exactly(hak6b):
+    lib = hak6b
+    rng = random.Random(2)
+    sizes = [rng.choice(MID_SIZES) for _ in range(N)]
+    lib.reset_stats()
+    out = owner_and_freer(lib, sizes)
+    stats = out["stats_after_free"]
+    assert stats["mid_allocs"] == N
+    assert stats["leaked_blocks"] == N, stats
+    assert stats["leaked_bytes"] == sum(out["usable"]), stats
+    assert stats["header_reads"] >= N, stats
+    # no lock on the free path: the few locks are thread/segment setup, not one per free
+    assert stats["mutex_locks"] < N // 10, stats
+    assert stats["registry_lookups"] == 0, stats
+
+
+def test_local_frees_stay_local(hak):
+    """The single-thread case the reference benchmark exercises: no remote free, no lookup, no leak."""
+    lib = hak
+    out = {}
+
+    def one_thread():
+        lib.reset_stats()
+        ptrs = [lib.malloc(s) for s in MID_SIZES * 20]
+        for p in ptrs:
+            lib.free(p)
+        out["stats"] = lib.stats()
+
+    run_threads(one_thread)
+    stats = out["stats"]
+    n = len(MID_SIZES) * 20
+    assert stats["mid_allocs"] == n and stats["mid_frees"] == n
+    assert stats["mid_local_frees"] == n and stats["mid_remote_frees"] == 0
+    assert stats["leaked_blocks"] == 0
+    assert stats["registry_lookups"] == 0 or lib.config()["mid_free"] == "registry"
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_stress_exchange_between_threads(hak, seed):
+    """4 threads allocate and free at random, passing blocks through a shared queue."""
+    lib = hak
+    header = lib.config()["mid_free"] == "header"
+    exchange: queue.Queue = queue.Queue()
+    kept: list[list[tuple[int, int, int]]] = [[] for _ in range(4)]
+    lib.reset_stats()
+
+    def worker(tid):
+        rng = random.Random(seed * 100 + tid)
+        mine = kept[tid]
+        for step in range(1500):
+            op = rng.random()
+            if op < 0.45:
+                r = rng.random()
+                size = (rng.randint(1, 2047) if r < 0.5 else rng.randint(2048, 32768) if r < 0.98
+                        else rng.randint(32769, 200_000))
+                p = lib.malloc(size)
+                assert p, f"malloc({size}) failed"
+                tag = (tid * 64 + step) % 251 + 1
+                lib.fill(p, tag, min(size, 64))
+                (exchange.put if rng.random() < 0.5 else mine.append)((p, size, tag))
+            elif op < 0.75 and mine:
+                p, size, tag = mine.pop(rng.randrange(len(mine)))
+                assert lib.read(p, min(size, 64)) == bytes([tag]) * min(size, 64)
+                lib.free(p)
+            else:
+                try:
+                    p, size, tag = exchange.get_nowait()
+                except queue.Empty:
+                    continue
+                assert lib.read(p, min(size, 64)) == bytes([tag]) * min(size, 64), \
+                    f"block {p:#x} of {size} B was overwritten while live"
+                lib.free(p)
+
+    run_threads(*[lambda t=t: worker(t) for t in range(4)])
+    live = [b for blocks in kept for b in blocks]
+    while not exchange.empty():
+        live.append(exchange.get_nowait())
+    stats = lib.stats()
+    per_pool = {name: 0 for name in POOLS.values() if name}
+    for p, _, _ in live:
+        per_pool[lib.pool_name(p)] += 1
+    for name, n_live in per_pool.items():
+        balance = stats[f"{name}_allocs"] - stats[f"{name}_frees"]
+        # a 6-B remote free is counted as a free (and as a leak): the balance holds for both
+        assert balance == n_live, (name, n_live, stats)
+    if header:
+        assert stats["leaked_blocks"] > 0 and stats["leaked_blocks"] <= stats["mid_remote_frees"], stats
+        assert stats["leaked_bytes"] >= stats["leaked_blocks"] * 2048, stats
+    else:
+        assert stats["leaked_blocks"] == 0 and stats["leaked_bytes"] == 0, stats
+    for p, _, _ in live:
+        lib.free(p)
