@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p["header-cost"].add_argument("--variant", action="append", default=None)
     p["header-cost"].add_argument("--quick", action="store_true")
 
+    for name in ("route", "bench", "header-cost"):
+        p[name].add_argument("--force", action="store_true",
+                             help="measure again even if results/ holds a current record")
+
     for name in ("run", "publish"):
         p[name].add_argument("--force", action="store_true", help="measure again even if up to date")
         p[name].add_argument("--quick", action="store_true",

@@ -1,0 +1,238 @@
+"""`reportgen route`: where a workload's requests go, predicted and measured.
+
+Prediction: each of the workload's sizes through the router's thresholds, as
+the built library reports them (hak_config_json and hak_route: never retyped
+here).  Measurement: the workload run once with counters (pool counts), and
+each size run alone, which attributes every size to the pool whose counters
+moved and gives a time per op per size.  From these, each pool's share by
+count (counters), by bytes (requested bytes) and by time (count x time per
+op of that size alone), and the Amdahl ceiling 1/((1-E)+E/S) of a claimed
+speed-up S of one pool, with E its time share, beside the count-share
+estimate 1 + E_count x (S-1) the reference used.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from datetime import datetime, timezone
+
+from . import stats
+from .errors import UserError
+from .measure import NullProgress, cli_progress, resolve_allocator, run_child, workload_request
+from .project import Project
+from .workloads import get_workload
+
+POOLS = ("tiny", "mid", "large")
+SINGLE_SIZE_REPEATS = 3
+# The claim the reference investigated (+17..27% on Mid); plan.py passes each phase's own.
+DEFAULT_CLAIM = (0.17, 0.27)
+
+
+def _pool_allocs(counters: dict) -> dict[str, int]:
+    return {p: int(counters.get(f"{p}_allocs", 0)) for p in POOLS}
+
+
+def _measured_pool(counters: dict) -> tuple[str | None, dict[str, int]]:
+    allocs = _pool_allocs(counters)
+    total = sum(allocs.values())
+    if total == 0:
+        return None, allocs
+    used = [p for p in POOLS if allocs[p]]
+    return (used[0] if len(used) == 1 else "mixed"), allocs
+
+
+def _shares(values: dict[str, float]) -> dict[str, float | None]:
+    total = sum(values.values())
+    return {p: (values[p] / total if total else None) for p in values}
+
+
+def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
+              force: bool = False, progress=None, claim: tuple[float, float] | None = None,
+              claim_pool: str = "mid") -> dict:
+    """Predicted vs measured routing of `workload` on a project variant; DESIGN.md `route --json` shape."""
+    from .machine import environment
+    from .store import Failure, Record, key_for
+
+    w = get_workload(workload)
+    if ops is not None and (not isinstance(ops, int) or ops <= 0):
+        raise UserError(f"--ops must be a positive whole number, got {ops!r}")
+    if claim_pool not in POOLS:
+        raise UserError(f"unknown pool {claim_pool!r}; pools: {', '.join(POOLS)}")
+    spec = resolve_allocator(project, variant)
+    if not spec.is_project:
+        raise UserError(f"route needs a project variant (its counters and thresholds); "
+                        f"{spec.name!r} is a system allocator")
+    ops = ops or w.ops
+    claim = tuple(claim or DEFAULT_CLAIM)
+    params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS,
+              "claim": list(claim), "claim_pool": claim_pool}
+    if w.driver == "gap":
+        params["slots"] = w.slots
+    else:
+        params["threads"] = w.threads
+    key = key_for("route", w.name, spec.name, params)
+    if store is not None and not force:
+        rec = store.current(key, spec.source_hash)
+        if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash and "route" in rec.extra:
+            out = dict(rec.extra["route"])
+            out["reused"] = True
+            return out
+
+    progress = progress or NullProgress()
+    progress.start(2 + len(w.sizes) * SINGLE_SIZE_REPEATS, f"route {w.name} on {spec.name}")
+    failures: list[dict] = []
+    timeout = max(120.0, ops * 2e-6 * 20)
+
+    intro = run_child({"kind": "introspect", "hak_lib": spec.hak_lib, "sizes": list(w.sizes)}, timeout=60)
+    progress.advance()
+    if not intro.get("ok"):
+        failures.append({"run": 0, "cause": f"introspection: {intro['failure']}"})
+        config, routes = {}, {}
+    else:
+        config = intro["config"]
+        routes = {row["size"]: row for row in intro["sizes"]}
+
+    full = run_child(workload_request(spec, w, ops=ops), timeout=timeout)
+    progress.advance()
+    if not full.get("ok"):
+        failures.append({"run": 1, "cause": f"full workload: {full['failure']}"})
+
+    # each size alone, repeated, interleaved across sizes
+    single: dict[int, dict] = {s: {"ns": [], "counters": None} for s in w.sizes}
+    run_no = 2
+    for _ in range(SINGLE_SIZE_REPEATS):
+        for size in w.sizes:
+            res = run_child(workload_request(spec, w, ops=ops, sizes=[size]), timeout=timeout)
+            progress.advance()
+            if res.get("ok"):
+                single[size]["ns"].append(res["elapsed_ns"] / res["ops"])
+                single[size]["counters"] = res["counters"]
+            else:
+                failures.append({"run": run_no, "cause": f"size {size} alone: {res['failure']}"})
+            run_no += 1
+
+    counts = dict(zip(w.sizes, full["counts"])) if full.get("ok") else {}
+    sizes_out = []
+    for size in w.sizes:
+        r = routes.get(size, {})
+        measured, allocs = (_measured_pool(single[size]["counters"]) if single[size]["counters"]
+                            else (None, {}))
+        ns = statistics.median(single[size]["ns"]) if single[size]["ns"] else None
+        sizes_out.append({"size": size, "predicted": r.get("route"), "measured": measured,
+                          "count": counts.get(size), "ns_per_op_alone": ns,
+                          "ns_per_op_alone_runs": single[size]["ns"], "pool_allocs_alone": allocs,
+                          "block_footprint": r.get("footprint"), "usable": r.get("usable")})
+
+    pools = {p: {"count_share": None, "byte_share": None, "time_share": None} for p in POOLS}
+    counters = full.get("counters") if full.get("ok") else None
+    attributed_ok = all(s["measured"] in POOLS and s["count"] is not None and s["ns_per_op_alone"]
+                        for s in sizes_out)
+    if counters:
+        for p, share in _shares({p: float(v) for p, v in _pool_allocs(counters).items()}).items():
+            pools[p]["count_share"] = share
+    if attributed_ok:
+        by_bytes = {p: 0.0 for p in POOLS}
+        by_time = {p: 0.0 for p in POOLS}
+        by_count = {p: 0.0 for p in POOLS}
+        for s in sizes_out:
+            by_bytes[s["measured"]] += s["count"] * s["size"]
+            by_time[s["measured"]] += s["count"] * s["ns_per_op_alone"]
+            by_count[s["measured"]] += s["count"]
+        for p in POOLS:
+            pools[p]["byte_share"] = _shares(by_bytes)[p]
+            pools[p]["time_share"] = _shares(by_time)[p]
+            pools[p]["count_share_by_size"] = _shares(by_count)[p]
+
+    time_model = None
+    if attributed_ok and full.get("ok"):
+        modelled = sum(s["count"] * s["ns_per_op_alone"] for s in sizes_out) / full["ops"]
+        actual = full["elapsed_ns"] / full["ops"]
+        time_model = {"ns_per_op_modelled": modelled, "ns_per_op_measured": actual,
+                      "relative_error": modelled / actual - 1,
+                      "note": "time shares assume each size costs in the mix what it costs alone"}
+
+    amdahl = None
+    e_time, e_count = pools[claim_pool]["time_share"], pools[claim_pool]["count_share"]
+    if e_time is not None and e_count is not None:
+        lo, hi = claim
+        amdahl = {"pool": claim_pool, "claim": [lo, hi], "time_share": e_time, "count_share": e_count,
+                  "ceiling": [stats.amdahl_ceiling(e_time, 1 + lo), stats.amdahl_ceiling(e_time, 1 + hi)],
+                  "ceiling_if_path_free": (1 / (1 - e_time)) if e_time < 1 else None,
+                  "reference_estimate": [1 + e_count * lo, 1 + e_count * hi],
+                  "formula": "1/((1-E)+E/S), E = time share of the pool, S = 1 + claim",
+                  "reference_formula": "1 + E_count * claim (the reference's count-share estimate)"}
+
+    thresholds = {k: config.get(k) for k in ("tiny_max", "mid_min", "mid_max")}
+    out = {"workload": w.name, "variant": spec.name, "ops": ops, "thresholds": thresholds,
+           "sizes": sizes_out, "pools": pools, "counters": counters or {}, "amdahl": amdahl,
+           "time_model": time_model, "config": config, "failures": failures,
+           "source_hash": spec.source_hash, "reused": False}
+    if store is not None:
+        samples = [full["elapsed_ns"] / full["ops"]] if full.get("ok") else []
+        rec = Record(kind="route", workload=w.name, allocator=spec.name, params=params,
+                     source_hash=spec.source_hash, created=datetime.now(timezone.utc),
+                     environment=environment(project, spec.build_flags), samples=samples,
+                     counters=counters or {}, failures=[Failure(**f) for f in failures],
+                     extra={"driver_hash": spec.driver_hash, "unit": "ns/op", "route": out})
+        store.put(rec)
+    return out
+
+
+def cmd_route(args, project: Project) -> int:
+    from .bench import default_store
+    with cli_progress(args.json) as progress:
+        out = run_route(project, args.workload, args.variant, ops=args.ops, store=default_store(project),
+                        force=getattr(args, "force", False), progress=progress)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print_route(out)
+    return 0
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def print_route(out: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(file=sys.stdout)
+    th = out["thresholds"]
+    t = Table(title=f"{out['workload']} on {out['variant']} (tiny_max {th['tiny_max']}, "
+                    f"mid {th['mid_min']}..{th['mid_max']}; {out['ops']:,} ops)")
+    for col in ("size", "predicted", "measured", "count", "ns/op alone", "block"):
+        t.add_column(col)
+    for s in out["sizes"]:
+        ok = s["predicted"] == s["measured"]
+        t.add_row(str(s["size"]), str(s["predicted"]), f"{'' if ok else '[red]'}{s['measured']}",
+                  "-" if s["count"] is None else f"{s['count']:,}",
+                  "-" if s["ns_per_op_alone"] is None else f"{s['ns_per_op_alone']:.1f}",
+                  str(s.get("block_footprint")))
+    con.print(t)
+    p = Table(title="shares per pool")
+    for col in ("pool", "by count", "by bytes", "by time"):
+        p.add_column(col)
+    for name, v in out["pools"].items():
+        p.add_row(name, _pct(v["count_share"]), _pct(v["byte_share"]), _pct(v["time_share"]))
+    con.print(p)
+    c = out["counters"]
+    if c:
+        con.print("counters: " + ", ".join(f"{k} {c[k]:,}" for k in (
+            "tiny_allocs", "mid_allocs", "large_allocs", "mid_remote_frees", "registry_lookups",
+            "mutex_locks", "header_reads", "leaked_blocks") if k in c))
+    a = out.get("amdahl")
+    if a:
+        con.print(f"Amdahl: a claimed +{a['claim'][0]:.0%}..+{a['claim'][1]:.0%} on {a['pool']} "
+                  f"(time share {a['time_share']:.1%}) can give at most "
+                  f"+{a['ceiling'][0] - 1:.1%}..+{a['ceiling'][1] - 1:.1%} overall; the count-share "
+                  f"estimate ({a['count_share']:.0%}) says +{a['reference_estimate'][0] - 1:.1%}.."
+                  f"+{a['reference_estimate'][1] - 1:.1%}")
+    tm = out.get("time_model")
+    if tm:
+        con.print(f"time model: {tm['ns_per_op_modelled']:.1f} ns/op from single-size runs vs "
+                  f"{tm['ns_per_op_measured']:.1f} measured ({tm['relative_error']:+.1%})")
+    for f in out["failures"]:
+        con.print(f"[red]failure[/red] {f['cause']}")
