@@ -45,13 +45,19 @@ def _time_point(res: dict) -> dict:
             "bad_magic": res["bad_magic"]}
 
 
-def _space_rows(project: Project, variants, progress) -> tuple[list[dict], list[dict], list]:
-    rows, failures, specs = [], [], []
+def _space_specs(project: Project, variants) -> list:
+    specs = []
     for v in variants:
         spec = resolve_allocator(project, v)
         if not spec.is_project:
             raise UserError(f"header-cost space needs a project variant; {spec.name!r} is a system allocator")
         specs.append(spec)
+    return specs
+
+
+def _space_rows(specs, progress) -> tuple[list[dict], list[dict]]:
+    rows, failures = [], []
+    for spec in specs:
         res = run_child({"kind": "introspect", "hak_lib": spec.hak_lib, "sizes": list(SPACE_REQUESTS)},
                         timeout=60)
         progress.advance()
@@ -67,7 +73,7 @@ def _space_rows(project: Project, variants, progress) -> tuple[list[dict], list[
                          "header_bytes": hdr, "usable": r["usable"],
                          "overhead_bytes": (block - r["size"]) if block else None,
                          "overhead_ratio": (block / r["size"] - 1) if block else None})
-    return rows, failures, specs
+    return rows, failures
 
 
 def run_header_cost(project: Project, variants=None, quick: bool = False, store=None, force: bool = False,
@@ -79,6 +85,7 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
 
     progress = progress or NullProgress()
     variants = list(variants or VARIANTS)
+    specs = _space_specs(project, variants)   # bad names fail before any measuring
     lib = header_cost_lib(project)
     driver_hash = lib.parent.name.rsplit("-", 1)[-1]
     sets = working_sets(quick)
@@ -116,7 +123,7 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
                              extra={"time": time_rows, "caches": caches, "unit": "ns/op",
                                     "samples_are": "ns_with_header per working set (dependent chain)"}))
 
-    space, space_failures, specs = _space_rows(project, variants, progress)
+    space, space_failures = _space_rows(specs, progress)
     if store is not None:
         for spec in specs:
             rows = [r for r in space if r["variant"] == spec.name]

@@ -1,0 +1,243 @@
+"""The measurement engine: drivers, the child-process runner, route/bench/header-cost.
+
+Behaviour only, never timings; small op counts so the file stays fast.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reportgen import measure
+from reportgen.bench import run_bench
+from reportgen.build import build_library
+from reportgen.cli import main
+from reportgen.headercost import run_header_cost
+from reportgen.route import run_route
+from reportgen.stats import VERDICTS
+from reportgen.store import Store
+from reportgen.variants import peer_status, variant_with
+from reportgen.workloads import WORKLOADS, get_workload
+
+OPS = 20_000
+
+
+@pytest.fixture(scope="module")
+def specs(project):
+    names = ["glibc", "hak-6a", "hak-6b"] + [p for p in ("tcmalloc", "mimalloc", "jemalloc")
+                                             if peer_status(p)[0]]
+    return {n: measure.resolve_allocator(project, n) for n in names}
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def run_cli(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ---- drivers ------------------------------------------------------------------
+
+@pytest.mark.parametrize("workload", ["mid_mt_gap", "mid_only"])
+def test_gap_driver_counts_every_allocation_per_size(specs, workload):
+    w = get_workload(workload)
+    for name, spec in specs.items():
+        res = measure.run_child(measure.workload_request(spec, w, ops=OPS))
+        assert res["ok"], (name, res)
+        assert sum(res["counts"]) == OPS
+        assert len(res["counts"]) == len(w.sizes)
+        # uniform sizes: each near OPS / n (a wide band: this checks the draw, not a timing)
+        for c in res["counts"]:
+            assert abs(c - OPS / len(w.sizes)) < 0.1 * OPS / len(w.sizes)
+
+
+def test_same_seed_gives_every_allocator_the_same_sequence(specs):
+    w = get_workload("mid_mt_gap")
+    seen = {}
+    for name, spec in specs.items():
+        res = measure.run_child(measure.workload_request(spec, w, ops=OPS))
+        assert res["ok"], (name, res)
+        seen[name] = (tuple(res["counts"]), res["rng_state"])
+    assert len(set(seen.values())) == 1, seen
+    other = measure.gap_request(specs["glibc"], w.sizes, w.slots, OPS, 0, w.seed + 1)
+    res = measure.run_child(other)
+    assert (tuple(res["counts"]), res["rng_state"]) != seen["glibc"]
+
+
+def test_remote_driver_hands_blocks_across_threads(specs):
+    w = get_workload("mt_remote")
+    res = measure.run_child(measure.workload_request(specs["hak-6a"], w, ops=OPS, threads=3))
+    assert res["ok"], res
+    assert res["ops"] == OPS // 3 * 3 and sum(res["counts"]) == res["ops"]
+    assert res["counters"]["mid_remote_frees"] == res["ops"]
+
+
+# ---- the runner: a crash is a recorded failure --------------------------------
+
+@pytest.mark.parametrize("how, cause", [("segv", "killed by SIGSEGV"), ("abort", "killed by SIGABRT"),
+                                        ("garbage", "not a JSON result"), ("exit", "status 3")])
+def test_crashing_child_is_a_failure_with_its_cause(how, cause):
+    res = measure.run_child({"kind": "_test_crash", "how": how})
+    assert res["ok"] is False and cause in res["failure"]
+
+
+def test_hanging_child_times_out():
+    res = measure.run_child({"kind": "_test_crash", "how": "hang"}, timeout=1.5)
+    assert res["ok"] is False and "timed out" in res["failure"]
+
+
+def test_bogus_library_is_a_failure(tmp_path, specs):
+    bogus = tmp_path / "libbogus.so"
+    bogus.write_text("not an ELF file")
+    req = measure.workload_request(specs["glibc"], get_workload("mid_mt_gap"), ops=OPS)
+    req["bench_lib"] = str(bogus)
+    res = measure.run_child(req)
+    assert res["ok"] is False and "OSError" in res["failure"]
+
+
+def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkeypatch, specs):
+    src = tmp_path / "crashlib.c"
+    src.write_text('#include <signal.h>\n__attribute__((constructor)) static void boom(void) { raise(SIGSEGV); }\n')
+    crash = build_library(project, "test-crash", [src])
+    real = measure.resolve_allocator
+
+    def resolve(project_, name):
+        if name == "mimalloc":   # stands in for an allocator whose library kills the process
+            return measure.AllocatorSpec("mimalloc", "system", str(crash), None, "crash", "crash")
+        return real(project_, name)
+
+    monkeypatch.setattr("reportgen.bench.resolve_allocator", resolve)
+    out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], runs=2, ops=OPS)
+    glibc, broken = out["results"]
+    assert len(glibc["samples"]) == 2 and not glibc["failures"]
+    assert broken["samples"] == [] and len(broken["failures"]) == 3   # warm-up + 2 runs
+    assert all(f["cause"] == "killed by SIGSEGV" for f in broken["failures"])
+    assert out["comparisons"][0]["verdict"] in VERDICTS
+
+
+# ---- route ------------------------------------------------------------------------
+
+def test_route_json_predicts_and_measures_tiny_and_mid(capsys, results_dir):
+    status, out, err = run_cli(capsys, "route", "--workload", "mid_mt_gap", "--variant", "hak-6b",
+                               "--ops", str(OPS), "--json")
+    assert status == 0, err
+    r = json.loads(out)
+    assert r["workload"] == "mid_mt_gap" and r["variant"] == "hak-6b"
+    assert set(r["thresholds"]) == {"tiny_max", "mid_min", "mid_max"}
+    assert {s["size"]: (s["predicted"], s["measured"]) for s in r["sizes"]} == {
+        1024: ("tiny", "tiny"), 2048: ("mid", "mid"), 4096: ("mid", "mid"), 8192: ("mid", "mid")}
+    assert sum(s["count"] for s in r["sizes"]) == OPS
+    assert set(r["pools"]) == {"tiny", "mid", "large"}
+    assert r["pools"]["tiny"]["count_share"] == pytest.approx(0.25, abs=0.02)
+    assert r["pools"]["mid"]["count_share"] == pytest.approx(0.75, abs=0.02)
+    for what in ("count_share", "byte_share", "time_share"):
+        assert sum(p[what] for p in r["pools"].values()) == pytest.approx(1.0)
+    # 1 KiB of 1+2+4+8 KiB requested: the byte share follows the sizes, not the counts
+    assert r["pools"]["tiny"]["byte_share"] < r["pools"]["tiny"]["count_share"]
+    assert r["counters"]["tiny_allocs"] + r["counters"]["mid_allocs"] == OPS
+    a = r["amdahl"]
+    assert a["pool"] == "mid" and a["time_share"] == r["pools"]["mid"]["time_share"]
+    assert 1 < a["ceiling"][0] <= a["ceiling"][1]
+    assert r["failures"] == []
+
+
+def test_route_reads_thresholds_from_the_library(project):
+    """A build with HAK_TINY_MAX=1023 sends 1024 to Mid: nothing in Python knows the threshold."""
+    v = variant_with("hak-6b", "hak-6b-tiny1023", {"HAK_TINY_MAX": "1023"})
+    r = run_route(project, "mid_mt_gap", v, ops=OPS)
+    assert r["thresholds"]["tiny_max"] == 1023
+    assert [(s["predicted"], s["measured"]) for s in r["sizes"]][0] == ("mid", "mid")
+    assert r["pools"]["mid"]["count_share"] == pytest.approx(1.0)
+
+
+# ---- bench ---------------------------------------------------------------------------
+
+def test_bench_json_shape_and_h1_as_a_measured_fact(capsys, results_dir):
+    status, out, err = run_cli(capsys, "bench", "--workload", "mid_mt_gap", "--variant", "hak-6a",
+                               "--variant", "hak-6b", "--runs", "3", "--ops", str(OPS), "--json")
+    assert status == 0, err
+    b = json.loads(out)
+    assert b["workload"] == "mid_mt_gap" and b["ops"] == OPS and b["runs"] == 3
+    assert [r["variant"] for r in b["results"]] == ["hak-6a", "hak-6b"]
+    for r in b["results"]:
+        assert len(r["samples"]) == 3 and all(s > 0 for s in r["samples"])
+        assert r["median"] > 0 and r["best3of5"] is not None and len(r["ci95"]) == 2
+        c = r["counters"]
+        # H1 of the reference: a single-threaded benchmark never takes the remote/mutex path
+        assert c["mid_remote_frees"] == c["registry_lookups"] == c["mutex_locks"] == 0, c
+        assert c["mid_allocs"] > 0
+    assert b["results"][1]["counters"]["header_reads"] > 0
+    (cmp,) = b["comparisons"]
+    assert cmp["baseline"] == "hak-6a" and cmp["candidate"] == "hak-6b"
+    assert cmp["verdict"] in VERDICTS and cmp["ratio"] > 0 and len(cmp["ci95"]) == 2
+    assert 0 <= cmp["p_value"] <= 1
+
+
+def test_mt_remote_shows_registry_mutex_and_leaks(project):
+    b = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], runs=1, ops=OPS)
+    a6, b6 = (r["counters"] for r in b["results"])
+    assert a6["registry_lookups"] > 0 and a6["mutex_locks"] > 0 and a6["leaked_blocks"] == 0
+    assert b6["leaked_blocks"] > 0 and b6["registry_lookups"] == 0
+
+
+def test_bench_reuses_current_records(project, tmp_path):
+    store = Store(tmp_path / "results", "test-machine")
+    first = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store)
+    second = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store)
+    assert not first["reused"] and second["reused"]
+    assert second["results"][0]["samples"] == first["results"][0]["samples"]
+    third = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store, force=True)
+    assert not third["reused"]
+    (key,) = {r.key for r in store.scan()[0]}
+    assert len(store.history(key)) == 2
+    rec = store.latest(key)
+    assert rec.environment["caches"] and rec.environment["git_commit"] is not None
+    assert rec.extra["driver_hash"] and rec.samples == third["results"][0]["samples"]
+
+
+# ---- header cost ------------------------------------------------------------------------
+
+def test_header_cost_json_shape(project):
+    h = run_header_cost(project, quick=True)
+    assert "L1d" in h["caches"] and "L2" in h["caches"]
+    sets = [t["working_set_bytes"] for t in h["time"]]
+    assert sets[0] == 4096 and sets[-1] == 64 << 20 and sets == sorted(sets)
+    for t in h["time"]:
+        assert t["ns_with_header"] > 0 and t["ns_without_header"] > 0 and t["bad_magic"] == 0
+        assert set(t["dependent"]) >= {"with", "without"} and set(t["independent"]) >= {"with", "without"}
+    space = {(s["variant"], s["request"]): s for s in h["space"]}
+    assert space[("hak-6b", 8192)]["pool"] == "mid" and space[("hak-6b", 8192)]["header_bytes"] == 16
+    assert space[("hak-6b", 8192)]["block"] == 8192 + 16
+    assert space[("hak-6a", 8192)]["header_bytes"] == 0
+    assert space[("hak-6b", 1024)]["pool"] == "tiny"
+
+
+# ---- command line: bad input -------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, word", [
+    (["bench", "--workload", "nope", "--variant", "hak-6a"], "nope"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "hak-9z"], "hak-9z"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "hak-9z"], "hak-9z"),
+    (["route", "--workload", "nope", "--variant", "hak-6b"], "nope"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "glibc"], "glibc"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--ops", "0"], "0"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--runs", "x"], "x"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--threads", "4"], "threads"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--variant", "glibc"], "twice"),
+    (["header-cost", "--variant", "hak-9z"], "hak-9z"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, results_dir, argv, word):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and word in lines[0] and "Traceback" not in err
+
+
+def test_workloads_are_defined_once():
+    assert set(WORKLOADS) == {"mid_mt_gap", "mid_only", "mt_remote"}
+    assert WORKLOADS["mid_mt_gap"].sizes == (1024, 2048, 4096, 8192) and WORKLOADS["mid_mt_gap"].slots == 256
