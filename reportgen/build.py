@@ -50,21 +50,31 @@ def _ccompiler():
 
     # distutils lets the compiler write straight to our terminal; capture it
     # instead, so a failure can be reported as one line plus the output.
-    def spawn(cmd, **_kwargs):
+    def run(cmd, env=None, **_kwargs):
+        cmd = [str(c) for c in cmd]
         try:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        except FileNotFoundError:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        except (FileNotFoundError, PermissionError):
             raise _MissingCompiler(cmd[0])
         if proc.returncode != 0:
             raise _ToolFailed(cmd, proc.returncode, proc.stdout)
 
-    compiler.spawn = spawn
+    # Older distutils runs tools through spawn(), newer ones (setuptools >= 74) through call().
+    compiler.spawn = run
+    compiler.call = run
     # Objects go flat into the build directory (distutils would mirror the
     # sources' absolute paths under it).
     object_filenames = compiler.object_filenames
     compiler.object_filenames = lambda sources, strip_dir=0, output_dir="": object_filenames(
         sources, strip_dir=1, output_dir=output_dir)
     return compiler
+
+
+def _distutils_errors() -> tuple[type[Exception], ...]:
+    from setuptools._distutils import errors
+
+    return tuple(getattr(errors, n) for n in ("CompileError", "LinkError", "DistutilsExecError")
+                 if hasattr(errors, n))
 
 
 class _MissingCompiler(Exception):
@@ -188,6 +198,7 @@ def _build(spec: _Spec) -> Path:
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is for every user
     try:
         compiler = spec.compiler
+        _DISTUTILS_ERRORS = _distutils_errors()
         stage = "compile"
         try:
             objects = compiler.compile([str(s) for s in spec.sources], output_dir=str(tmp),
@@ -199,6 +210,8 @@ def _build(spec: _Spec) -> Path:
                                         extra_postargs=spec.link_args)
         except _MissingCompiler as exc:
             raise _missing_compiler_error(exc.exe) from None
+        except _DISTUTILS_ERRORS as exc:  # a tool run that did not go through `run` above
+            raise UserError(f"{stage} of {spec.name} failed: {exc}") from None
         except _ToolFailed as exc:
             first = next((l for l in exc.output.splitlines() if "error" in l), "").strip()
             raise UserError(f"{stage} of {spec.name} failed: {first or exc} "
