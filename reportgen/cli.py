@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import UserError
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         if exc.detail:
             print(exc.detail.rstrip(), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `reportgen route --json | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("reportgen: interrupted", file=sys.stderr)
         return 130
