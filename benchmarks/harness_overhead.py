@@ -1,0 +1,97 @@
+"""Does the lab's harness show in its figures?  mid_mt_gap, tool vs a stand-alone C loop.
+
+For glibc and tcmalloc: the tool's figure (child process, ctypes, the driver
+in a shared library: reportgen.measure exactly as `reportgen bench` uses it)
+against benchmarks/harness_gap.c, a minimal program with the same loop,
+sizes, slots, seed, warm-up and ops, compiled with the same compiler and
+flags.  Runs are interleaved (tool, stand-alone, tool, ...) in one session;
+printed: the medians and the ratio tool / stand-alone per allocator, which
+should lie within 5% of 1.
+
+usage: python benchmarks/harness_overhead.py [--runs N] [--ops N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reportgen import build, measure, stats  # noqa: E402
+from reportgen.project import Project  # noqa: E402
+from reportgen.variants import peer_status  # noqa: E402
+from reportgen.workloads import get_workload  # noqa: E402
+
+TOLERANCE = 0.05
+
+
+def build_standalone(allocator: str, out_dir: Path) -> Path:
+    """harness_gap.c as an executable, with the compiler and flags of the driver libraries."""
+    from setuptools._distutils import ccompiler, sysconfig as dsysconfig
+
+    cc = ccompiler.new_compiler()
+    dsysconfig.customize_compiler(cc)
+    macros = [("NDEBUG", None)]
+    extra_link: list[str] = []
+    if allocator == "tcmalloc":
+        macros.append(("STANDALONE_TCMALLOC", "1"))
+        extra_link.append(peer_status("tcmalloc")[1])
+    obj_dir = out_dir / allocator
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    objs = cc.compile([str(ROOT / "benchmarks" / "harness_gap.c")], output_dir=str(obj_dir), macros=macros,
+                      extra_postargs=list(build.BASE_FLAGS))
+    exe = out_dir / f"harness_gap_{allocator}"
+    cc.link_executable(objs, str(exe), extra_postargs=extra_link + ["-pthread"])
+    return exe
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--ops", type=int, default=None)
+    args = ap.parse_args()
+
+    project = Project.locate()
+    w = get_workload("mid_mt_gap")
+    ops = args.ops or w.ops
+    allocators = [a for a in ("glibc", "tcmalloc") if peer_status(a)[0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        exes = {a: build_standalone(a, Path(tmp)) for a in allocators}
+        specs = {a: measure.resolve_allocator(project, a) for a in allocators}
+        requests = {a: measure.workload_request(specs[a], w, ops=ops) for a in allocators}
+        warm = requests[allocators[0]]["warmup_ops"]
+        tool = {a: [] for a in allocators}
+        alone = {a: [] for a in allocators}
+        for run in range(args.runs + 1):          # run 0: warm-up, discarded
+            for a in allocators:
+                res = measure.run_child(requests[a])
+                if not res.get("ok"):
+                    print(f"{a}: tool run failed: {res['failure']}", file=sys.stderr)
+                    return 1
+                p = subprocess.run([str(exes[a]), str(ops), str(warm), str(w.seed)], capture_output=True,
+                                   text=True, check=True, env={"GLIBC_TUNABLES": measure.CHILD_TUNABLES})
+                ns, n = map(int, p.stdout.split())
+                if run:
+                    tool[a].append(res["ops"] / res["elapsed_ns"] * 1e9)
+                    alone[a].append(n / ns * 1e9)
+    worst = 0.0
+    print(f"mid_mt_gap, {ops:,} ops, {args.runs} interleaved runs each (median ops/s)")
+    for a in allocators:
+        t, s = statistics.median(tool[a]), statistics.median(alone[a])
+        ratio = t / s
+        worst = max(worst, abs(ratio - 1))
+        c = stats.compare(alone[a], tool[a], higher_is_better=True)
+        cv_t, cv_s = stats.summarize(tool[a]).cv, stats.summarize(alone[a]).cv
+        print(f"  {a:9s} tool {t / 1e6:8.2f} M (CV {cv_t:.1%})   stand-alone {s / 1e6:8.2f} M (CV {cv_s:.1%})   "
+              f"ratio tool/stand-alone {ratio:.4f}, 95% CI [{c.ci95[0]:.4f}, {c.ci95[1]:.4f}], "
+              f"{c.verdict}   {'within' if abs(ratio - 1) <= TOLERANCE else 'OUTSIDE'} {TOLERANCE:.0%}")
+    return 0 if worst <= TOLERANCE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
