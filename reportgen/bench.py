@@ -205,7 +205,7 @@ def print_bench(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(file=sys.stdout)
+    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['runs']} runs, ops/s "
                     f"({'reused from results/' if out.get('reused') else 'measured now, interleaved'})")
     for col in ("allocator", "median", "95% CI", "best 3 of 5*", "CV", "runs ok", "failures",

@@ -167,7 +167,7 @@ def print_header_cost(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(file=sys.stdout)
+    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     caches = out["caches"]
     con.print("caches: " + ", ".join(f"{k} {_bytes(v)}" for k, v in caches.items()))
     t = Table(title=f"header read, ns per free (stride {out['stride_bytes']} B, random order)")

@@ -27,6 +27,7 @@ POOLS = ("tiny", "mid", "large")
 SINGLE_SIZE_REPEATS = 3
 # The claim the reference investigated (+17..27% on Mid); plan.py passes each phase's own.
 DEFAULT_CLAIM = (0.17, 0.27)
+_ORDER = ("workload", "variant", "ops", "thresholds", "sizes", "pools", "counters", "amdahl", "time_model")
 
 
 def _pool_allocs(counters: dict) -> dict[str, int]:
@@ -75,7 +76,9 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     if store is not None and not force:
         rec = store.current(key, spec.source_hash)
         if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash and "route" in rec.extra:
-            out = dict(rec.extra["route"])
+            stored = rec.extra["route"]   # the store keeps keys sorted: give back the usual order
+            out = {k: stored[k] for k in _ORDER if k in stored}
+            out.update({k: v for k, v in stored.items() if k not in out})
             out["reused"] = True
             return out
 
@@ -199,7 +202,7 @@ def print_route(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(file=sys.stdout)
+    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     th = out["thresholds"]
     t = Table(title=f"{out['workload']} on {out['variant']} (tiny_max {th['tiny_max']}, "
                     f"mid {th['mid_min']}..{th['mid_max']}; {out['ops']:,} ops)")
