@@ -1,0 +1,114 @@
+"""Chart specs (plotly figures as JSON): written next to each page, drawn by docs/javascripts/charts.js.
+
+A chart is never inlined as HTML: the page holds `<div class="rg-chart"
+data-src="NAME.json">` and a download link to the same file, so the data
+behind every chart can be taken away, and plotly.js is loaded once per site.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+POOL_ORDER = ("tiny", "mid", "large")
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380,
+               font=dict(family="Roboto, Helvetica, Arial, sans-serif", size=13))
+
+
+def _fig(title: str, **layout) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, **{**_LAYOUT, **layout})
+    return fig
+
+
+def throughput(bench: dict, title: str) -> go.Figure | None:
+    """Median with its 95% CI (error bar) per allocator, and every run as a point."""
+    rows = [r for r in bench.get("results") or [] if r.get("samples")]
+    if not rows:
+        return None
+    fig = _fig(title, yaxis_title="M ops/s (higher is faster)", showlegend=True,
+               legend=dict(orientation="h", y=-0.18))
+    names = [r["variant"] for r in rows]
+    med = [r["median"] / 1e6 for r in rows]
+    lo = [(r["median"] - r["ci95"][0]) / 1e6 if r.get("ci95") else 0 for r in rows]
+    hi = [(r["ci95"][1] - r["median"]) / 1e6 if r.get("ci95") else 0 for r in rows]
+    fig.add_trace(go.Bar(x=names, y=med, name="median, 95% CI",
+                         error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo),
+                         marker_color="rgba(63, 81, 181, 0.55)"))
+    xs, ys, text = [], [], []
+    for r in rows:
+        for i, s in enumerate(r["samples"]):
+            xs.append(r["variant"])
+            ys.append(s / 1e6)
+            text.append(f"run {i + 1}")
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="every run", text=text,
+                             marker=dict(color="#e91e63", size=7, line=dict(width=1, color="white"))))
+    return fig
+
+
+def routing(route: dict, title: str) -> go.Figure | None:
+    """Each pool's share of the workload by count, by bytes and by time."""
+    pools = route.get("pools") or {}
+    if not pools:
+        return None
+    fig = _fig(title, barmode="group", yaxis_title="share", yaxis_tickformat=".0%",
+               legend=dict(orientation="h", y=-0.18))
+    names = [p for p in POOL_ORDER if p in pools] + [p for p in pools if p not in POOL_ORDER]
+    for field, label in (("count_share", "by count"), ("byte_share", "by bytes"), ("time_share", "by time")):
+        fig.add_trace(go.Bar(x=names, y=[pools[p].get(field) for p in names], name=label))
+    return fig
+
+
+def header_cost(hc: dict, title: str) -> go.Figure | None:
+    """ns per free with and without the header load against the working set; caches marked."""
+    rows = [r for r in hc.get("time") or [] if r.get("ns_with_header") is not None]
+    if not rows:
+        return None
+    fig = _fig(title, xaxis_type="log", xaxis_title="working set (bytes, log scale)",
+               yaxis_title="ns per free", legend=dict(orientation="h", y=-0.22))
+    ws = [r["working_set_bytes"] for r in rows]
+    fig.add_trace(go.Scatter(x=ws, y=[r["ns_with_header"] for r in rows], mode="lines+markers",
+                             name="with the header read"))
+    fig.add_trace(go.Scatter(x=ws, y=[r["ns_without_header"] for r in rows], mode="lines+markers",
+                             name="without"))
+    for name, size in (hc.get("caches") or {}).items():
+        if name.endswith("i") or not size:
+            continue  # the instruction cache says nothing about data working sets
+        fig.add_vline(x=size, line_dash="dot", line_color="#888",
+                      annotation_text=f"{name} {_bytes(size)}", annotation_position="top")
+    return fig
+
+
+def history(points: list[dict], title: str) -> go.Figure | None:
+    """Each phase's headline allocator on its headline workload, oldest phase first."""
+    pts = [p for p in points if p.get("median") is not None]
+    if not pts:
+        return None
+    fig = _fig(title, yaxis_title="M ops/s (median, 95% CI)", xaxis_title="phase",
+               legend=dict(orientation="h", y=-0.25))
+    series: dict[str, list[dict]] = {}
+    for p in pts:
+        series.setdefault(p["series"], []).append(p)
+    for name, ps in series.items():
+        fig.add_trace(go.Scatter(
+            x=[p["phase"] for p in ps], y=[p["median"] / 1e6 for p in ps], mode="lines+markers", name=name,
+            text=[p.get("label", "") for p in ps],
+            error_y=dict(type="data", symmetric=False,
+                         array=[(p["ci95"][1] - p["median"]) / 1e6 if p.get("ci95") else 0 for p in ps],
+                         arrayminus=[(p["median"] - p["ci95"][0]) / 1e6 if p.get("ci95") else 0 for p in ps])))
+    return fig
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} B"
+
+
+def write(fig: go.Figure, path: Path) -> None:
+    """The figure's JSON spec (data + layout), as Plotly.newPlot takes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = json.loads(fig.to_json())
+    path.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -1,0 +1,243 @@
+"""Analyse stage: a phase's results as an addressable view, and the hypothesis checks over it.
+
+`view(spec, phase_results)` turns the measurement JSON (the `--json` shapes of
+bench, route and header-cost) into nested dicts addressed by dotted paths:
+
+  bench.<workload>.<allocator>.{median, ci95, best3of5, samples, cv, n, counters.<name>}
+  bench.<workload>.comparisons.<allocator>.{ratio, ci95, speedup, speedup_ci95, p_value, verdict, mde}
+        (that allocator against the bench's baseline, the phase's baseline)
+  route.<workload>.<variant>.{thresholds.*, sizes.<size>.{predicted, measured, count}, pools.<pool>.*, counters.*}
+  header_cost.{caches.*, derived.{delta_ns_median, delta_ns_min, delta_ns_max, rel_median, header_bytes.<variant>}}
+  claim.{status, measured, measured_ci95, low, high}          (stats.claim_check)
+  impact.{share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high}
+
+`evaluate(check, view)` is three-valued: True, False, or None when a metric is
+missing (not measured, or the measurement failed). A hypothesis is confirmed
+when its check is True, rejected when False, inconclusive when None or when its
+`inconclusive_when` check is True. The evidence is the list of leaf comparisons
+with the measured values, so a reader sees exactly which number decided.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import stats
+from .phases import All, Any_, Compare, Hypothesis, Not, Phase
+
+
+class _Missing:
+    def __repr__(self):
+        return "not measured"
+
+
+MISSING = _Missing()
+
+
+def _by(items, key) -> dict:
+    return {str(it.get(key)): it for it in (items or []) if isinstance(it, dict)}
+
+
+def _derive_header_cost(hc: dict) -> dict:
+    out: dict[str, Any] = {}
+    rows = [r for r in hc.get("time") or [] if r.get("ns_with_header") is not None
+            and r.get("ns_without_header") is not None]
+    if rows:
+        deltas = [r["ns_with_header"] - r["ns_without_header"] for r in rows]
+        rel = [(r["ns_with_header"] - r["ns_without_header"]) / r["ns_without_header"]
+               for r in rows if r["ns_without_header"]]
+        out.update(delta_ns_median=statistics.median(deltas), delta_ns_min=min(deltas),
+                   delta_ns_max=max(deltas), rel_median=statistics.median(rel) if rel else None,
+                   positive_sets=sum(d > 0 for d in deltas), working_sets=len(deltas))
+    hb: dict[str, Any] = {}
+    for r in hc.get("space") or []:
+        v = r.get("variant")
+        if v is not None and r.get("header_bytes") is not None:
+            hb[v] = max(hb.get(v, 0), r["header_bytes"])
+    out["header_bytes"] = hb
+    return out
+
+
+def view(spec: Phase, results: dict) -> dict:
+    """The addressable view of one phase's results (see the module doc)."""
+    v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {}}
+    for wl, b in (results.get("bench") or {}).items():
+        if not isinstance(b, dict):
+            continue
+        entry = {k: val for k, val in b.items() if k not in ("results", "comparisons")}
+        for r in b.get("results") or []:
+            entry[r.get("variant")] = r
+        entry["comparisons"] = {c.get("candidate"): c for c in b.get("comparisons") or []}
+        v["bench"][wl] = entry
+    for wl, per in (results.get("route") or {}).items():
+        v["route"][wl] = {}
+        for variant, r in (per or {}).items():
+            if isinstance(r, dict):
+                v["route"][wl][variant] = {**r, "sizes": _by(r.get("sizes"), "size")}
+    hc = results.get("header_cost")
+    if isinstance(hc, dict):
+        v["header_cost"] = {**hc, "derived": _derive_header_cost(hc),
+                            "space": {var: _by([r for r in hc.get("space") or [] if r.get("variant") == var],
+                                               "request")
+                                      for var in {r.get("variant") for r in hc.get("space") or []}}}
+    if spec.claim and spec.candidate:
+        cmp = v["bench"].get(spec.claim.workload, {}).get("comparisons", {}).get(spec.candidate)
+        if cmp and cmp.get("speedup_ci95") is None and cmp.get("ci95"):
+            # bench JSON from an older engine: derive the speed-up CI from the ratio CI
+            cmp = {**cmp, "speedup": cmp["ratio"] - 1, "speedup_ci95": [cmp["ci95"][0] - 1, cmp["ci95"][1] - 1]}
+        if cmp:
+            v["claim"] = stats.claim_check(spec.claim.low, spec.claim.high, cmp)
+            v["claim"]["low"], v["claim"]["high"] = spec.claim.low, spec.claim.high
+        r = v["route"].get(spec.claim.workload, {}).get(spec.candidate)
+        pool = (r or {}).get("pools", {}).get(spec.claim.pool)
+        if pool:
+            imp = {"pool": spec.claim.pool, "share_count": pool.get("count_share"),
+                   "share_bytes": pool.get("byte_share"), "share_time": pool.get("time_share")}
+            e = pool.get("time_share")
+            if e is not None and 0 <= e <= 1:
+                rng = stats.amdahl_range(e, spec.claim.low, spec.claim.high)
+                imp.update(ceiling_low=rng["ceiling"][0], ceiling_high=rng["ceiling"][1],
+                           overall_low=rng["overall"][0], overall_high=rng["overall"][1])
+                imp["required_speedup_low"] = stats.amdahl_required_speedup(e, spec.claim.low)
+                imp["required_speedup_high"] = stats.amdahl_required_speedup(e, spec.claim.high)
+            v["impact"] = imp
+    return v
+
+
+def lookup(view_: dict, path: str):
+    node: Any = view_
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    if node is None or (isinstance(node, float) and not math.isfinite(node)):
+        return MISSING
+    return node
+
+
+def _apply(op: str, a, b) -> bool | None:
+    try:
+        if op == "==":
+            return a == b
+        if op == "!=":
+            return a != b
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        if op == ">=":
+            return a >= b
+        if op == "in":
+            return a in b
+        if op == "not in":
+            return a not in b
+        if op in ("contains", "excludes"):
+            lo, hi = a
+            inside = lo <= b <= hi
+            return inside if op == "contains" else not inside
+    except (TypeError, ValueError):
+        return None
+    raise ValueError(f"unknown op {op!r}")
+
+
+def fmt_value(x) -> str:
+    if x is MISSING:
+        return "not measured"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    if isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(i, (int, float)) for i in x):
+        return f"[{fmt_value(x[0])}, {fmt_value(x[1])}]"
+    return str(x)
+
+
+@dataclass
+class Leaf:
+    metric: str
+    op: str
+    expected: Any
+    measured: Any
+    result: bool | None
+    label: str | None = None
+
+    def sentence(self) -> str:
+        mark = {True: "holds", False: "does not hold", None: "cannot be decided"}[self.result]
+        label = f"{self.label}: " if self.label else ""
+        return (f"{label}`{self.metric}` = {fmt_value(self.measured)} "
+                f"(expected {self.op} {fmt_value(self.expected)}): {mark}")
+
+
+def evaluate(check, view_: dict, leaves: list[Leaf] | None = None) -> bool | None:
+    """Kleene three-valued evaluation; appends every leaf to `leaves`."""
+    leaves = leaves if leaves is not None else []
+    if isinstance(check, Compare):
+        a = lookup(view_, check.metric)
+        b = lookup(view_, check.ref) if check.ref else check.value
+        expected = f"{check.ref} ({fmt_value(b)})" if check.ref else b
+        res = None if a is MISSING or b is MISSING else _apply(check.op, a, b)
+        leaves.append(Leaf(check.metric, check.op, expected, a, res, check.label))
+        return res
+    if isinstance(check, All):
+        rs = [evaluate(c, view_, leaves) for c in check.all]
+        return False if False in rs else (None if None in rs else True)
+    if isinstance(check, Any_):
+        rs = [evaluate(c, view_, leaves) for c in check.any]
+        return True if True in rs else (None if None in rs else False)
+    if isinstance(check, Not):
+        r = evaluate(check.not_, view_, leaves)
+        return None if r is None else not r
+    raise TypeError(f"not a check: {check!r}")
+
+
+@dataclass
+class Outcome:
+    id: str
+    title: str
+    statement: str
+    status: str  # confirmed | rejected | inconclusive
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+    implication: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+STATUSES = ("confirmed", "rejected", "inconclusive")
+
+
+def assess(h: Hypothesis, view_: dict) -> Outcome:
+    leaves: list[Leaf] = []
+    result = evaluate(h.check, view_, leaves)
+    guard_leaves: list[Leaf] = []
+    guard = evaluate(h.inconclusive_when, view_, guard_leaves) if h.inconclusive_when is not None else False
+    evidence = [l.sentence() for l in leaves]
+    if guard:
+        status = "inconclusive"
+        reason = "the data cannot decide: " + "; ".join(l.sentence() for l in guard_leaves if l.result)
+        evidence += [l.sentence() for l in guard_leaves]
+    elif result is None:
+        status = "inconclusive"
+        missing = [l.metric for l in leaves if l.result is None]
+        reason = "not every number the check needs was measured: " + ", ".join(f"`{m}`" for m in missing)
+    elif result:
+        status, reason = "confirmed", "every condition of the check holds"
+    else:
+        status = "rejected"
+        reason = "the check fails on: " + "; ".join(l.sentence() for l in leaves if l.result is False)
+    return Outcome(h.id, h.title, h.statement, status, reason, evidence, h.implication)
+
+
+def assess_all(spec: Phase, phase_results: dict) -> list[Outcome]:
+    v = view(spec, phase_results)
+    return [assess(h, v) for h in spec.hypotheses]

@@ -1,0 +1,387 @@
+"""Phase specs: one YAML file per investigation phase in phases/.
+
+A spec holds what a person authors -- the question, the claim, which
+allocators and workloads answer it, the hypotheses with a *check* over the
+results, and the recommendations and conclusion -- and nothing measured.
+Hypothesis statuses and evidence are computed (reportgen.hypotheses), never
+typed.  Authored prose may quote measured values only through template
+expressions such as ``{{ m("bench.mid_mt_gap.comparisons.hak-6b.speedup") | pct }}``,
+which the renderer fills in from the measurements.
+
+Validation errors become one UserError line naming the file, the field and
+what was expected (exit 2).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import UserError
+from .project import Project
+
+# ---- the check language ------------------------------------------------------
+#
+# A check is a tree of plain YAML mappings:
+#   {all: [CHECK, ...]}   every one holds            (3-valued: a missing metric -> inconclusive)
+#   {any: [CHECK, ...]}   at least one holds
+#   {not: CHECK}
+#   {metric: PATH, op: OP, value: V}     compare a measured metric with an authored constant
+#   {metric: PATH, op: OP, ref: PATH}    compare two measured metrics
+# PATH is a dotted path into the phase's results view (see hypotheses.py), e.g.
+#   bench.mid_mt_gap.hak-6b.counters.mutex_locks
+#   bench.mid_mt_gap.comparisons.hak-6b.verdict
+#   route.mid_mt_gap.hak-6b.sizes.1024.measured
+#   header_cost.derived.delta_ns_median
+OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes")
+ROOTS = ("bench", "route", "header_cost", "claim", "impact")
+
+
+def _metric_path(v):
+    if v is None:
+        return v
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)+", v):
+        raise ValueError(f"a metric path is dotted names like bench.mid_mt_gap.hak-6b.median, got {v!r}")
+    if v.split(".")[0] not in ROOTS:
+        raise ValueError(f"a metric path starts with one of {', '.join(ROOTS)}, got {v!r}")
+    return v
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Compare(_Strict):
+    metric: str
+    op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes"]
+    value: Any = None
+    ref: Optional[str] = None
+    # A leaf may say what it shows, for the evidence line ("6-A on the single-threaded run").
+    label: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_operand(self):
+        has_value = "value" in self.model_fields_set
+        if has_value == (self.ref is not None):
+            raise ValueError("a comparison needs exactly one of `value` (a constant) or `ref` (another metric)")
+        if self.op in ("in", "not in") and has_value and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} needs `value` to be a list")
+        if self.op in ("contains", "excludes") and has_value and isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} tests whether a measured interval [lo, hi] contains one number; "
+                             "`value` must be a number")
+        return self
+
+    @field_validator("metric", "ref")
+    @classmethod
+    def _path(cls, v):
+        return _metric_path(v)
+
+
+class All(_Strict):
+    all: list["Check"] = Field(min_length=1)
+
+
+class Any_(_Strict):
+    any: list["Check"] = Field(min_length=1)
+
+
+class Not(_Strict):
+    not_: "Check" = Field(alias="not")
+
+
+Check = Union[Compare, All, Any_, Not]
+All.model_rebuild()
+Any_.model_rebuild()
+Not.model_rebuild()
+
+
+# ---- the spec --------------------------------------------------------------
+
+class Claim(_Strict):
+    text: str
+    workload: str
+    # The claimed relative speed-up of the candidate over the baseline on `workload`: +17..+27% -> 0.17, 0.27.
+    low: float
+    high: float
+    # The pool the claimed change touches (its time share bounds what the change can give: Amdahl).
+    pool: Literal["tiny", "mid", "large"] = "mid"
+    source: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.low > self.high:
+            raise ValueError(f"claim low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
+class Hypothesis(_Strict):
+    id: str
+    title: str
+    statement: str
+    check: Check
+    # When this holds the data cannot decide (e.g. the runs are too noisy): the status is inconclusive.
+    inconclusive_when: Optional[Check] = None
+    # Authored consequence shown under the evidence.
+    implication: Optional[str] = None
+
+
+class ReferenceStatement(_Strict):
+    """A figure a previous report stated, set beside what this product measured."""
+    said: str
+    metric: str
+    low: float
+    high: float
+    scale: Literal["share", "ratio", "count", "raw"] = "share"
+
+    @field_validator("metric")
+    @classmethod
+    def _path(cls, v):
+        return _metric_path(v)
+
+
+class Excerpt(_Strict):
+    title: str
+    file: str = "native/mid.c"
+    # Marker name (`// excerpt: NAME` .. `// end-excerpt`, or `/* hak:excerpt NAME */` .. `/* hak:end */`).
+    marker: Optional[str] = None
+    # Fallback: the body of this C function.
+    function: Optional[str] = None
+    variant: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.marker and not self.function:
+            raise ValueError("an excerpt needs a `marker` or a `function` name")
+        return self
+
+
+class Recommendation(_Strict):
+    title: str
+    text: str
+
+
+class Phase(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    date: _dt.date
+    status: Literal["planned", "investigating", "investigated", "accepted", "rejected", "superseded"]
+    question: str
+    summary: Optional[str] = None
+    claim: Optional[Claim] = None
+    baseline: str
+    candidate: Optional[str] = None
+    peers: list[str] = Field(default_factory=list)
+    workloads: list[str] = Field(min_length=1)
+    # Which workload's comparison is this phase's headline (history chart, timeline verdict).
+    headline: Optional[str] = None
+    header_cost: bool = False
+    excerpts: list[Excerpt] = Field(default_factory=list)
+    reference_statements: list[ReferenceStatement] = Field(default_factory=list)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    conclusion: str
+
+    # derived: where it came from (set by the loader)
+    path: Optional[str] = Field(default=None, exclude=True)
+
+    @property
+    def project_variants(self) -> list[str]:
+        return [v for v in (self.baseline, self.candidate) if v]
+
+    @property
+    def variants(self) -> list[str]:
+        """Every allocator the benches of this phase run, baseline first."""
+        out = []
+        for v in [self.baseline, self.candidate, *self.peers]:
+            if v and v not in out:
+                out.append(v)
+        return out
+
+    @property
+    def headline_workload(self) -> str:
+        return self.headline or (self.claim.workload if self.claim else self.workloads[0])
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.claim and self.claim.workload not in self.workloads:
+            raise ValueError(f"claim.workload {self.claim.workload!r} must be one of the phase's workloads "
+                             f"({', '.join(self.workloads)})")
+        if self.headline and self.headline not in self.workloads:
+            raise ValueError(f"headline {self.headline!r} must be one of the phase's workloads")
+        ids = [h.id for h in self.hypotheses]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"hypothesis ids must be unique, got {', '.join(ids)}")
+        return self
+
+
+# ---- numbers in authored prose ----------------------------------------------
+
+# Measured-looking numbers: percentages, throughputs, times. Authored prose must
+# get these from the measurements ({{ ... }} expressions), never type them.
+_MEASURED_RE = re.compile(r"(?<![\w{])[+\-]?\d+(?:[.,]\d+)?\s*(?:%|M\s*ops|ops/s|ns\b|cycles?\b|x\b)", re.I)
+
+
+def _strip_expressions(text: str) -> str:
+    return re.sub(r"\{\{.*?\}\}", "", text, flags=re.S)
+
+
+def _prose_fields(phase: Phase):
+    yield "question", phase.question
+    if phase.summary:
+        yield "summary", phase.summary
+    for i, h in enumerate(phase.hypotheses):
+        if h.implication:
+            yield f"hypotheses[{i}].implication", h.implication
+    for i, r in enumerate(phase.recommendations):
+        yield f"recommendations[{i}].text", r.text
+    yield "conclusion", phase.conclusion
+
+
+# ---- loading ------------------------------------------------------------------
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("Compare", "All", "Any_", "Not") or "function-after" in str(part):
+            continue  # pydantic's union-member tags: not a field the author wrote
+        else:
+            out += ("." if out else "") + ("not" if part == "not_" else str(part))
+    return out or "(top level)"
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """The most useful error: for a union (a check) pydantic reports every member; prefer the deepest."""
+    errors = exc.errors()
+    best = max(errors, key=lambda e: len([p for p in e["loc"] if not isinstance(p, str) or p[0].islower()]))
+    msg = best["msg"]
+    if best["type"] == "missing":
+        msg = "required field is missing"
+    elif best["type"] == "extra_forbidden":
+        msg = "unknown field (check its spelling)"
+    elif best["type"] == "literal_error":
+        msg = msg.replace("Input should be", "expected")
+    msg = msg.removeprefix("Value error, ")
+    return _loc(best["loc"]), msg
+
+
+def _known_names() -> tuple[set[str] | None, set[str] | None]:
+    """Variant/peer names and workload names, from the modules that define them (None if not importable)."""
+    try:
+        from .variants import PEERS, VARIANTS
+        variants = set(VARIANTS) | set(PEERS)
+    except Exception:  # pragma: no cover - the variants module is another stage's
+        variants = None
+    try:
+        from .workloads import WORKLOADS
+        workloads = set(WORKLOADS)
+    except Exception:  # pragma: no cover
+        workloads = None
+    return variants, workloads
+
+
+def _check_paths(check, where: str):
+    if isinstance(check, Compare):
+        yield where + ".metric", check.metric
+        if check.ref:
+            yield where + ".ref", check.ref
+    elif isinstance(check, All):
+        for i, c in enumerate(check.all):
+            yield from _check_paths(c, f"{where}.all[{i}]")
+    elif isinstance(check, Any_):
+        for i, c in enumerate(check.any):
+            yield from _check_paths(c, f"{where}.any[{i}]")
+    elif isinstance(check, Not):
+        yield from _check_paths(check.not_, where + ".not")
+
+
+def _semantic_checks(phase: Phase, fail) -> None:
+    variants, workloads = _known_names()
+    if variants is not None:
+        for field, name in [("baseline", phase.baseline), ("candidate", phase.candidate),
+                            *[(f"peers[{i}]", p) for i, p in enumerate(phase.peers)],
+                            *[(f"excerpts[{i}].variant", e.variant) for i, e in enumerate(phase.excerpts)]]:
+            if name and name not in variants:
+                fail(field, f"unknown allocator {name!r}; expected one of {', '.join(sorted(variants))}")
+    if workloads is not None:
+        for i, w in enumerate(phase.workloads):
+            if w not in workloads:
+                fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+    # metric paths name this phase's own workloads and allocators
+    paths = []
+    for i, h in enumerate(phase.hypotheses):
+        paths += list(_check_paths(h.check, f"hypotheses[{i}].check"))
+        if h.inconclusive_when is not None:
+            paths += list(_check_paths(h.inconclusive_when, f"hypotheses[{i}].inconclusive_when"))
+    paths += [(f"reference_statements[{i}].metric", s.metric) for i, s in enumerate(phase.reference_statements)]
+    for field, path in paths:
+        parts = path.split(".")
+        if parts[0] in ("bench", "route"):
+            if parts[1] not in phase.workloads:
+                fail(field, f"{path!r} names workload {parts[1]!r}, which is not among the phase's "
+                            f"workloads ({', '.join(phase.workloads)})")
+            if len(parts) > 2:
+                names = phase.variants if parts[0] == "bench" else phase.project_variants
+                subject = parts[3] if parts[0] == "bench" and parts[2] == "comparisons" and len(parts) > 3 else parts[2]
+                if parts[2] != "comparisons" and subject not in names:
+                    fail(field, f"{path!r} names allocator {subject!r}, which this phase does not "
+                                f"{'run' if parts[0] == 'bench' else 'route'} ({', '.join(names)})")
+        if parts[0] == "header_cost" and not phase.header_cost:
+            fail(field, f"{path!r} needs `header_cost: true` in the phase")
+        if parts[0] in ("claim", "impact") and phase.claim is None:
+            fail(field, f"{path!r} needs a `claim` in the phase")
+    for field, text in _prose_fields(phase):
+        m = _MEASURED_RE.search(_strip_expressions(text))
+        if m:
+            fail(field, f"authored text types a measured-looking number {m.group(0).strip()!r}; "
+                        "use an expression such as {{ m('bench.<workload>.comparisons.<variant>.speedup') | pct }}")
+
+
+def load_phase(path: Path, root: Path | None = None) -> Phase:
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read the phase spec ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{shown}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{shown}: expected a mapping of fields (id, title, ...) at the top level, "
+                        f"got {type(data).__name__}")
+    try:
+        phase = Phase.model_validate(data)
+    except ValidationError as exc:
+        field, msg = _first_error(exc)
+        raise UserError(f"{shown}: field {field}: {msg}") from None
+
+    def fail(field, msg):
+        raise UserError(f"{shown}: field {field}: {msg}")
+
+    if phase.id != path.stem:
+        fail("id", f"expected {path.stem!r} (the file name without .yaml), got {phase.id!r}")
+    _semantic_checks(phase, fail)
+    phase.path = shown
+    return phase
+
+
+def load_phases(project: Project, only: list[str] | None = None) -> list[Phase]:
+    """Every phase spec, oldest first (by date, then id)."""
+    files = sorted(project.phases_dir.glob("*.yaml"))
+    if not files:
+        raise UserError(f"no phase specs found in {project.phases_dir} (expected phases/<id>.yaml)")
+    phases = [load_phase(f, project.root) for f in files]
+    if only:
+        known = {p.id for p in phases}
+        for name in only:
+            if name not in known:
+                raise UserError(f"unknown phase {name!r}; phases are: {', '.join(sorted(known))}")
+        phases = [p for p in phases if p.id in only]
+    return sorted(phases, key=lambda p: (p.date, p.id))

@@ -1,0 +1,337 @@
+"""Plan stage: what each phase needs measured, measured only when missing or stale.
+
+For each phase spec: a bench per workload over baseline + candidate + the
+available peers, a route per workload per project variant, and the header
+cost when the phase asks for it.  The measurement engine (bench, route,
+headercost) is given a Store, so a measurement whose record is current for
+the variant's source hash is read back instead of run again.
+
+A phase's assembled results are kept in the store too, as a record of kind
+"phase" keyed by the phase id and the quick flag, with the combined source
+hash of the variants it measured.  That record is what `render` reads (no
+measuring), and the previous record with another source hash is what the
+report's "what changed" section compares against.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import platform
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import UserError
+from .phases import Phase, load_phases
+from .project import Project
+
+# --quick: what serves tests and CI. Labelled "quick run" on every page.
+QUICK_OPS_FRACTION = 10   # ops = the workload's default / this
+QUICK_RUNS = 5            # keep 5: fewer runs can never reach significance (stats.MIN_RUNS)
+FULL_RUNS = 5
+
+RESULTS_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Need:
+    kind: str               # "bench" | "route" | "header_cost"
+    workload: str | None
+    variants: tuple[str, ...]
+
+    def label(self) -> str:
+        what = {"bench": "bench", "route": "route", "header_cost": "header cost"}[self.kind]
+        return " ".join(x for x in (what, self.workload, ",".join(self.variants)) if x)
+
+
+# ---- small helpers -----------------------------------------------------------
+
+def git_revision(project: Project) -> dict:
+    def git(*args):
+        try:
+            p = subprocess.run(["git", "-C", str(project.root), *args], capture_output=True, text=True, timeout=10)
+            return p.stdout.strip() if p.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--", "native", "reportgen", "phases")
+    return {"commit": commit, "short": commit[:10] if commit else None,
+            "dirty": bool(status) if status is not None else None}
+
+
+def machine_id() -> str:
+    try:
+        from .machine import machine_id as mid
+        return mid()
+    except ImportError:  # the measurement engine's machine module is not there yet
+        return platform.node() or "unknown-machine"
+
+
+def machine_info() -> dict:
+    try:
+        from .machine import machine_info as mi
+        return mi()
+    except ImportError:
+        return {"id": machine_id(), "os": platform.platform(), "python": platform.python_version()}
+
+
+def open_store(project: Project):
+    from .store import Store
+    return Store(project.results_dir, machine_id())
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become None (records refuse them), tuples become lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def available_peers(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    from .variants import peer_status
+    ok, missing = [], {}
+    for n in names:
+        available, _lib, why = peer_status(n)
+        if available:
+            ok.append(n)
+        else:
+            missing[n] = why or "not available"
+    return ok, missing
+
+
+def needs(spec: Phase, peers: list[str]) -> list[Need]:
+    out: list[Need] = []
+    allocators = tuple(v for v in [spec.baseline, spec.candidate, *peers] if v)
+    allocators = tuple(dict.fromkeys(allocators))
+    for wl in spec.workloads:
+        out.append(Need("bench", wl, allocators))
+    for wl in spec.workloads:
+        for v in spec.project_variants:
+            out.append(Need("route", wl, (v,)))
+    if spec.header_cost:
+        out.append(Need("header_cost", None, tuple(spec.project_variants)))
+    return out
+
+
+def variant_hashes(project: Project, names) -> dict[str, str | None]:
+    from .variants import VARIANTS
+    out: dict[str, str | None] = {}
+    for n in names:
+        if n in VARIANTS:
+            try:
+                from .build import source_hash
+                out[n] = source_hash(project, VARIANTS[n])
+            except UserError:
+                out[n] = None
+    return out
+
+
+def combined_hash(hashes: dict[str, str | None]) -> str:
+    text = ";".join(f"{k}={v}" for k, v in sorted(hashes.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def quick_ops(workload: str) -> int | None:
+    try:
+        from .workloads import WORKLOADS
+        wl = WORKLOADS[workload]
+    except (ImportError, KeyError):
+        return None
+    default = getattr(wl, "default_ops", None) or getattr(wl, "ops", None)
+    if isinstance(wl, dict):
+        default = wl.get("default_ops") or wl.get("ops")
+    return max(1000, int(default) // QUICK_OPS_FRACTION) if default else None
+
+
+# ---- measuring -----------------------------------------------------------------
+
+def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store) -> dict:
+    """One measurement through the engine (which reuses current records in the store)."""
+    if need.kind == "bench":
+        from .bench import run_bench
+        return run_bench(project, need.workload, list(need.variants),
+                         runs=QUICK_RUNS if quick else FULL_RUNS,
+                         ops=quick_ops(need.workload) if quick else None, store=store, force=force)
+    if need.kind == "route":
+        from .route import run_route
+        return run_route(project, need.workload, need.variants[0],
+                         ops=quick_ops(need.workload) if quick else None, store=store, force=force)
+    if need.kind == "header_cost":
+        from .headercost import run_header_cost
+        return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force)
+    raise ValueError(need.kind)
+
+
+def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unavailable: dict[str, str],
+             hashes: dict, git: dict, quick: bool) -> dict:
+    """The phase's results: the engine's JSON placed by workload and variant (plain data)."""
+    res: dict[str, Any] = {"phase": spec.id, "quick": quick, "bench": {}, "route": {}, "header_cost": None,
+                           "failures": failures, "unavailable": unavailable,
+                           "provenance": {"source_hashes": hashes, "git": git,
+                                          "assembled": _dt.datetime.now(_dt.timezone.utc).isoformat(
+                                              timespec="seconds")}}
+    for need, data in measured.items():
+        if need.kind == "bench":
+            res["bench"][need.workload] = data
+        elif need.kind == "route":
+            res["route"].setdefault(need.workload, {})[need.variants[0]] = data
+        else:
+            res["header_cost"] = data
+    return _clean(res)
+
+
+def _phase_key(spec: Phase, quick: bool) -> tuple[str, dict]:
+    return spec.id, {"quick": bool(quick)}
+
+
+def save_phase(store, spec: Phase, results: dict, source_hash: str, environment: dict) -> None:
+    from .store import Record
+    pid, params = _phase_key(spec, results.get("quick", False))
+    new = Record(kind="phase", allocator=pid, params=params, source_hash=source_hash,
+                 environment=_clean(environment), extra={"results": results})
+    last = store.latest(new.key)
+    strip = lambda r: {k: v for k, v in r.items() if k != "provenance"}  # noqa: E731
+    if last is not None and last.source_hash == source_hash and \
+            strip(last.extra.get("results", {})) == strip(results):
+        return  # nothing changed: no new record
+    store.put(new)
+
+
+def load_phase_history(store, spec: Phase, quick: bool) -> list:
+    from .store import key_for
+    pid, params = _phase_key(spec, quick)
+    return store.history(key_for("phase", None, pid, params))
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force: bool = False,
+                     progress: ProgressFn | None = None) -> dict:
+    """Measure what the phases need (missing or stale only, unless force) and return the results dict."""
+    store = open_store(project)
+    git = git_revision(project)
+    info = machine_info()
+    plans = []
+    for spec in phases:
+        peers, unavailable = available_peers(spec.peers)
+        plans.append((spec, needs(spec, peers), unavailable))
+    total = sum(len(n) for _, n, _ in plans)
+    done = 0
+    cache: dict[tuple, dict] = {}  # one measurement shared by phases that need the same thing
+    results = new_results(quick, info, git)
+    for spec, phase_needs, unavailable in plans:
+        measured, failures = {}, []
+        for need in phase_needs:
+            if progress:
+                progress(f"{spec.id}: {need.label()}", done, total)
+            key = (need, quick)
+            try:
+                if key not in cache:
+                    cache[key] = measure_need(project, need, quick=quick, force=force, store=store)
+                measured[need] = cache[key]
+            except KeyboardInterrupt:
+                raise
+            except UserError as exc:
+                failures.append({"measurement": need.label(), "error": str(exc), "detail": exc.detail})
+            except Exception as exc:  # a crashing measurement is a recorded failure, not a dead pipeline
+                failures.append({"measurement": need.label(), "error": f"{type(exc).__name__}: {exc}"})
+            done += 1
+        hashes = variant_hashes(project, spec.project_variants)
+        phase_res = assemble(spec, measured, failures, unavailable, hashes, git, quick)
+        save_phase(store, spec, phase_res, combined_hash(hashes), {"machine": info, "git": git})
+        results["phases"][spec.id] = phase_res
+    if progress:
+        progress("measured", total, total)
+    attach_history(results, store, phases, quick)
+    return results
+
+
+def new_results(quick: bool, info: dict, git: dict) -> dict:
+    return {"schema": RESULTS_SCHEMA, "quick": quick, "machine": _clean(info), "git": git,
+            "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "phases": {}, "previous": {}}
+
+
+def attach_history(results: dict, store, phases: list[Phase], quick: bool) -> None:
+    """For each phase: the newest earlier record measured from other sources ("what changed")."""
+    for spec in phases:
+        hist = load_phase_history(store, spec, quick)
+        if not hist:
+            continue
+        current = hist[-1]
+        for rec in reversed(hist[:-1]):
+            if rec.source_hash != current.source_hash:
+                results["previous"][spec.id] = {"results": rec.extra.get("results", {}),
+                                                "source_hash": rec.source_hash,
+                                                "created": rec.created.isoformat(timespec="seconds")}
+                break
+
+
+def collect(project: Project, phases: list[Phase], quick: bool | None = None) -> dict:
+    """The results of the last `run`, read from the store (no measuring).
+
+    quick=None: the full-run record when there is one, else the quick one.
+    """
+    store = open_store(project)
+    results = None
+    for spec in phases:
+        modes = [quick] if quick is not None else [False, True]
+        for q in modes:
+            hist = load_phase_history(store, spec, q)
+            if hist:
+                rec = hist[-1]
+                if results is None:
+                    env = rec.environment or {}
+                    results = new_results(q, env.get("machine") or machine_info(), env.get("git") or {})
+                results["phases"][spec.id] = rec.extra.get("results", {})
+                results["quick"] = results["quick"] or q
+                break
+    if results is None:
+        raise UserError(f"no measured results in {project.results_dir} for machine {machine_id()!r}: "
+                        "run `reportgen run` (or `reportgen publish`) first")
+    attach_history(results, store, phases, results["quick"])
+    return results
+
+
+# ---- CLI ---------------------------------------------------------------------------
+
+def rich_progress(console=None):
+    """A rich progress bar and the callback that drives it (a context manager)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+    task = prog.add_task("planning", total=1)
+
+    def update(message: str, done: int, total: int) -> None:
+        prog.update(task, description=message, completed=done, total=max(total, 1))
+
+    return prog, update
+
+
+def cmd_run(args, project: Project) -> int:
+    from rich.console import Console
+
+    phases = load_phases(project, getattr(args, "phase", None))
+    err = Console(stderr=True)
+    prog, update = rich_progress(err)
+    with prog:
+        results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update)
+    if getattr(args, "json", False):
+        print(json.dumps(results, indent=2))
+        return 0
+    for pid, r in results["phases"].items():
+        n_fail = len(r.get("failures") or [])
+        err.print(f"{pid}: {len(r['bench'])} benches, {sum(len(v) for v in r['route'].values())} routes"
+                  f"{', header cost' if r.get('header_cost') else ''}"
+                  + (f", [red]{n_fail} failed[/red]" if n_fail else ""))
+        for f in r.get("failures") or []:
+            err.print(f"  [red]failed[/red] {f['measurement']}: {f['error']}", markup=True, highlight=False)
+    return 0

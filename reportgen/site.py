@@ -1,0 +1,160 @@
+"""Site stage: docs/ (hand-written + rendered pages) -> site/ with mkdocs-material; and a local server.
+
+plotly.js is shipped once, as a site asset copied from the installed plotly
+package (never from a CDN, never inlined per chart), so the site works offline.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import logging
+import shutil
+from pathlib import Path
+
+from .errors import UserError
+from .project import Project
+
+PLOTLY_ASSET = Path("javascripts") / "plotly.min.js"
+
+
+def plotly_js() -> Path:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.exists():
+        raise UserError(f"plotly.min.js not found in the installed plotly package ({path}): "
+                        "reinstall plotly (pip install --force-reinstall plotly)")
+    return path
+
+
+def ship_plotly(docs_dir: Path) -> Path:
+    dest = docs_dir / PLOTLY_ASSET
+    src = plotly_js()
+    if not dest.exists() or dest.stat().st_size != src.stat().st_size:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+    return dest
+
+
+def nav_for(project: Project, docs_dir: Path) -> list:
+    """Home, the phases (timeline first, then newest first), methodology, machine."""
+    from .phases import load_phases
+
+    phases_dir = docs_dir / "phases"
+    rendered = []
+    try:
+        specs = load_phases(project)
+    except UserError:
+        specs = []
+    for spec in sorted(specs, key=lambda p: (p.date, p.id), reverse=True):
+        if (phases_dir / f"{spec.id}.md").exists():
+            rendered.append({spec.title: f"phases/{spec.id}.md"})
+    nav: list = [{"Home": "index.md"}]
+    if (phases_dir / "index.md").exists():
+        nav.append({"Phases": [{"Timeline": "phases/index.md"}, *rendered]})
+    if (docs_dir / "methodology.md").exists():
+        nav.append({"Methodology": "methodology.md"})
+    if (phases_dir / "machine.md").exists():
+        nav.append({"Machine and toolchain": "phases/machine.md"})
+    return nav
+
+
+def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | None = None,
+               site_url: str | None = None) -> Path:
+    """mkdocs build (through its Python API) into site_dir; errors become one UserError line.
+
+    site_url: where the site will be served. mkdocs-material's instant navigation
+    only takes over links on the origin (host *and port*) of site_url; elsewhere
+    links are ordinary page loads, which work too.
+    """
+    from mkdocs import exceptions as mk_exc
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    docs_dir = Path(docs_dir or project.docs_dir)
+    site_dir = Path(site_dir or project.site_dir)
+    config_file = project.root / "mkdocs.yml"
+    if not config_file.exists():
+        raise UserError(f"{config_file} is missing: the site's configuration")
+    if not (docs_dir / "phases" / "index.md").exists():
+        raise UserError(f"no rendered reports in {docs_dir / 'phases'}: run `reportgen render` "
+                        "(or `reportgen publish`) first")
+    ship_plotly(docs_dir)
+    # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
+    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    try:
+        overrides = {"site_url": site_url} if site_url else {}
+        cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(site_dir),
+                          nav=nav_for(project, docs_dir), **overrides)
+        cfg.plugins.on_startup(command="build", dirty=False)
+        try:
+            build(cfg)
+        finally:
+            cfg.plugins.on_shutdown()
+    except (mk_exc.ConfigurationError, mk_exc.BuildError, mk_exc.Abort) as exc:
+        raise UserError(f"mkdocs could not build the site: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"mkdocs could not build the site: {exc}") from None
+    return site_dir
+
+
+def cmd_site(args, project: Project) -> int:
+    out = build_site(project)
+    print(f"site built into {out} (open it with `reportgen serve`)")
+    return 0
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, fmt, *args):  # one line per request is noise for a local preview
+        pass
+
+
+@contextlib.contextmanager
+def serving(site_dir: Path, host: str = "127.0.0.1", port: int = 0):
+    """A threaded static server of site_dir in the background (for tests); yields the base URL."""
+    import threading
+
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    httpd = http.server.ThreadingHTTPServer((host, port), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://{host}:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _built_site_url(site_dir: Path) -> str | None:
+    import re
+    try:
+        text = (site_dir / "sitemap.xml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    m = re.search(r"<loc>([^<]+)</loc>", text)
+    return m.group(1) if m else None
+
+
+def cmd_serve(args, project: Project) -> int:
+    site_dir = project.site_dir
+    if not (site_dir / "index.html").exists():
+        raise UserError(f"no built site in {site_dir}: run `reportgen site` (or `reportgen publish`) first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
+    try:
+        httpd = http.server.ThreadingHTTPServer((args.host, args.port), handler)
+    except OSError as exc:
+        raise UserError(f"cannot serve on {args.host}:{args.port}: {exc.strerror} (try --port)") from None
+    url = f"http://{args.host}:{httpd.server_address[1]}/"
+    print(f"serving {site_dir} at {url} (Ctrl-C stops)")
+    built_for = _built_site_url(site_dir)
+    if built_for and built_for.rstrip("/") != url.rstrip("/"):
+        print(f"note: the site was built for {built_for}; elsewhere page links load whole pages "
+              "instead of the theme's instant navigation")
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
