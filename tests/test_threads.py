@@ -162,16 +162,34 @@ def test_local_frees_stay_local(hak):
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_stress_exchange_between_threads(hak, seed):
-    """4 threads allocate and free at random, passing blocks through a shared queue."""
+    """4 threads allocate and free at random, passing blocks through a shared queue.
+
+    Every thread stays alive until all are done (so no heap is abandoned and
+    adopted mid-run): a free is remote exactly when another thread allocated
+    the block, which the test tracks, so the counters can be checked exactly.
+    """
     lib = hak
     header = lib.config()["mid_free"] == "header"
     exchange: queue.Queue = queue.Queue()
-    kept: list[list[tuple[int, int, int]]] = [[] for _ in range(4)]
+    kept: list[list[tuple]] = [[] for _ in range(4)]
+    cross = [{"tiny": 0, "mid": 0, "large": 0, "mid_usable": 0} for _ in range(4)]
+    start, loops_done, end = threading.Barrier(4), threading.Barrier(4), threading.Barrier(4)
     lib.reset_stats()
+
+    def free_block(tid, block):
+        p, size, tag, owner, pool, usable = block
+        n = min(size, 64)
+        assert lib.read(p, n) == bytes([tag]) * n, f"block {p:#x} of {size} B was overwritten while live"
+        lib.free(p)
+        if owner != tid:
+            cross[tid][pool] += 1
+            if pool == "mid":
+                cross[tid]["mid_usable"] += usable
 
     def worker(tid):
         rng = random.Random(seed * 100 + tid)
         mine = kept[tid]
+        start.wait(30)
         for step in range(1500):
             op = rng.random()
             if op < 0.45:
@@ -182,36 +200,43 @@ def test_stress_exchange_between_threads(hak, seed):
                 assert p, f"malloc({size}) failed"
                 tag = (tid * 64 + step) % 251 + 1
                 lib.fill(p, tag, min(size, 64))
-                (exchange.put if rng.random() < 0.5 else mine.append)((p, size, tag))
+                block = (p, size, tag, tid, lib.pool_name(p), lib.usable_size(p))
+                (exchange.put if rng.random() < 0.5 else mine.append)(block)
             elif op < 0.75 and mine:
-                p, size, tag = mine.pop(rng.randrange(len(mine)))
-                assert lib.read(p, min(size, 64)) == bytes([tag]) * min(size, 64)
-                lib.free(p)
+                free_block(tid, mine.pop(rng.randrange(len(mine))))
             else:
                 try:
-                    p, size, tag = exchange.get_nowait()
+                    block = exchange.get_nowait()
                 except queue.Empty:
                     continue
-                assert lib.read(p, min(size, 64)) == bytes([tag]) * min(size, 64), \
-                    f"block {p:#x} of {size} B was overwritten while live"
-                lib.free(p)
+                free_block(tid, block)
+        loops_done.wait(60)
+        # every thread frees what its neighbour kept: surely remote frees
+        neighbour = kept[(tid + 1) % 4]
+        while neighbour:
+            free_block(tid, neighbour.pop())
+        end.wait(60)
 
     run_threads(*[lambda t=t: worker(t) for t in range(4)])
-    live = [b for blocks in kept for b in blocks]
+    live = []
     while not exchange.empty():
         live.append(exchange.get_nowait())
     stats = lib.stats()
-    per_pool = {name: 0 for name in POOLS.values() if name}
-    for p, _, _ in live:
-        per_pool[lib.pool_name(p)] += 1
-    for name, n_live in per_pool.items():
-        balance = stats[f"{name}_allocs"] - stats[f"{name}_frees"]
+    remote = {k: sum(c[k] for c in cross) for k in cross[0]}
+    assert remote["mid"] > 0 and remote["tiny"] > 0
+    for name in ("tiny", "mid", "large"):
+        n_live = sum(1 for b in live if b[4] == name)
         # a 6-B remote free is counted as a free (and as a leak): the balance holds for both
+        balance = stats[f"{name}_allocs"] - stats[f"{name}_frees"]
         assert balance == n_live, (name, n_live, stats)
+    assert stats["tiny_remote_frees"] == remote["tiny"], (remote, stats)
+    assert stats["mid_remote_frees"] == remote["mid"], (remote, stats)
     if header:
-        assert stats["leaked_blocks"] > 0 and stats["leaked_blocks"] <= stats["mid_remote_frees"], stats
-        assert stats["leaked_bytes"] >= stats["leaked_blocks"] * 2048, stats
+        assert stats["leaked_blocks"] == remote["mid"], (remote, stats)
+        assert stats["leaked_bytes"] == remote["mid_usable"], (remote, stats)
+        assert stats["registry_lookups"] == 0, stats   # 6-B has no registry
     else:
         assert stats["leaked_blocks"] == 0 and stats["leaked_bytes"] == 0, stats
-    for p, _, _ in live:
-        lib.free(p)
+        assert stats["registry_lookups"] >= remote["mid"] and stats["mutex_locks"] >= remote["mid"], stats
+    for block in live:
+        lib.free(block[0])
