@@ -151,20 +151,31 @@ def quick_ops(workload: str) -> int | None:
 
 # ---- measuring -----------------------------------------------------------------
 
-def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store) -> dict:
-    """One measurement through the engine (which reuses current records in the store)."""
+def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store, spec: Phase | None = None,
+                 progress=None) -> dict:
+    """One measurement through the engine (which reuses current records in the store).
+
+    `progress` follows the engine's protocol: start(total, description), advance(n).
+    """
     if need.kind == "bench":
         from .bench import run_bench
         return run_bench(project, need.workload, list(need.variants),
                          runs=QUICK_RUNS if quick else FULL_RUNS,
-                         ops=quick_ops(need.workload) if quick else None, store=store, force=force)
+                         ops=quick_ops(need.workload) if quick else None, store=store, force=force,
+                         progress=progress)
     if need.kind == "route":
         from .route import run_route
+        extra = {}
+        if spec is not None and spec.claim is not None:
+            # the engine's own Amdahl block then uses the phase's claim and pool
+            extra = {"claim": (spec.claim.low, spec.claim.high), "claim_pool": spec.claim.pool}
         return run_route(project, need.workload, need.variants[0],
-                         ops=quick_ops(need.workload) if quick else None, store=store, force=force)
+                         ops=quick_ops(need.workload) if quick else None, store=store, force=force,
+                         progress=progress, **extra)
     if need.kind == "header_cost":
         from .headercost import run_header_cost
-        return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force)
+        return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force,
+                               progress=progress)
     raise ValueError(need.kind)
 
 
@@ -212,9 +223,28 @@ def load_phase_history(store, spec: Phase, quick: bool) -> list:
 ProgressFn = Callable[[str, int, int], None]
 
 
+class _Sub:
+    """The engine's progress protocol (start/advance), forwarded to a callback of ours."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def start(self, total: int, description: str) -> None:
+        if self.fn:
+            self.fn(("start", total, description))
+
+    def advance(self, n: int = 1) -> None:
+        if self.fn:
+            self.fn(("advance", n, None))
+
+
 def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force: bool = False,
-                     progress: ProgressFn | None = None) -> dict:
-    """Measure what the phases need (missing or stale only, unless force) and return the results dict."""
+                     progress: ProgressFn | None = None, sub_progress=None) -> dict:
+    """Measure what the phases need (missing or stale only, unless force) and return the results dict.
+
+    progress(message, done, total) is called per measurement; sub_progress(event)
+    receives the engine's start/advance events within one measurement.
+    """
     store = open_store(project)
     git = git_revision(project)
     info = machine_info()
@@ -234,7 +264,8 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
             key = (need, quick)
             try:
                 if key not in cache:
-                    cache[key] = measure_need(project, need, quick=quick, force=force, store=store)
+                    cache[key] = measure_need(project, need, quick=quick, force=force, store=store, spec=spec,
+                                              progress=_Sub(sub_progress))
                 measured[need] = cache[key]
             except KeyboardInterrupt:
                 raise
@@ -302,18 +333,30 @@ def collect(project: Project, phases: list[Phase], quick: bool | None = None) ->
 
 # ---- CLI ---------------------------------------------------------------------------
 
-def rich_progress(console=None):
-    """A rich progress bar and the callback that drives it (a context manager)."""
+def rich_progress(console=None, first: str = "measure"):
+    """A rich progress display: one bar for the whole job, one for the current measurement.
+
+    Returns (progress, update(message, done, total), sub(event)); use `progress` as a
+    context manager.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, transient=False)
-    task = prog.add_task("planning", total=1)
+    task = prog.add_task(first, total=1)
+    step = prog.add_task("", total=1, visible=False)
 
     def update(message: str, done: int, total: int) -> None:
         prog.update(task, description=message, completed=done, total=max(total, 1))
 
-    return prog, update
+    def sub(event) -> None:
+        kind, n, desc = event
+        if kind == "start":
+            prog.reset(step, total=max(n, 1), description=f"  {desc}", visible=True)
+        else:
+            prog.advance(step, n)
+
+    return prog, update, sub
 
 
 def cmd_run(args, project: Project) -> int:
@@ -321,9 +364,10 @@ def cmd_run(args, project: Project) -> int:
 
     phases = load_phases(project, getattr(args, "phase", None))
     err = Console(stderr=True)
-    prog, update = rich_progress(err)
+    prog, update, sub = rich_progress(err)
     with prog:
-        results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update)
+        results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update,
+                                   sub_progress=sub)
     if getattr(args, "json", False):
         print(json.dumps(results, indent=2))
         return 0

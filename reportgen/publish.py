@@ -1,0 +1,46 @@
+"""The main job: build, measure what is missing or stale, render, build the site.
+
+Building happens inside measuring (a variant's library is compiled, or found in
+the build cache, by the engine when a measurement needs it); the store makes a
+second publish with unchanged sources measure nothing, and an edit of one
+variant's source re-measure only what depends on that variant.
+"""
+from __future__ import annotations
+
+import time
+
+from .project import Project
+
+
+def publish(project: Project, phase_ids=None, quick: bool = False, force: bool = False, console=None,
+            site_url: str | None = None) -> dict:
+    from rich.console import Console
+
+    from .phases import load_phases
+    from .plan import plan_and_measure, rich_progress
+    from .render import render_all
+    from .site import build_site
+
+    console = console or Console(stderr=True)
+    phases = load_phases(project, phase_ids)   # a broken spec stops here, before any work
+    started = time.monotonic()
+    prog, update, sub = rich_progress(console, "publish")
+    with prog:
+        results = plan_and_measure(project, phases, quick=quick, force=force, progress=update, sub_progress=sub)
+        update("render reports", 0, 2)
+        pages = render_all(project, phases, results)
+        update("build the site (mkdocs)", 1, 2)
+        site = build_site(project, site_url=site_url)
+        update("published", 2, 2)
+    failures = sum(len(r.get("failures") or []) for r in results["phases"].values())
+    console.print(f"published {len(phases)} phase report(s), {len(pages)} pages, into {site} "
+                  f"in {time.monotonic() - started:.0f} s"
+                  + (" [yellow](quick run)[/yellow]" if quick else "")
+                  + (f"; [red]{failures} measurement(s) failed[/red] (shown on the pages)" if failures else ""))
+    console.print("browse it with `reportgen serve`")
+    return results
+
+
+def cmd_publish(args, project: Project) -> int:
+    publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force)
+    return 0

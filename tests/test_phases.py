@@ -1,0 +1,89 @@
+"""Phase specs: the shipped ones load; a broken one is one line naming the file and the field, exit 2."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reportgen.errors import UserError
+from reportgen.phases import load_phase, load_phases
+from reportgen.project import Project
+
+ROOT = Project.locate().root
+
+
+def test_shipped_specs_load():
+    phases = {p.id: p for p in load_phases(Project.locate())}
+    assert {"phase-6a", "phase-6b"} <= set(phases)
+    b = phases["phase-6b"]
+    assert (b.claim.low, b.claim.high) == (0.17, 0.27)
+    assert b.baseline == "hak-6a" and b.candidate == "hak-6b"
+    assert [h.id for h in b.hypotheses][:4] == ["H1", "H2", "H3", "H4"]
+
+
+def _write(tmp_path: Path, data, name="phase-x") -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return p
+
+
+def _spec() -> dict:
+    return yaml.safe_load((ROOT / "phases" / "phase-6b.yaml").read_text()) | {"id": "phase-x"}
+
+
+@pytest.mark.parametrize("mutate, field, expect", [
+    (lambda d: d.pop("baseline"), "baseline", "required field is missing"),
+    (lambda d: d.update(status="done-ish"), "status", "expected"),
+    (lambda d: d.update(date="yesterday"), "date", "date"),
+    (lambda d: d.update(colour="red"), "colour", "unknown field"),
+    (lambda d: d["claim"].update(low=0.5), "claim", "must not exceed"),
+    (lambda d: d.update(candidate="hak-9z"), "candidate", "unknown allocator 'hak-9z'"),
+    (lambda d: d.update(workloads=["mid_mt_gap", "nope"]), "workloads[1]", "unknown workload 'nope'"),
+    (lambda d: d["hypotheses"][0]["check"]["all"][1].update(op="=~"), "hypotheses[0].check.all[1].op", "expected"),
+    (lambda d: d["hypotheses"][1]["check"]["all"][0].update(metric="speed"), "hypotheses[1].check.all[0].metric",
+     "dotted names"),
+    (lambda d: d["hypotheses"][2]["check"]["all"][0].update(metric="route.mid_only_typo.hak-6b.sizes.1024.predicted"),
+     "hypotheses[2].check.all[0].metric", "not among the phase's workloads"),
+    (lambda d: d["hypotheses"][0]["check"]["all"][0].pop("value"), "hypotheses[0].check.all[0]",
+     "exactly one of `value`"),
+    (lambda d: d.update(conclusion="6-B was 2.65% faster."), "conclusion", "measured-looking number '2.65%'"),
+    (lambda d: d.update(id="other"), "id", "expected 'phase-x'"),
+])
+def test_validation_errors_name_file_and_field(tmp_path, mutate, field, expect):
+    data = _spec()
+    mutate(data)
+    with pytest.raises(UserError) as exc:
+        load_phase(_write(tmp_path, data))
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(tmp_path / "phase-x.yaml")), msg
+    assert f"field {field}:" in msg, msg
+    assert expect in msg, msg
+
+
+def test_measured_number_allowed_through_an_expression(tmp_path):
+    data = _spec()
+    data["conclusion"] = "It changed by {{ m('bench.mid_mt_gap.comparisons.hak-6b.speedup') | spct }}."
+    assert load_phase(_write(tmp_path, data)).conclusion.startswith("It changed")
+
+
+def test_bad_yaml_is_one_line_exit_2(tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns("results", "site", "build", ".git", "docs", "tests"))
+    (root / "phases" / "phase-6b.yaml").write_text("id: phase-6b\ntitle: [unclosed\n")
+    proc = subprocess.run([sys.executable, "-m", "reportgen.cli", "--root", str(root), "render"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "phases/phase-6b.yaml" in lines[0] and "not valid YAML at line" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_phase_is_a_user_error():
+    with pytest.raises(UserError, match="unknown phase 'phase-0'"):
+        load_phases(Project.locate(), ["phase-0"])
