@@ -30,15 +30,17 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "hak-6a",
             "Phase 6-A, registry free: Mid chunks are registered in a global registry at refill; "
-            "a free inside the caller's own segment is local and lock-free, any other Mid pointer "
-            "(a remote free) takes a mutex-guarded registry lookup and goes back to its owner.",
+            "a free inside the caller's current chunk of that class is local and lock-free, any other "
+            "Mid pointer (another thread's block, or an older chunk of the caller's) takes a "
+            "mutex-guarded registry lookup, and a block owned by another thread goes back to its owner.",
             {"HAK_MID_FREE_REGISTRY": "1"},
         ),
         Variant(
             "hak-6b",
             "Phase 6-B, header free: every Mid block carries a header (class index, magic) that "
-            "free reads; a local free is lock-free, a remote free is not implemented: the block "
-            "is leaked and counted (leaked_blocks, leaked_bytes).",
+            "every free reads; a free by the owning thread is local and lock-free, a free by another "
+            "thread (remote) is not implemented: the block is leaked and counted (leaked_blocks, "
+            "leaked_bytes).",
             {"HAK_MID_FREE_HEADER": "1"},
         ),
     )
