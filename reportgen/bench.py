@@ -8,10 +8,12 @@ first allocator is the baseline; every other is compared with it (ratio of
 medians, bootstrap CI, Mann-Whitney U, verdict: see stats.compare).
 
 With a Store, each allocator's record (raw samples, counters, environment,
-source hash) is saved; a call whose records are all current (same key,
-same source hash, same driver build) reuses them.  If any one is stale, all
-are measured again together: a comparison is only fair between runs
-interleaved in one session.
+source hash) is saved, and an allocator whose record is current (same key,
+same source hash, same driver build) is not measured again: after an edit
+to one variant only that variant is.  The baseline is measured again with
+whatever changed, interleaved with it, so the comparison that matters is
+always between runs of one session; a comparison whose two sides come from
+different sessions says so in its warnings.
 """
 from __future__ import annotations
 
@@ -101,31 +103,40 @@ def run_bench(project: Project, workload: str, variants, runs: int = 5, ops: int
     params = bench_params(w, ops, runs, threads)
     keys = [key_for("bench", w.name, s.name, params) for s in specs]
 
-    reused = None
+    records = [None] * len(specs)
     if store is not None and not force:
-        recs = [store.current(k, s.source_hash) for k, s in zip(keys, specs)]
-        if all(r is not None and r.extra.get("driver_hash") == s.driver_hash for r, s in zip(recs, specs)):
-            reused = recs
+        for i, (key, spec) in enumerate(zip(keys, specs)):
+            rec = store.current(key, spec.source_hash)
+            if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash:
+                records[i] = rec
+    stale = [i for i, rec in enumerate(records) if rec is None]
+    if stale and stale[0] != 0:
+        stale.insert(0, 0)  # the baseline runs beside what changed, so their comparison is interleaved
 
-    rows = []
-    if reused is not None:
-        for spec, rec in zip(specs, reused):
-            rows.append(_result_row(spec.name, spec, rec.samples, rec.counters or None,
-                                    [f.model_dump() for f in rec.failures], rec.extra.get("ns_per_op"),
-                                    True, {"session": rec.extra.get("session"),
-                                           "created": rec.created.isoformat()}))
-    else:
-        rows = _measure(project, w, specs, ops, runs, threads, keys, params, store, progress,
-                        environment, Record, Failure)
+    rows: list[dict | None] = [None] * len(specs)
+    for i, rec in enumerate(records):
+        if i not in stale:
+            rows[i] = _result_row(specs[i].name, specs[i], rec.samples, rec.counters or None,
+                                  [f.model_dump() for f in rec.failures], rec.extra.get("ns_per_op"), True,
+                                  {"session": rec.extra.get("session"), "created": rec.created.isoformat()})
+    if stale:
+        measured = _measure(project, w, [specs[i] for i in stale], ops, runs, threads, [keys[i] for i in stale],
+                            params, store, progress, environment, Record, Failure)
+        for i, row in zip(stale, measured):
+            rows[i] = row
 
     comparisons = []
     base = rows[0]
     for cand in rows[1:]:
         c = _compare(base["samples"], cand["samples"])
+        if base.get("session") != cand.get("session"):
+            c["warnings"] = [*c.get("warnings", []),
+                             f"{cand['variant']} and {base['variant']} were measured in different sessions "
+                             f"(not interleaved), so drift between the sessions is not cancelled"]
         comparisons.append({"baseline": base["variant"], "candidate": cand["variant"], **c})
     return {"workload": w.name, "ops": ops, "runs": runs, "threads": threads if w.driver == "remote" else 1,
             "sizes": list(w.sizes), "unit": "ops/s", "results": rows, "comparisons": comparisons,
-            "reused": reused is not None}
+            "reused": not stale, "measured_now": [specs[i].name for i in stale]}
 
 
 def _measure(project, w, specs, ops, runs, threads, keys, params, store, progress,
@@ -206,8 +217,11 @@ def print_bench(out: dict) -> None:
     from rich.table import Table
 
     con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
-    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['runs']} runs, ops/s "
-                    f"({'reused from results/' if out.get('reused') else 'measured now, interleaved'})")
+    now = out.get("measured_now") or []
+    source = ("all reused from results/" if not now else
+              f"measured now, interleaved: {', '.join(now)}" + ("; the rest reused from results/"
+                                                                if len(now) < len(out["results"]) else ""))
+    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['runs']} runs, ops/s ({source})")
     for col in ("allocator", "median", "95% CI", "best 3 of 5*", "CV", "runs ok", "failures",
                 "remote/registry/mutex/leaked"):
         t.add_column(col, overflow="fold")

@@ -1,11 +1,13 @@
 """Build stage: compile native code into shared libraries, cached by content hash.
 
 A library lives in ``project.build_dir/<name>-<hash>/lib<name>.so`` where the
-hash covers every compiled .c file, every header it includes (``#include
-"..."``, followed recursively), the compile and link flags and the compiler's
-identity.  So an edit of one native file changes the hash, and therefore
-rebuilds, only the libraries whose sources reach that file -- at their next
-use, with no reinstall -- and a library found on disk is always the one its
+hash covers its translation units as the compiler sees them (preprocessed
+with the build's own macros, so every header they include is in it), the
+compile and link flags and the compiler's identity.  So an edit in
+``native/`` changes the hash, and therefore rebuilds and re-measures, only
+the libraries whose code it really changes -- code under a variant's
+``#if`` reaches that variant alone, a comment reaches none -- at their next
+use, with no reinstall; and a library found on disk is always the one its
 sources describe.
 
 The compiler is setuptools' (``new_compiler`` + ``customize_compiler``), so
@@ -137,8 +139,41 @@ def include_closure(source: Path, include_dirs: Sequence[Path] = ()) -> list[Pat
     return sorted(seen)
 
 
-def _digest(sources: Sequence[Path], include_dirs: Sequence[Path], macros, compile_args,
-            link_args, identity: Sequence[str]) -> str:
+def _raw_digest(sources: Sequence[Path], include_dirs: Sequence[Path]) -> str:
+    """Hash of every file the sources reach, as text: a cheap key for the preprocessing below."""
+    h = hashlib.sha256()
+    for path in sorted({p for src in sources for p in include_closure(src, include_dirs)}):
+        h.update(f"{path}:{path.stat().st_size}:".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _preprocessed(preprocessor: tuple[str, ...], sources: tuple[Path, ...], include_dirs: tuple[Path, ...],
+                  macros: tuple, compile_args: tuple[str, ...], raw_digest: str) -> bytes:
+    """The translation units as the compiler sees them (``cc -E -P``), for this build's flags.
+
+    Hashing this rather than the files means an edit reaches exactly the
+    builds it changes: code under ``#if defined(HAK_MID_FREE_HEADER)``
+    changes hak-6b's hash and not hak-6a's, and a comment changes neither.
+    `raw_digest` is only the cache key (same files, same answer).
+    """
+    from setuptools._distutils.ccompiler import gen_preprocess_options
+
+    options = gen_preprocess_options(list(macros), [str(d) for d in include_dirs])
+    # -O2 & co. define macros (__OPTIMIZE__), so they belong; -g/-f flags are harmless to -E.
+    cmd = [*preprocessor, "-P", *options, *compile_args, *map(str, sources)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True)
+    except (FileNotFoundError, PermissionError):
+        raise _MissingCompiler(cmd[0])
+    if proc.returncode != 0:
+        raise _ToolFailed(cmd, proc.returncode, proc.stderr.decode("utf-8", "replace"))
+    return proc.stdout
+
+
+def _digest(preprocessed: bytes, source_names: Sequence[str], macros, compile_args, link_args,
+            identity: Sequence[str]) -> str:
     h = hashlib.sha256()
 
     def put(label: str, data: bytes | str) -> None:
@@ -146,15 +181,9 @@ def _digest(sources: Sequence[Path], include_dirs: Sequence[Path], macros, compi
         h.update(f"{label}:{len(data)}:".encode())
         h.update(data)
 
-    files: dict[Path, None] = {}
-    for src in sources:
-        put("source", Path(src).name)
-        for path in include_closure(src, include_dirs):
-            files[path] = None
-    for path in sorted(files):
-        # The file name, not its absolute path: a checkout moved elsewhere keeps its hashes.
-        put("file", path.name)
-        put("content", path.read_bytes())
+    for name in source_names:  # file names, not absolute paths: a moved checkout keeps its hashes
+        put("source", name)
+    put("preprocessed", preprocessed)
     put("macros", repr(sorted(macros)))
     put("compile", repr(list(compile_args)))
     put("link", repr(list(link_args)))
@@ -184,7 +213,18 @@ class _Spec:
         self.compiler = _ccompiler()
         identity = (_compiler_identity(tuple(self.compiler.compiler_so)),
                     " ".join(self.compiler.compiler_so), " ".join(self.compiler.linker_so))
-        self.hash = _digest(self.sources, self.include_dirs, self.macros, self.compile_args,
+        try:
+            preprocessed = _preprocessed(tuple(self.compiler.preprocessor), tuple(self.sources),
+                                         tuple(self.include_dirs), tuple(self.macros),
+                                         tuple(self.compile_args),
+                                         _raw_digest(self.sources, self.include_dirs))
+        except _MissingCompiler as exc:
+            raise _missing_compiler_error(exc.exe) from None
+        except _ToolFailed as exc:
+            first = next((l for l in exc.output.splitlines() if "error" in l), "").strip()
+            raise UserError(f"compile of {name} failed (preprocessing): {first or exc} (compiler output follows)",
+                            detail=f"$ {' '.join(map(str, exc.cmd))}\n{exc.output}") from None
+        self.hash = _digest(preprocessed, [s.name for s in self.sources], self.macros, self.compile_args,
                             self.link_args, identity)
         self.dir = project.build_dir / f"{name}-{self.hash}"
         self.library = self.dir / f"lib{name}.so"
@@ -302,7 +342,7 @@ def is_built(project: Project, variant, kind: str = "lib") -> bool:
 
 
 def source_hash(project: Project, variant) -> str:
-    """Content hash of a variant's ctypes library (sources, headers, flags, compiler).
+    """Hash of a variant's ctypes library (its preprocessed sources, flags, compiler).
 
     The same string names its build directory, so a result record points at
     the exact library that produced it.

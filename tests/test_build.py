@@ -46,7 +46,7 @@ def test_editing_one_file_rebuilds_only_its_dependents(project_copy):
     before = build_all(project_copy)
 
     # preload.c is only in the preload libraries
-    (native / "preload.c").write_text((native / "preload.c").read_text() + "\n/* edited */\n")
+    (native / "preload.c").write_text((native / "preload.c").read_text() + "\nint _hak_edited_marker;\n")
     after = build_all(project_copy)
     for key in before:
         changed = after[key] != before[key]
@@ -59,11 +59,30 @@ def test_editing_one_file_rebuilds_only_its_dependents(project_copy):
     # a header every allocator file includes: everything rebuilds
     again = build_all(project_copy)
     assert again == after
-    (native / "hak_config.h").write_text((native / "hak_config.h").read_text() + "\n/* edited */\n")
+    (native / "hak_config.h").write_text((native / "hak_config.h").read_text() + "\ntypedef int _hak_edited_t;\n")
     final = build_all(project_copy)
     assert all(final[k] != after[k] for k in final)
     # ... and the edited library is the one loaded
     assert HakLib(final[("hak-6b", "lib")]).config()["variant"] == "hak-6b"
+
+
+def test_an_edit_reaches_only_the_variants_whose_code_it_changes(project_copy):
+    """Variants are flags over one code base: the hash is of what each build compiles."""
+    mid = project_copy.native_dir / "mid.c"
+    text = mid.read_text()
+    before = {name: source_hash(project_copy, VARIANTS[name]) for name in VARIANTS}
+
+    # code that only the header variant (6-B) compiles
+    marker = "heap->stats.leaked_blocks++;"
+    assert text.count(marker) == 1
+    mid.write_text(text.replace(marker, marker + " heap->stats.leaked_blocks += 0;"))
+    after = {name: source_hash(project_copy, VARIANTS[name]) for name in VARIANTS}
+    assert after["hak-6a"] == before["hak-6a"]
+    assert after["hak-6b"] != before["hak-6b"]
+
+    # a comment changes what no build compiles
+    mid.write_text(text.replace("/* 1. Read the header", "/* 1. (reworded) Read the header"))
+    assert {name: source_hash(project_copy, VARIANTS[name]) for name in VARIANTS} == before
 
 
 def test_bench_sources_do_not_affect_allocator_builds(project_copy):

@@ -200,6 +200,26 @@ def test_bench_reuses_current_records(project, tmp_path):
     assert rec.extra["driver_hash"] and rec.samples == third["results"][0]["samples"]
 
 
+def test_after_an_edit_to_one_variant_only_it_and_the_baseline_are_measured(project_copy, tmp_path):
+    store = Store(tmp_path / "results", "test-machine")
+    names = ["hak-6a", "hak-6b", "glibc"]
+    first = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    assert first["measured_now"] == names
+    assert run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)["measured_now"] == []
+
+    mid = project_copy.native_dir / "mid.c"  # code only the header variant compiles
+    mid.write_text(mid.read_text().replace("heap->stats.leaked_blocks++;",
+                                           "heap->stats.leaked_blocks++; heap->stats.leaked_blocks += 0;"))
+    after = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    assert after["measured_now"] == ["hak-6a", "hak-6b"]    # the edited variant, beside its baseline
+    rows = {r["variant"]: r for r in after["results"]}
+    assert rows["glibc"]["reused"] and rows["glibc"]["samples"] == first["results"][2]["samples"]
+    assert not rows["hak-6b"]["reused"] and rows["hak-6b"]["source_hash"] != first["results"][1]["source_hash"]
+    comps = {c["candidate"]: c for c in after["comparisons"]}
+    assert not any("different sessions" in w for w in comps["hak-6b"]["warnings"])
+    assert any("different sessions" in w for w in comps["glibc"]["warnings"])
+
+
 # ---- header cost ------------------------------------------------------------------------
 
 def test_header_cost_json_shape(project):
