@@ -7,6 +7,7 @@ behind every chart can be taken away, and plotly.js is loaded once per site.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -61,22 +62,35 @@ def routing(route: dict, title: str) -> go.Figure | None:
 
 
 def header_cost(hc: dict, title: str) -> go.Figure | None:
-    """ns per free with and without the header load against the working set; caches marked."""
+    """ns per free with and without the header load against the working set; caches marked.
+
+    Solid lines: the dependent chain (the load's latency, nothing overlaps);
+    dashed: independent frees (loads may overlap, as they often do in a program).
+    """
     rows = [r for r in hc.get("time") or [] if r.get("ns_with_header") is not None]
     if not rows:
         return None
     fig = _fig(title, xaxis_type="log", xaxis_title="working set (bytes, log scale)",
-               yaxis_title="ns per free", legend=dict(orientation="h", y=-0.22))
+               yaxis_title="ns per free", legend=dict(orientation="h", y=-0.22), height=420)
     ws = [r["working_set_bytes"] for r in rows]
-    fig.add_trace(go.Scatter(x=ws, y=[r["ns_with_header"] for r in rows], mode="lines+markers",
-                             name="with the header read"))
-    fig.add_trace(go.Scatter(x=ws, y=[r["ns_without_header"] for r in rows], mode="lines+markers",
-                             name="without"))
+    series = [("with the header read (dependent)", [r["ns_with_header"] for r in rows], "#3f51b5", "solid"),
+              ("without (dependent)", [r["ns_without_header"] for r in rows], "#ff5722", "solid")]
+    if all(r.get("independent") for r in rows):
+        series += [("with the header read (independent)", [r["independent"]["with"] for r in rows], "#3f51b5",
+                    "dash"),
+                   ("without (independent)", [r["independent"]["without"] for r in rows], "#ff5722", "dash")]
+    for name, ys, color, dash in series:
+        fig.add_trace(go.Scatter(x=ws, y=ys, mode="lines+markers", name=name,
+                                 line=dict(color=color, dash=dash)))
     for name, size in (hc.get("caches") or {}).items():
         if name.endswith("i") or not size:
             continue  # the instruction cache says nothing about data working sets
-        fig.add_vline(x=size, line_dash="dot", line_color="#888",
-                      annotation_text=f"{name} {_bytes(size)}", annotation_position="top")
+        # A vertical line in data coordinates; its label is placed by hand because an
+        # annotation on a log axis takes log10(x) (add_vline's own label lands off-chart).
+        fig.add_shape(type="line", x0=size, x1=size, yref="paper", y0=0, y1=1,
+                      line=dict(dash="dot", color="#888"))
+        fig.add_annotation(x=math.log10(size), yref="paper", y=1.0, yanchor="bottom", showarrow=False,
+                           text=f"{name} {_bytes(size)}", font=dict(size=11, color="#666"))
     return fig
 
 
