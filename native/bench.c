@@ -14,8 +14,6 @@
 #error "define exactly one BENCH_ALLOC_* (see bench.h)"
 #endif
 
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* ---- the call path: the only allocator-specific lines ------------------- */
 #if defined(BENCH_ALLOC_HAK)
@@ -44,19 +42,6 @@ void  sdallocx(void* p, size_t size, int flags);
 #endif
 
 /* ---- shared helpers ------------------------------------------------------ */
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* splitmix64: one call per op, so every allocator sees the same sequence. */
-static inline uint64_t bench_rng(uint64_t* s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 /* Uniform in [0, n) from 32 random bits, without a division (Lemire). */
 static inline uint32_t bench_below(uint32_t bits, uint32_t n) {
   return (uint32_t)(((uint64_t)bits * n) >> 32);
@@ -106,7 +91,7 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
   uint8_t* kidx = g->kidx;
   const uint32_t nsizes = g->nsizes, slots = g->slots;
   uint64_t rng = g->rng;
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = bench_now_ns();
   for (uint64_t i = 0; i < ops; i++) {
     const uint64_t r = bench_rng(&rng);
     const uint32_t s = bench_below((uint32_t)(r >> 32), slots);
@@ -116,7 +101,7 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
     kidx[s] = (uint8_t)k;
     local[k]++;
   }
-  const uint64_t t1 = now_ns();
+  const uint64_t t1 = bench_now_ns();
   g->rng = rng;
   if (counts)
     for (uint32_t k = 0; k < nsizes; k++) counts[k] += local[k];
@@ -206,7 +191,7 @@ static void* remote_main(void* arg) {
       if (++idle > 1000) { sched_yield(); idle = 0; } else cpu_relax();
     }
   }
-  t->done_ns = now_ns();
+  t->done_ns = bench_now_ns();
   return NULL;
 }
 
@@ -236,7 +221,7 @@ BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t thre
     /* Cannot run a partial ring: release the started threads with nothing to do. */
     for (uint32_t i = 0; i < started; i++) ts[i].my_ops = 0;
   }
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = bench_now_ns();
   atomic_store_explicit(&go, 1, memory_order_release);
   for (uint32_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
   uint64_t t1 = t0;

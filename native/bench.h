@@ -20,6 +20,27 @@
 #define BENCH_API __attribute__((visibility("default")))
 #define BENCH_MAX_SIZES 16
 
+/* ---- helpers shared by the drivers (inline, not exported) ----------------- */
+#include <time.h>
+#ifndef likely
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+static inline uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64: seeded, so every allocator sees the same sequence. */
+static inline uint64_t bench_rng(uint64_t* s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 /* ---- gap workloads (mid_mt_gap, mid_only) ------------------------------- */
 /* A working set of `slots` live blocks; each op frees a random slot's block
  * and allocates a new one of a random size from `sizes` (both uniform, from

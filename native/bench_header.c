@@ -27,8 +27,6 @@
 #define HAK_MID_FREE_HEADER 1
 #include "hak_internal.h"
 
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define HC_CLASSES 8   /* per-class segment table (Mid has 6 classes by default) */
 
@@ -42,19 +40,6 @@ typedef struct {
   uint64_t frees;
   char _pad[48];
 } hc_seg_t;
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t hc_rng(uint64_t* s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 /* Class of a size (1024 << c): what a size-aware free computes without memory.
  * ctz (tzcnt), not clz: bsr carries a false dependency on its destination,
@@ -150,12 +135,12 @@ BENCH_API int bench_header_cost(uint64_t working_set_bytes, uint32_t stride, uin
   /* Every block a valid header, a random Mid class (1 KiB .. 32 KiB). */
   for (size_t i = 0; i < n; i++) {
     _hak_mid_header_t* h = (_hak_mid_header_t*)(base + i * stride);
-    h->class_idx = (uint32_t)(hc_rng(&rng) % 6);
+    h->class_idx = (uint32_t)(bench_rng(&rng) % 6);
     h->magic = HAK_MID_MAGIC;
     perm[i] = i;
   }
   for (size_t i = n - 1; i > 0; i--) {  /* Fisher-Yates: random visiting order */
-    size_t j = (size_t)(hc_rng(&rng) % (i + 1));
+    size_t j = (size_t)(bench_rng(&rng) % (i + 1));
     size_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
   }
   for (size_t k = 0; k < n; k++) {
@@ -177,9 +162,9 @@ BENCH_API int bench_header_cost(uint64_t working_set_bytes, uint32_t stride, uin
   /* Modes interleaved within each repetition, so drift hits them alike. */
   for (uint32_t r = 0; r < reps; r++) {
     for (int m = 0; m < 4; m++) {
-      uint64_t t0 = now_ns();
+      uint64_t t0 = bench_now_ns();
       for (size_t p = 0; p < passes; p++) fns[m](v, n, segs, &bad);
-      uint64_t t1 = now_ns();
+      uint64_t t1 = bench_now_ns();
       times[m * reps + r] = (double)(t1 - t0) / (double)out->ops_per_rep;
     }
   }
