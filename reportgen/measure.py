@@ -110,12 +110,34 @@ def _tail(text: str, lines: int = 12) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def measurement_cpus(threads: int = 1) -> list[int]:
+    """The CPUs a measurement runs on: always the same ones, whichever allocator it measures.
+
+    Left to the scheduler, consecutive children alternated between the two
+    cores of this machine, which differ, so in an A B A B sequence A kept one
+    core and B the other: A/A pairs came out "different" 15% of the time.
+    REPORTGEN_CPUS (e.g. "1" or "0,1") chooses them; by default the last
+    `threads` CPUs this process may use.
+    """
+    chosen = os.environ.get("REPORTGEN_CPUS")
+    if chosen:
+        try:
+            return sorted({int(c) for c in chosen.split(",") if c.strip()})
+        except ValueError:
+            raise UserError(f"REPORTGEN_CPUS must be CPU numbers separated by commas, got {chosen!r}")
+    allowed = sorted(os.sched_getaffinity(0))
+    return allowed[-max(1, min(threads, len(allowed))):]
+
+
 def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None) -> dict:
     """Run one measurement in a fresh interpreter; never raises for what happens in the child.
 
-    Returns the child's JSON result (with "ok": True) or
+    The child is pinned to measurement_cpus().  Returns the child's JSON
+    result (with "ok": True and the "cpus" it ran on) or
     {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.
     """
+    if "cpus" not in request:
+        request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
     child_env = dict(os.environ)
     child_env["GLIBC_TUNABLES"] = CHILD_TUNABLES
     # The child must import this very package, wherever the parent found it.
@@ -377,8 +399,12 @@ def child_main() -> int:
     faulthandler.enable()    # a crash leaves a Python traceback on stderr; the signal still kills us
     try:
         req = json.loads(sys.stdin.read())
+        if req.get("cpus"):
+            os.sched_setaffinity(0, req["cpus"])  # before any thread exists: they all inherit it
         fn = _CHILD_KINDS[req["kind"]]
         result = fn(req)
+        if isinstance(result, dict) and result.get("ok"):
+            result.setdefault("cpus", req.get("cpus"))
     except Exception as exc:  # reported to the parent as a failure, with its cause
         result = {"ok": False, "failure": f"{type(exc).__name__}: {exc}"}
     sys.stdout.write(json.dumps(result) + "\n")

@@ -5,6 +5,7 @@ Behaviour only, never timings; small op counts so the file stays fast.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -54,6 +55,19 @@ def test_gap_driver_counts_every_allocation_per_size(specs, workload):
         # uniform sizes: each near OPS / n (a wide band: this checks the draw, not a timing)
         for c in res["counts"]:
             assert abs(c - OPS / len(w.sizes)) < 0.1 * OPS / len(w.sizes)
+
+
+def test_every_measurement_runs_on_the_same_pinned_cpus(specs, monkeypatch):
+    """A and B on one core each time: left to the scheduler they alternated between cores."""
+    w = get_workload("mid_mt_gap")
+    cpus = {name: tuple(measure.run_child(measure.workload_request(spec, w, ops=OPS))["cpus"])
+            for name, spec in specs.items()}
+    assert len(set(cpus.values())) == 1 and len(next(iter(cpus.values()))) == 1
+    remote = measure.run_child(measure.workload_request(specs["glibc"], get_workload("mt_remote"), ops=1000,
+                                                        threads=2))
+    assert len(remote["cpus"]) == min(2, len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("REPORTGEN_CPUS", "0")
+    assert measure.run_child(measure.workload_request(specs["glibc"], w, ops=OPS))["cpus"] == [0]
 
 
 def test_same_seed_gives_every_allocator_the_same_sequence(specs):
