@@ -30,10 +30,20 @@
 #if defined(HAK_MID_FREE_REGISTRY) + defined(HAK_MID_FREE_HEADER) != 1
 #error "define exactly one of HAK_MID_FREE_REGISTRY or HAK_MID_FREE_HEADER"
 #endif
+/* With the header free path only:
+ *   HAK_MID_REMOTE_LOCKFREE  Phase 6-C: a remote free pushes the block onto
+ *                            its owner's lock-free list (an atomic stack per
+ *                            class), which the owner drains when it runs dry;
+ *                            nothing is leaked and no mutex is taken. */
+#if defined(HAK_MID_REMOTE_LOCKFREE) && !defined(HAK_MID_FREE_HEADER)
+#error "HAK_MID_REMOTE_LOCKFREE goes with HAK_MID_FREE_HEADER (6-A already returns remote frees)"
+#endif
 
 #ifndef HAK_VARIANT_NAME
 #if defined(HAK_MID_FREE_REGISTRY)
 #define HAK_VARIANT_NAME "hak-6a"
+#elif defined(HAK_MID_REMOTE_LOCKFREE)
+#define HAK_VARIANT_NAME "hak-6c"
 #else
 #define HAK_VARIANT_NAME "hak-6b"
 #endif

@@ -10,6 +10,10 @@
  *     of every block is written on alloc and read on every free; a remote
  *     (cross-thread) free is not implemented: the block is leaked, and counted.
  *
+ *   HAK_MID_FREE_HEADER + HAK_MID_REMOTE_LOCKFREE (Phase 6-C)  the same
+ *     header free, and a remote free goes back to its owner through a
+ *     lock-free list: no leak, no mutex.
+ *
  * The router has already established, from the segment map, that the pointer
  * is in a Mid segment; how the free path finds the class and the owner is
  * exactly what differs between the phases, so it is left to them. */
@@ -152,6 +156,16 @@ static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* bl
   heap->stats.mid_class_frees[cls]++;
 }
 
+/* A block freed by another thread goes onto its owner's list for its class
+ * (push-only; the owner takes the whole list at once, so no ABA). */
+static inline void _hak_mid_push_remote(_hak_heap_t* owner, uint32_t cls, void* block) {
+  _Atomic(void*)* list = &owner->mid_remote[cls];
+  void* head = atomic_load_explicit(list, memory_order_relaxed);
+  do {
+    *(void**)block = head;
+  } while (!atomic_compare_exchange_weak_explicit(list, &head, block, memory_order_release, memory_order_relaxed));
+}
+
 /* ---- free ------------------------------------------------------------------ */
 #if defined(HAK_MID_FREE_REGISTRY)
 // excerpt: mid-free-registry
@@ -183,17 +197,12 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   heap->stats.mid_frees++;
   heap->stats.mid_remote_frees++;
   heap->stats.mid_class_frees[e.class_idx]++;
-  _Atomic(void*)* list = &e.owner->mid_remote[e.class_idx];
-  void* head = atomic_load_explicit(list, memory_order_relaxed);
-  do {
-    *(void**)p = head;
-  } while (!atomic_compare_exchange_weak_explicit(list, &head, p, memory_order_release, memory_order_relaxed));
+  _hak_mid_push_remote(e.owner, e.class_idx, p);
 }
 // end-excerpt
 #else
 // excerpt: mid-free-header
 void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
-  (void)chunk;  /* 6-B trusts the block's own header instead */
   /* 1. Read the header in front of the block: class index and magic. */
   _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
   heap->stats.header_reads++;
@@ -213,13 +222,18 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     _hak_mid_push_local(heap, cls, hdr);
     return;
   }
-  /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
   heap->stats.mid_frees++;
   heap->stats.mid_remote_frees++;
   heap->stats.mid_class_frees[cls]++;
+#if defined(HAK_MID_REMOTE_LOCKFREE)
+  /* 4. Remote free (Phase 6-C): back to the owner through its lock-free list. */
+  _hak_mid_push_remote(chunk->owner, cls, hdr);
+#else
+  /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
   heap->stats.leaked_blocks++;
   heap->stats.leaked_bytes += _hak_mid_class_size(cls);
   hdr->magic = 0;  /* a second free of it is then recognised as foreign */
+#endif
 }
 // end-excerpt
 #endif

@@ -78,6 +78,15 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
                 "header"
 #endif
   );
+  _hak_json_put(&j, ", \"mid_remote_free\": \"%s\"",
+#if defined(HAK_MID_FREE_REGISTRY)
+                "registry"
+#elif defined(HAK_MID_REMOTE_LOCKFREE)
+                "lockfree"
+#else
+                "leak"
+#endif
+  );
   _hak_json_put(&j, ", \"tiny_max\": %d, \"mid_min\": %d, \"mid_max\": %d", HAK_TINY_MAX, HAK_MID_MIN, HAK_MID_MAX);
   _hak_json_array(&j, "tiny_classes", tiny, HAK_TINY_CLASSES);
   _hak_json_array(&j, "mid_classes", mid, HAK_MID_CLASSES);

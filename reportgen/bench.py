@@ -100,7 +100,10 @@ def run_bench(project: Project, workload: str, variants, runs: int = 5, ops: int
     w, ops, threads = _check_args(workload, variants, runs, ops, threads)
     progress = progress or NullProgress()
     specs = [resolve_allocator(project, v) for v in variants]
-    params = bench_params(w, ops, runs, threads)
+    # The group is part of each record's key: runs are interleaved within a group, so a
+    # record is reused only for the comparison it was measured for (phases that share a
+    # baseline keep their own, each measured beside its own candidate).
+    params = {**bench_params(w, ops, runs, threads), "group": [s.name for s in specs]}
     keys = [key_for("bench", w.name, s.name, params) for s in specs]
 
     records = [None] * len(specs)

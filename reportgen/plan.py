@@ -94,9 +94,14 @@ def _clean(obj: Any) -> Any:
 
 
 def available_peers(names: list[str]) -> tuple[list[str], dict[str, str]]:
-    from .variants import peer_status
+    """The phase's peers that can run here: project variants always (they are built), system
+    allocators when installed."""
+    from .variants import VARIANTS, peer_status
     ok, missing = [], {}
     for n in names:
+        if n in VARIANTS:
+            ok.append(n)
+            continue
         available, _lib, why = peer_status(n)
         if available:
             ok.append(n)

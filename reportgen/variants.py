@@ -43,6 +43,14 @@ VARIANTS: dict[str, Variant] = {
             "leaked_bytes).",
             {"HAK_MID_FREE_HEADER": "1"},
         ),
+        Variant(
+            "hak-6c",
+            "Phase 6-C, header free with lock-free remote free (the next phase the 6-B report "
+            "recommends): the 6-B header free, and a free by another thread pushes the block onto its "
+            "owner's lock-free list for its class, which the owner drains when its own list runs dry; "
+            "nothing is leaked and no mutex is taken.",
+            {"HAK_MID_FREE_HEADER": "1", "HAK_MID_REMOTE_LOCKFREE": "1"},
+        ),
     )
 }
 

@@ -50,7 +50,8 @@ def test_config_reports_the_variant(hak):
     config = hak.config()
     name = hak.path.stem[3:] if hak.path.stem.startswith("lib") else hak.path.stem
     assert config["variant"] in name
-    assert config["mid_free"] == {"hak-6a": "registry", "hak-6b": "header"}[config["variant"]]
+    expected = {"hak-6a": ("registry", "registry"), "hak-6b": ("header", "leak"), "hak-6c": ("header", "lockfree")}
+    assert (config["mid_free"], config["mid_remote_free"]) == expected[config["variant"]]
     for key in ("tiny_max", "mid_min", "mid_max", "tiny_classes", "mid_classes", "mid_header_bytes"):
         assert key in config
 
