@@ -243,6 +243,24 @@ class _Sub:
             self.fn(("advance", n, None))
 
 
+def build_all(project: Project, plans, progress: ProgressFn | None = None) -> None:
+    """The build stage: every library the plans need (each allocator's driver, and with it a
+    project variant's own library) compiled, or found in the cache, before anything is measured.
+
+    So a missing compiler or a compile error stops the job here, as one line and exit 2
+    (UserError), with no record written and no page touched; a crash while measuring is
+    different: a recorded failure on the page, and the other measurements go on.
+    """
+    from .measure import resolve_allocator
+
+    names = list(dict.fromkeys(v for _spec, phase_needs, _u in plans for need in phase_needs
+                               for v in need.variants))
+    for i, name in enumerate(names):
+        if progress:
+            progress(f"build {name}", i, len(names))
+        resolve_allocator(project, name)
+
+
 def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force: bool = False,
                      progress: ProgressFn | None = None, sub_progress=None) -> dict:
     """Measure what the phases need (missing or stale only, unless force) and return the results dict.
@@ -250,13 +268,14 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
     progress(message, done, total) is called per measurement; sub_progress(event)
     receives the engine's start/advance events within one measurement.
     """
-    store = open_store(project)
-    git = git_revision(project)
-    info = machine_info()
     plans = []
     for spec in phases:
         peers, unavailable = available_peers(spec.peers)
         plans.append((spec, needs(spec, peers), unavailable))
+    build_all(project, plans, progress)
+    store = open_store(project)
+    git = git_revision(project)
+    info = machine_info()
     total = sum(len(n) for _, n, _ in plans)
     done = 0
     cache: dict[tuple, dict] = {}  # one measurement shared by phases that need the same thing

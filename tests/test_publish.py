@@ -20,17 +20,22 @@ from reportgen.project import Project
 PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml")
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def copy_project(root: Path) -> Path:
     src = Project.locate()
-    root = tmp_path_factory.mktemp("lab")
     for part in PARTS:
         path = src.root / part
         if path.is_dir():
-            shutil.copytree(path, root / part, ignore=shutil.ignore_patterns("*.o", "*.so", "phases/*.md",
-                                                                          "plotly.min.js"))
+            # not what a publish generates: docs/phases/ and the plotly.js copy
+            generated = ("phases", "plotly.min.js") if part == "docs" else ()
+            shutil.copytree(path, root / part, ignore=shutil.ignore_patterns("*.o", "*.so", *generated))
         else:
             shutil.copy2(path, root / part)
+    return root
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("lab"))
     env = {"REPORTGEN_RESULTS_DIR": str(root / "results"), "REPORTGEN_BUILD_DIR": str(root / "build")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -43,6 +48,18 @@ def published(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_a_missing_compiler_stops_publish_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    root = copy_project(tmp_path / "lab")
+    monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(root / "results"))
+    monkeypatch.setenv("REPORTGEN_BUILD_DIR", str(root / "build"))
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    assert main(["--root", str(root), "publish", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "reportgen: error: C compiler '/nonexistent/cc' not found" in err and "Traceback" not in err
+    assert not (root / "results").exists() and not (root / "docs" / "phases").exists()
+    assert not (root / "site").exists()
 
 
 def bench_records(project: Project) -> dict[str, list[Path]]:
