@@ -54,6 +54,15 @@
 #define HAK_MID_MAGIC 0x4D49444Du /* "MIDM" */
 #endif
 
+/* Bytes of padding after every Mid block, with no header in them: a control
+ * variant that places blocks the way 6-B's header does (stride = class + 16)
+ * without reading anything, to tell the header's cost from its side effect on
+ * block placement (power-of-two strides map every block to the same cache sets).
+ * 0 in the phase variants.  A multiple of 16, so user pointers stay aligned. */
+#ifndef HAK_MID_BLOCK_PAD
+#define HAK_MID_BLOCK_PAD 0
+#endif
+
 /* ---- memory layout ------------------------------------------------------ */
 /* Tiny and Mid carve blocks from aligned segments of 2^HAK_SEGMENT_SHIFT bytes
  * (one size class and one owner per segment); free() finds a pointer's pool
@@ -85,6 +94,9 @@
 #endif
 #if HAK_TINY_MAX < 0 || HAK_TINY_MAX > (1 << (HAK_TINY_MIN_SHIFT + HAK_TINY_CLASSES - 1))
 #error "HAK_TINY_MAX must fit in the largest Tiny class"
+#endif
+#if HAK_MID_BLOCK_PAD < 0 || HAK_MID_BLOCK_PAD % 16 != 0
+#error "HAK_MID_BLOCK_PAD must be a non-negative multiple of 16"
 #endif
 #if HAK_MID_MAX * 8 > (1 << HAK_SEGMENT_SHIFT)
 #error "a segment must hold at least 8 blocks of the largest Mid class"

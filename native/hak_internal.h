@@ -51,8 +51,9 @@ typedef struct _hak_mid_header_s {
   uint32_t magic;
   uint64_t _pad;
 } _hak_mid_header_t;
+_Static_assert(sizeof(_hak_mid_header_t) == 16, "the Mid header keeps user pointers 16-byte aligned");
 #if defined(HAK_MID_FREE_HEADER)
-#define HAK_MID_HEADER_BYTES sizeof(_hak_mid_header_t)
+#define HAK_MID_HEADER_BYTES 16 /* sizeof(_hak_mid_header_t), usable in #if */
 #else
 #define HAK_MID_HEADER_BYTES 0
 #endif
@@ -146,6 +147,12 @@ typedef struct _hak_mid_class_s {
   void*  free_list;
   char*  bump;
   _hak_segment_t* chunks;
+#if HAK_MID_BLOCK_PAD != 0
+  /* A padded stride is no power of two: "is this a block boundary" becomes a
+   * multiply by the inverse of its odd part (set at refill), not a division. */
+  uint64_t at_inv, at_limit;
+  unsigned at_shift;
+#endif
 } _hak_mid_class_t;
 
 typedef struct _hak_heap_s {

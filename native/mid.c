@@ -22,7 +22,28 @@
 
 #include "hak_internal.h"
 
-#define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES)
+#define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES + HAK_MID_BLOCK_PAD)
+/* Is `off` (bytes from a chunk's first block) a block boundary?  The registry
+ * variant's fast path checks it on every free: a mask for a power-of-two
+ * stride; for a padded one (the control variant) the divisibility test by
+ * multiplication: off = 2^k * q with q * inverse(m) <= UINT64_MAX / m, m the
+ * stride's odd part, as cheap as the mask. */
+#if HAK_MID_BLOCK_PAD == 0
+#define _HAK_MID_AT_BLOCK(seg, off, cls) (((off) & (HAK_MID_STRIDE(cls) - 1)) == 0)
+#else
+#define _HAK_MID_AT_BLOCK(seg, off, cls)                                  \
+  (((off) & ((1ull << (seg)->at_shift) - 1)) == 0 &&                      \
+   (uint64_t)((off) >> (seg)->at_shift) * (seg)->at_inv <= (seg)->at_limit)
+
+static void _hak_mid_divisibility(_hak_mid_class_t* seg, uint64_t stride) {
+  unsigned shift = (unsigned)__builtin_ctzll(stride);
+  uint64_t m = stride >> shift, inv = m;  /* m odd: inv is right to 3 bits */
+  for (int i = 0; i < 5; i++) inv *= 2 - m * inv;  /* Newton: 6, 12, 24, 48, 96 bits */
+  seg->at_shift = shift;
+  seg->at_inv = inv;
+  seg->at_limit = UINT64_MAX / m;
+}
+#endif
 
 /* ---- the chunk registry (6-A) ------------------------------------------- */
 #if defined(HAK_MID_FREE_REGISTRY)
@@ -118,6 +139,9 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
     seg->chunk_base = chunk->blocks_start;
     seg->end = chunk->blocks_end;
     seg->bump = chunk->blocks_start;
+#if HAK_MID_BLOCK_PAD != 0
+    _hak_mid_divisibility(seg, stride);
+#endif
   }
   void* block = seg->bump;
   seg->bump += stride;
@@ -176,7 +200,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   _hak_mid_class_t* seg = &heap->mid[cls];
   /* 2. Fast path: p is in the caller's TLS segment of that class: lock-free. */
   if (likely((char*)p >= seg->chunk_base && (char*)p < seg->end &&
-             (((char*)p - seg->chunk_base) & (HAK_MID_STRIDE(cls) - 1)) == 0)) {
+             _HAK_MID_AT_BLOCK(seg, (size_t)((char*)p - seg->chunk_base), cls))) {
     _hak_mid_push_local(heap, cls, p);
     return;
   }
@@ -185,7 +209,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    mutex, to find the owner and the class. */
   _hak_mid_reg_entry_t e;
   if (unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
-               (((char*)p - e.base) & (HAK_MID_STRIDE(e.class_idx) - 1)) != 0)) {
+               ((size_t)((char*)p - e.base) % HAK_MID_STRIDE(e.class_idx)) != 0)) {
     heap->stats.foreign_frees++;  /* never handed out */
     return;
   }

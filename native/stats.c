@@ -90,7 +90,8 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"tiny_max\": %d, \"mid_min\": %d, \"mid_max\": %d", HAK_TINY_MAX, HAK_MID_MIN, HAK_MID_MAX);
   _hak_json_array(&j, "tiny_classes", tiny, HAK_TINY_CLASSES);
   _hak_json_array(&j, "mid_classes", mid, HAK_MID_CLASSES);
-  _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0", (size_t)HAK_MID_HEADER_BYTES);
+  _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0, \"mid_block_pad\": %d",
+                (size_t)HAK_MID_HEADER_BYTES, HAK_MID_BLOCK_PAD);
   _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
   _hak_json_put(&j, ", \"mid_magic\": %u", (unsigned)HAK_MID_MAGIC);
   _hak_json_put(&j, ", \"preload\": %s, \"debug\": %s",
