@@ -9,7 +9,10 @@ bench, route and header-cost) into nested dicts addressed by dotted paths:
   route.<workload>.<variant>.{thresholds.*, sizes.<size>.{predicted, measured, count}, pools.<pool>.*, counters.*}
   header_cost.{caches.*, derived.{delta_ns_median, delta_ns_min, delta_ns_max, rel_median, header_bytes.<variant>}}
   claim.{status, measured, measured_ci95, low, high}          (stats.claim_check)
-  impact.{share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high}
+  impact.{share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high,
+         count_overall_low, count_overall_high, time_model_error, time_share_estimate}
+        (the ceiling from the time share, and beside it from the count share; time_share_estimate is
+        True when the single-size time model misses the mixed run by more than TIME_MODEL_TOLERANCE)
 
 `evaluate(check, view)` is three-valued: True, False, or None when a metric is
 missing (not measured, or the measurement failed). A hypothesis is confirmed
@@ -34,6 +37,10 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+# Above this relative error of the time model (single-size runs against the mixed run, route's
+# `time_model.relative_error`), time shares and the Amdahl ceiling built on them are shown as an estimate.
+TIME_MODEL_TOLERANCE = 0.10
 
 
 def _by(items, key) -> dict:
@@ -93,15 +100,27 @@ def view(spec: Phase, results: dict) -> dict:
         r = v["route"].get(spec.claim.workload, {}).get(spec.candidate)
         pool = (r or {}).get("pools", {}).get(spec.claim.pool)
         if pool:
-            imp = {"pool": spec.claim.pool, "share_count": pool.get("count_share"),
-                   "share_bytes": pool.get("byte_share"), "share_time": pool.get("time_share")}
-            e = pool.get("time_share")
+            amd = (r or {}).get("amdahl") or {}
+            if amd.get("pool") not in (None, spec.claim.pool):
+                amd = {}
+            e = amd.get("time_share", pool.get("time_share"))
+            e_count = amd.get("count_share", pool.get("count_share"))
+            imp = {"pool": spec.claim.pool, "share_count": e_count,
+                   "share_bytes": pool.get("byte_share"), "share_time": e}
             if e is not None and 0 <= e <= 1:
                 rng = stats.amdahl_range(e, spec.claim.low, spec.claim.high)
                 imp.update(ceiling_low=rng["ceiling"][0], ceiling_high=rng["ceiling"][1],
                            overall_low=rng["overall"][0], overall_high=rng["overall"][1])
                 imp["required_speedup_low"] = stats.amdahl_required_speedup(e, spec.claim.low)
                 imp["required_speedup_high"] = stats.amdahl_required_speedup(e, spec.claim.high)
+            if e_count is not None and 0 <= e_count <= 1:
+                rc = stats.amdahl_range(e_count, spec.claim.low, spec.claim.high)
+                imp.update(count_ceiling_low=rc["ceiling"][0], count_ceiling_high=rc["ceiling"][1],
+                           count_overall_low=rc["overall"][0], count_overall_high=rc["overall"][1])
+            err = ((r or {}).get("time_model") or {}).get("relative_error")
+            if isinstance(err, (int, float)) and math.isfinite(err):
+                imp["time_model_error"] = err
+                imp["time_share_estimate"] = abs(err) > TIME_MODEL_TOLERANCE
             v["impact"] = imp
     return v
 
@@ -142,6 +161,15 @@ def _apply(op: str, a, b) -> bool | None:
             lo, hi = a
             inside = lo <= b <= hi
             return inside if op == "contains" else not inside
+        if op == "within":
+            lo, hi = b
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                alo = ahi = a
+            else:
+                alo, ahi = a
+            if alo is None or ahi is None or not (math.isfinite(alo) and math.isfinite(ahi)):
+                return None
+            return lo <= alo and ahi <= hi
     except (TypeError, ValueError):
         return None
     raise ValueError(f"unknown op {op!r}")
@@ -155,7 +183,7 @@ def fmt_value(x) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        return f"{x:.4g}"
+        return ("-" if x < 0 else "") + "inf" if math.isinf(x) else f"{x:.4g}"
     if isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(i, (int, float)) for i in x):
         return f"[{fmt_value(x[0])}, {fmt_value(x[1])}]"
     return str(x)
@@ -169,6 +197,10 @@ class Leaf:
     measured: Any
     result: bool | None
     label: str | None = None
+    negated: bool = False  # under an odd number of `not`s: a True leaf counts against its check
+
+    def key(self) -> tuple:
+        return (self.metric, self.op, repr(self.expected))
 
     def sentence(self) -> str:
         mark = {True: "holds", False: "does not hold", None: "cannot be decided"}[self.result]
@@ -177,7 +209,7 @@ class Leaf:
                 f"(expected {self.op} {fmt_value(self.expected)}): {mark}")
 
 
-def evaluate(check, view_: dict, leaves: list[Leaf] | None = None) -> bool | None:
+def evaluate(check, view_: dict, leaves: list[Leaf] | None = None, _negated: bool = False) -> bool | None:
     """Kleene three-valued evaluation; appends every leaf to `leaves`."""
     leaves = leaves if leaves is not None else []
     if isinstance(check, Compare):
@@ -185,18 +217,27 @@ def evaluate(check, view_: dict, leaves: list[Leaf] | None = None) -> bool | Non
         b = lookup(view_, check.ref) if check.ref else check.value
         expected = f"{check.ref} ({fmt_value(b)})" if check.ref else b
         res = None if a is MISSING or b is MISSING else _apply(check.op, a, b)
-        leaves.append(Leaf(check.metric, check.op, expected, a, res, check.label))
+        leaves.append(Leaf(check.metric, check.op, expected, a, res, check.label, _negated))
         return res
     if isinstance(check, All):
-        rs = [evaluate(c, view_, leaves) for c in check.all]
+        rs = [evaluate(c, view_, leaves, _negated) for c in check.all]
         return False if False in rs else (None if None in rs else True)
     if isinstance(check, Any_):
-        rs = [evaluate(c, view_, leaves) for c in check.any]
+        rs = [evaluate(c, view_, leaves, _negated) for c in check.any]
         return True if True in rs else (None if None in rs else False)
     if isinstance(check, Not):
-        r = evaluate(check.not_, view_, leaves)
+        r = evaluate(check.not_, view_, leaves, not _negated)
         return None if r is None else not r
     raise TypeError(f"not a check: {check!r}")
+
+
+def _for(leaf: Leaf) -> bool:
+    """The leaf speaks for its check (holds, or fails under a `not`)."""
+    return leaf.result is (not leaf.negated)
+
+
+def _against(leaf: Leaf) -> bool:
+    return leaf.result is leaf.negated
 
 
 @dataclass
@@ -223,9 +264,10 @@ def assess(h: Hypothesis, view_: dict) -> Outcome:
     guard = evaluate(h.inconclusive_when, view_, guard_leaves) if h.inconclusive_when is not None else False
     evidence = [l.sentence() for l in leaves]
     if guard:
+        seen = {l.key() for l in leaves}
+        evidence += [l.sentence() for l in guard_leaves if l.key() not in seen]
         status = "inconclusive"
-        reason = "the data cannot decide: " + "; ".join(l.sentence() for l in guard_leaves if l.result)
-        evidence += [l.sentence() for l in guard_leaves]
+        reason = "the data cannot decide: " + "; ".join(l.sentence() for l in guard_leaves if _for(l))
     elif result is None:
         status = "inconclusive"
         missing = [l.metric for l in leaves if l.result is None]
@@ -234,7 +276,7 @@ def assess(h: Hypothesis, view_: dict) -> Outcome:
         status, reason = "confirmed", "every condition of the check holds"
     else:
         status = "rejected"
-        reason = "the check fails on: " + "; ".join(l.sentence() for l in leaves if l.result is False)
+        reason = "the check fails on: " + "; ".join(l.sentence() for l in leaves if _against(l))
     return Outcome(h.id, h.title, h.statement, status, reason, evidence, h.implication)
 
 

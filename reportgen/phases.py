@@ -32,12 +32,17 @@ from .project import Project
 #   {not: CHECK}
 #   {metric: PATH, op: OP, value: V}     compare a measured metric with an authored constant
 #   {metric: PATH, op: OP, ref: PATH}    compare two measured metrics
+#   {metric: PATH, op: within, value: [LO, HI]}
+#                         the measured interval (e.g. a speedup_ci95) lies wholly inside [LO, HI]
+#                         (a single number counts as the interval [x, x]; YAML .inf / -.inf for an open side).
+#                         This is how "no difference" is stated: an equivalence margin the CI must fit in,
+#                         never "no significant change", which only says the run could not tell.
 # PATH is a dotted path into the phase's results view (see hypotheses.py), e.g.
 #   bench.mid_mt_gap.hak-6b.counters.mutex_locks
 #   bench.mid_mt_gap.comparisons.hak-6b.verdict
 #   route.mid_mt_gap.hak-6b.sizes.1024.measured
 #   header_cost.derived.delta_ns_median
-OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes")
+OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within")
 ROOTS = ("bench", "route", "header_cost", "claim", "impact")
 
 
@@ -57,7 +62,7 @@ class _Strict(BaseModel):
 
 class Compare(_Strict):
     metric: str
-    op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes"]
+    op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within"]
     value: Any = None
     ref: Optional[str] = None
     # A leaf may say what it shows, for the evidence line ("6-A on the single-threaded run").
@@ -73,6 +78,15 @@ class Compare(_Strict):
         if self.op in ("contains", "excludes") and has_value and isinstance(self.value, list):
             raise ValueError(f"op {self.op!r} tests whether a measured interval [lo, hi] contains one number; "
                              "`value` must be a number")
+        if self.op == "within" and has_value:
+            v = self.value
+            if not (isinstance(v, list) and len(v) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                    and not any(x != x for x in v)):
+                raise ValueError("op 'within' needs `value` to be an interval [lo, hi] of two numbers "
+                                 "(.inf / -.inf for an open side)")
+            if v[0] > v[1]:
+                raise ValueError(f"op 'within' needs lo <= hi, got [{v[0]}, {v[1]}]")
         return self
 
     @field_validator("metric", "ref")
@@ -136,6 +150,10 @@ class ReferenceStatement(_Strict):
     low: float
     high: float
     scale: Literal["share", "ratio", "count", "raw"] = "share"
+    # When the metric is a related measure, not the thing the statement names (the allocator's own
+    # mutex counter against a profile's pthread_mutex symbols), say what it measures: the row is then
+    # shown as indirect and can say whether this source explains the statement, never refute it.
+    measured_as: Optional[str] = None
 
     @field_validator("metric")
     @classmethod
@@ -157,6 +175,20 @@ class Excerpt(_Strict):
         if not self.marker and not self.function:
             raise ValueError("an excerpt needs a `marker` or a `function` name")
         return self
+
+
+class ProfileEntry(_Strict):
+    symbol: str
+    # The share the profile showed for the symbol (0.0298 for "2.98%"): a quote, not a measurement.
+    share: float = Field(ge=0, le=1)
+
+
+class ReferenceProfile(_Strict):
+    """A profile a previous report quoted (sample count and per-symbol shares), to say what it can resolve."""
+    source: str
+    event: Optional[str] = None
+    samples: int = Field(gt=0)
+    entries: list[ProfileEntry] = Field(min_length=1)
 
 
 class Recommendation(_Strict):
@@ -181,9 +213,13 @@ class Phase(_Strict):
     header_cost: bool = False
     excerpts: list[Excerpt] = Field(default_factory=list)
     reference_statements: list[ReferenceStatement] = Field(default_factory=list)
+    reference_profile: Optional[ReferenceProfile] = None
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)
     conclusion: str
+    # The hypotheses the authored conclusion takes for granted: when one of them is not
+    # confirmed on a run, the page says so above the conclusion.
+    conclusion_assumes: list[str] = Field(default_factory=list)
 
     # derived: where it came from (set by the loader)
     path: Optional[str] = Field(default=None, exclude=True)
@@ -238,6 +274,9 @@ def _prose_fields(phase: Phase):
             yield f"hypotheses[{i}].implication", h.implication
     for i, r in enumerate(phase.recommendations):
         yield f"recommendations[{i}].text", r.text
+    for i, st in enumerate(phase.reference_statements):
+        if st.measured_as:
+            yield f"reference_statements[{i}].measured_as", st.measured_as
     yield "conclusion", phase.conclusion
 
 
@@ -312,6 +351,11 @@ def _semantic_checks(phase: Phase, fail) -> None:
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+    ids = [h.id for h in phase.hypotheses]
+    for i, hid in enumerate(phase.conclusion_assumes):
+        if hid not in ids:
+            fail(f"conclusion_assumes[{i}]", f"{hid!r} is not a hypothesis of this phase "
+                                             f"({', '.join(ids) or 'it has none'})")
     # metric paths name this phase's own workloads and allocators
     paths = []
     for i, h in enumerate(phase.hypotheses):

@@ -12,13 +12,14 @@ import json
 import math
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import charts, hypotheses
+from . import charts, hypotheses, stats
 from .errors import UserError
 from .phases import Excerpt, Phase, load_phases
 from .project import Project
@@ -159,6 +160,12 @@ def _workload_info(name: str) -> dict | None:
     return wl.to_dict() if hasattr(wl, "to_dict") else dict(getattr(wl, "__dict__", {}))
 
 
+# A reference figure against a measured speed-up CI: the claim check's statuses, in the table's words.
+_STATEMENT_VERDICT = {"over-claim": "contradicted", "under-claim": "contradicted", "consistent": "consistent",
+                      "partly consistent": "consistent", "not excluded": "not excluded",
+                      "untestable": "not measured"}
+
+
 def _statement_rows(spec: Phase, v: dict) -> list[dict]:
     rows = []
     for s in spec.reference_statements:
@@ -170,16 +177,27 @@ def _statement_rows(spec: Phase, v: dict) -> list[dict]:
         if measured is hypotheses.MISSING:
             verdict = "not measured"
         elif ci:
-            verdict = "consistent" if (s.low <= ci[1] and s.high >= ci[0]) else "contradicted"
+            # The same rule as the claim check: a CI that also contains 0 (or a verdict of no
+            # significant change) cannot make a figure "consistent", only "not excluded".
+            cmp = hypotheses.lookup(v, s.metric[: -len(".speedup")])
+            verdict_ab = cmp.get("verdict") if isinstance(cmp, dict) else None
+            chk = stats.claim_check(s.low, s.high, {"speedup": measured, "speedup_ci95": ci,
+                                                    "verdict": verdict_ab})
+            verdict = _STATEMENT_VERDICT[chk["status"]]
         else:
             verdict = "consistent" if s.low <= measured <= s.high else "contradicted"
+        if s.measured_as and verdict in ("consistent", "contradicted"):
+            # A related measure, not the thing the statement names: it can say whether this
+            # source explains the statement, never refute the statement itself.
+            verdict = ("explained by this measure (indirect)" if verdict == "consistent"
+                       else "not explained by this measure (indirect; does not refute it)")
         fmt = {"share": f_pct, "ratio": f_spct, "count": f_num, "raw": str}[s.scale]
         said = (fmt(s.low) if s.low == s.high else
                 f"{fmt(s.low)} .. {fmt(s.high) if math.isfinite(s.high) else 'any'}")
         rows.append({"said": s.said, "metric": s.metric, "range": said, "measured": fmt(measured)
                      if measured is not hypotheses.MISSING else "not measured",
                      "ci": f_range(ci) if ci else None, "verdict": verdict, "low": s.low, "high": s.high,
-                     "scale": s.scale})
+                     "scale": s.scale, "measured_as": s.measured_as})
     # The reference contradicting itself: two statements on one metric with disjoint ranges.
     contradictions = []
     for i, a in enumerate(rows):
@@ -188,6 +206,26 @@ def _statement_rows(spec: Phase, v: dict) -> list[dict]:
                     (a["high"] < b["low"] or b["high"] < a["low"]):
                 contradictions.append({"a": a, "b": b})
     return rows, contradictions
+
+
+def _profile_resolution(spec: Phase) -> dict | None:
+    """What a profile the reference quoted can resolve: the 95% CI (Wilson) of each quoted share.
+
+    perf shows shares of the event count; with a fixed sampling rate a share times the number of
+    samples is close to a count of samples, rounded here to a whole sample."""
+    prof = spec.reference_profile
+    if prof is None:
+        return None
+    rows = []
+    for e in prof.entries:
+        count = int(round(e.share * prof.samples))
+        lo, hi = stats.share_ci(count, prof.samples)
+        rows.append({"symbol": e.symbol, "share": e.share, "count": count, "low": lo, "high": hi})
+    overlapping = [(a["symbol"], b["symbol"]) for i, a in enumerate(rows) for b in rows[i + 1:]
+                   if a["low"] <= b["high"] and b["low"] <= a["high"]]
+    return {"source": prof.source, "event": prof.event, "samples": prof.samples, "rows": rows,
+            "one_sample": 1 / prof.samples, "widest": max(r["high"] - r["low"] for r in rows),
+            "overlapping": overlapping}
 
 
 def _comparison_rows(phase_res: dict) -> list[dict]:
@@ -307,10 +345,20 @@ def authored(text: str | None, spec: Phase, v: dict, where: str) -> str:
         return env.from_string(text.strip()).render(m=m, claim_range=claim_range(spec)).strip()
     except jinja2.TemplateError as exc:
         raise UserError(f"{spec.path or spec.id}: field {where}: bad expression in authored text: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        # A filter called with the wrong arguments (`| pct(1, 2, 3)`) or on the wrong kind of value.
+        raise UserError(f"{spec.path or spec.id}: field {where}: bad expression in authored text: "
+                        f"{type(exc).__name__}: {exc}") from None
 
 
 def _md_cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def empty_phase_results(spec: Phase) -> dict:
+    """The shape of a phase's results (plan.assemble) with nothing measured in it."""
+    return {"phase": spec.id, "quick": False, "bench": {}, "route": {}, "header_cost": None,
+            "failures": [], "unavailable": {}, "provenance": {}}
 
 
 def render_phase(project: Project, spec: Phase, results: dict, previous: dict | None = None, *,
@@ -327,6 +375,9 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         phase_res = (results.get("phases") or {}).get(spec.id) or {}
     else:
         phase_res = results
+    measured = bool(phase_res)
+    # A phase with no record yet (or a record missing a part) renders as "not measured yet".
+    phase_res = {**empty_phase_results(spec), **{k: val for k, val in phase_res.items() if val is not None}}
     v = hypotheses.view(spec, phase_res)
     outcomes = hypotheses.assess_all(spec, phase_res)
     statements, contradictions = _statement_rows(spec, v)
@@ -359,8 +410,13 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
                   "Each phase's headline allocator on its headline workload")
 
     chart_by = {c["name"]: c for c in chart_list}
+    by_id = {o.id: o for o in outcomes}
+    unmet = [by_id[h] for h in spec.conclusion_assumes if by_id[h].status != "confirmed"]
     ctx = {
-        "spec": spec, "res": phase_res, "v": v, "quick": bool(phase_res.get("quick")),
+        "spec": spec, "res": phase_res, "v": v, "quick": bool(phase_res.get("quick")), "measured": measured,
+        "conclusion_unmet": unmet, "profile": _profile_resolution(spec),
+        "conclusion_unmet_text": "; ".join(f'{o.id} ("{o.title}") is **{o.status}**' for o in unmet),
+        "time_model_tolerance": hypotheses.TIME_MODEL_TOLERANCE,
         "claim_range": claim_range(spec), "outcomes": outcomes, "head": head,
         "statements": statements, "contradictions": contradictions,
         "comparisons": _comparison_rows(phase_res), "noise": _noise_rows(spec, phase_res),
@@ -397,11 +453,30 @@ def history_points(phases: list[Phase], results: dict) -> list[dict]:
 
 
 def render_all(project: Project, phases: list[Phase], results: dict, out_dir: Path | None = None) -> list[Path]:
-    """Every phase page, the timeline index and the machine page into docs/phases/ (replaced whole)."""
+    """Every phase page, the timeline index and the machine page into docs/phases/ (replaced whole).
+
+    The pages are written into a temporary folder beside `out_dir` and swapped in only when all
+    of them rendered: a bad spec or template leaves the previous pages as they were."""
     out_dir = out_dir or project.docs_dir / "phases"
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.rendering-", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the pages are not
+    try:
+        written = _render_into(project, phases, results, tmp)
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out_dir / p.relative_to(tmp) for p in written]
+
+
+def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: Path) -> list[Path]:
     (out_dir / ".gitignore").write_text("# generated by reportgen render\n*\n")
     env = _env(project)
     pts = history_points(phases, results)

@@ -363,18 +363,29 @@ def _get(obj: Any, name: str):
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name)
 
 
+CLAIM_STATUSES = ("over-claim", "under-claim", "consistent", "partly consistent", "not excluded", "untestable")
+
+
 def claim_check(claim_low: float, claim_high: float, comparison: Comparison | Mapping) -> dict[str, Any]:
     """Is a claimed relative speed-up range (0.17, 0.27 for "+17-27%") consistent
     with the measured 95% CI of the speed-up?
 
-    Returns {"status": "over-claim" | "under-claim" | "consistent" |
-    "partly consistent" | "untestable", "claim": [lo, hi], "measured": speedup,
+    Returns {"status": one of CLAIM_STATUSES, "claim": [lo, hi], "measured": speedup,
     "measured_ci95": [lo, hi] | None, "sentence": "..."}. Accepts a Comparison
     or its to_dict() form.
+
+    - "over-claim" / "under-claim": the claim lies wholly above / below the CI.
+    - "not excluded": the claim overlaps the CI, but the CI also contains 0 (or
+      the A/B verdict is "no significant change"): the run cannot tell the claim
+      from no effect at all, so it neither supports nor rules it out.
+    - "consistent" (the claim lies inside the CI) / "partly consistent" (they
+      overlap): only when the CI excludes 0 and the verdict is a difference.
+    - "untestable": no CI was measured.
     """
     lo, hi = sorted((float(claim_low), float(claim_high)))
     speed = _get(comparison, "speedup")
     ci = _get(comparison, "speedup_ci95")
+    verdict = comparison.get("verdict") if isinstance(comparison, Mapping) else getattr(comparison, "verdict", None)
     claim_txt = f"{_spct(lo)}..{_spct(hi)}" if lo != hi else _spct(lo)
     out = {"claim": [lo, hi], "measured": speed, "measured_ci95": list(ci) if ci else None}
     if ci is None:
@@ -383,16 +394,22 @@ def claim_check(claim_low: float, claim_high: float, comparison: Comparison | Ma
         return out
     mlo, mhi = float(ci[0]), float(ci[1])
     ci_txt = f"{_spct(mlo)}..{_spct(mhi)}"
+    measured_txt = f" (measured {_spct(speed)})" if speed is not None else ""
     if lo > mhi:
-        status, where = "over-claim", "lies above"
+        status, sentence = "over-claim", f"the claim {claim_txt} lies above the measured 95% CI {ci_txt}{measured_txt}"
     elif hi < mlo:
-        status, where = "under-claim", "lies below"
+        status, sentence = "under-claim", f"the claim {claim_txt} lies below the measured 95% CI {ci_txt}{measured_txt}"
+    elif mlo <= 0 <= mhi or verdict == "no significant change":
+        why = ("also contains 0" if mlo <= 0 <= mhi
+               else "comes with a verdict of no significant change")
+        status = "not excluded"
+        sentence = (f"the claim {claim_txt} overlaps the measured 95% CI {ci_txt}{measured_txt}, but that "
+                    f"interval {why}: this run neither supports nor rules out the claim")
     elif mlo <= lo and hi <= mhi:
-        status, where = "consistent", "lies inside"
+        status, sentence = "consistent", f"the claim {claim_txt} lies inside the measured 95% CI {ci_txt}{measured_txt}"
     else:
-        status, where = "partly consistent", "overlaps"
-    out.update(status=status, sentence=f"{status}: the claim {claim_txt} {where} the measured 95% CI {ci_txt}"
-               + (f" (measured {_spct(speed)})" if speed is not None else ""))
+        status, sentence = "partly consistent", f"the claim {claim_txt} overlaps the measured 95% CI {ci_txt}{measured_txt}"
+    out.update(status=status, sentence=f"{status}: {sentence}")
     return out
 
 

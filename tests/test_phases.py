@@ -52,6 +52,15 @@ def _spec() -> dict:
      "exactly one of `value`"),
     (lambda d: d.update(conclusion="6-B was 2.65% faster."), "conclusion", "measured-looking number '2.65%'"),
     (lambda d: d.update(id="other"), "id", "expected 'phase-x'"),
+    (lambda d: d["hypotheses"][4].update(check={"metric": "bench.mid_mt_gap.comparisons.hak-6b.speedup_ci95",
+                                                "op": "within", "value": 0.02}),
+     "hypotheses[4].check", "interval [lo, hi]"),
+    (lambda d: d["hypotheses"][4].update(check={"metric": "bench.mid_mt_gap.comparisons.hak-6b.speedup_ci95",
+                                                "op": "within", "value": [0.02, -0.02]}),
+     "hypotheses[4].check", "lo <= hi"),
+    (lambda d: d.update(conclusion_assumes=["H1", "H9"]), "conclusion_assumes[1]", "'H9' is not a hypothesis"),
+    (lambda d: d["reference_statements"][5].update(measured_as="3% of the mutex calls"),
+     "reference_statements[5].measured_as", "measured-looking number"),
 ])
 def test_validation_errors_name_file_and_field(tmp_path, mutate, field, expect):
     data = _spec()
@@ -87,3 +96,25 @@ def test_bad_yaml_is_one_line_exit_2(tmp_path):
 def test_unknown_phase_is_a_user_error():
     with pytest.raises(UserError, match="unknown phase 'phase-0'"):
         load_phases(Project.locate(), ["phase-0"])
+
+
+def test_within_is_an_interval_check_with_open_sides():
+    from reportgen import hypotheses
+    from reportgen.phases import Compare
+
+    assert "[-0.02, .inf]" in (ROOT / "phases" / "phase-6c.yaml").read_text()  # YAML's .inf: an open side
+    spec = load_phase(ROOT / "phases" / "phase-6c.yaml")
+    h4 = next(h for h in spec.hypotheses if h.id == "H4")
+    assert h4.check.op == "within" and h4.check.value == [-0.02, float("inf")]
+
+    def ev(measured, interval):
+        view = {"bench": {"w": {"comparisons": {"x": {"speedup_ci95": measured}}}}}
+        check = Compare(metric="bench.w.comparisons.x.speedup_ci95", op="within", value=interval)
+        return hypotheses.evaluate(check, view)
+
+    assert ev([-0.01, 0.015], [-0.02, 0.02]) is True
+    assert ev([-0.03, 0.015], [-0.02, 0.02]) is False  # sticks out on one side
+    assert ev([-0.01, 0.5], [-0.02, float("inf")]) is True
+    assert ev(0.01, [-0.02, 0.02]) is True  # a number is the interval [x, x]
+    assert ev(None, [-0.02, 0.02]) is None  # not measured: undecided
+    assert ev([None, 0.01], [-0.02, 0.02]) is None

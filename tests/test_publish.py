@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from reportgen import hypotheses, stats
 from reportgen.cli import main
+from reportgen.phases import load_phases
+from reportgen.plan import collect
 from reportgen.project import Project
 
 PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml")
@@ -80,7 +83,14 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     assert "| 2,048 B | mid | mid |" in page
     # H1 as a measured fact: no mutex, registry lookup or remote free on the single-threaded benchmark
     assert "### H1" in page and "CONFIRMED" in page.split("### H1", 1)[1].split("###", 1)[0]
-    assert "Over-claim" in page or "over-claim" in page
+    # the claim check: whatever status this run's measurement gives, the over-claim section and the
+    # verdict box both carry that same status (computed here from the published results)
+    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
+    claim = hypotheses.view(spec, collect(published, [spec])["phases"]["phase-6b"])["claim"]
+    assert claim["status"] in stats.CLAIM_STATUSES
+    assert f"Claim check: **{claim['status']}**" in page
+    over = page.split("## Over-claim check", 1)[1].split("\n## ", 1)[0]
+    assert f'"{claim["status"].capitalize()}"' in over.split("\n", 3)[2], over
     site = published.site_dir
     for rel in ("index.html", "phases/phase-6b/index.html", "phases/phase-6a/index.html",
                 "methodology/index.html", "javascripts/plotly.min.js"):

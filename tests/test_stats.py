@@ -196,6 +196,29 @@ def test_claim_consistent_under_and_partial():
     assert stats.claim_check(0.1, 0.2, {"speedup": None, "speedup_ci95": None})["status"] == "untestable"
 
 
+def test_claim_overlapping_a_ci_that_contains_zero_is_not_excluded():
+    # A noisy run whose CI straddles 0 and reaches the claimed range: it does not confirm the claim.
+    c = {"speedup": 0.05, "speedup_ci95": [-0.08, 0.30], "verdict": "no significant change"}
+    chk = stats.claim_check(0.17, 0.27, c)
+    assert chk["status"] == "not excluded"
+    assert "neither supports nor rules out" in chk["sentence"] and "contains 0" in chk["sentence"]
+    # the same when the CI lies inside the claim's neighbourhood but only partly overlaps
+    assert stats.claim_check(0.25, 0.40, c)["status"] == "not excluded"
+    # a claim wholly outside that wide CI is still an over-claim
+    assert stats.claim_check(0.35, 0.45, c)["status"] == "over-claim"
+    # a CI excluding 0 with a verdict of no significant change (e.g. inside the noise floor) is not support either
+    nsc = {"speedup": 0.006, "speedup_ci95": [0.002, 0.01], "verdict": "no significant change"}
+    assert stats.claim_check(0.005, 0.008, nsc)["status"] == "not excluded"
+    assert "verdict of no significant change" in stats.claim_check(0.005, 0.008, nsc)["sentence"]
+    # from a real comparison of two samples of the same distribution (CI straddles 0)
+    same = stats.compare(draw(31, 100, 0.05, 5), draw(32, 100, 0.05, 5))
+    lo, hi = same.speedup_ci95
+    assert lo < 0 < hi
+    assert stats.claim_check(hi / 2, hi, same)["status"] == "not excluded"
+    assert set(stats.CLAIM_STATUSES) >= {stats.claim_check(x, x + 0.01, same)["status"]
+                                         for x in (-0.5, lo, 0.0, hi, 0.5)}
+
+
 def test_amdahl():
     assert stats.amdahl_ceiling(0.0, 10) == 1.0
     assert stats.amdahl_ceiling(1.0, 1.27) == pytest.approx(1.27)
