@@ -10,10 +10,12 @@ medians, bootstrap CI, Mann-Whitney U, verdict: see stats.compare).
 With a Store, each allocator's record (raw samples, counters, environment,
 source hash) is saved, and an allocator whose record is current (same key,
 same source hash, same driver build) is not measured again: after an edit
-to one variant only that variant is.  The baseline is measured again with
-whatever changed, interleaved with it, so the comparison that matters is
-always between runs of one session; a comparison whose two sides come from
-different sessions says so in its warnings.
+to one variant only that variant is, and the baseline with it, interleaved,
+so every comparison with what changed is between runs of one session.  When
+the baseline itself is stale, every allocator is compared with it, so the
+whole group is measured again.  A comparison whose two sides come from
+different sessions (a reused peer beside a re-measured baseline) says so in
+its warnings.
 """
 from __future__ import annotations
 
@@ -113,7 +115,9 @@ def run_bench(project: Project, workload: str, variants, runs: int = 5, ops: int
             if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash:
                 records[i] = rec
     stale = [i for i, rec in enumerate(records) if rec is None]
-    if stale and stale[0] != 0:
+    if stale and stale[0] == 0:
+        stale = list(range(len(specs)))  # every comparison is with the baseline: measure them all beside it
+    elif stale:
         stale.insert(0, 0)  # the baseline runs beside what changed, so their comparison is interleaved
 
     rows: list[dict | None] = [None] * len(specs)
@@ -193,16 +197,11 @@ def _measure(project, w, specs, ops, runs, threads, keys, params, store, progres
 
 # ---- CLI ---------------------------------------------------------------------------
 
-def default_store(project: Project):
-    from .machine import machine_id
-    from .store import Store
-    return Store(project.results_dir, machine_id())
-
-
 def cmd_bench(args, project: Project) -> int:
-    with cli_progress(args.json) as progress:
+    from .cli import opened_store
+    with opened_store(project) as store, cli_progress(args.json) as progress:
         out = run_bench(project, args.workload, args.variant, runs=args.runs, ops=args.ops,
-                        threads=args.threads, store=default_store(project),
+                        threads=args.threads, store=store,
                         force=getattr(args, "force", False), progress=progress)
     if args.json:
         print(json.dumps(out, indent=2))

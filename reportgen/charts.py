@@ -12,6 +12,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from .units import f_bytes
+
 POOL_ORDER = ("tiny", "mid", "large")
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380,
                font=dict(family="Roboto, Helvetica, Arial, sans-serif", size=13))
@@ -90,7 +92,7 @@ def header_cost(hc: dict, title: str) -> go.Figure | None:
         fig.add_shape(type="line", x0=size, x1=size, yref="paper", y0=0, y1=1,
                       line=dict(dash="dot", color="#888"))
         fig.add_annotation(x=math.log10(size), yref="paper", y=1.0, yanchor="bottom", showarrow=False,
-                           text=f"{name} {_bytes(size)}", font=dict(size=11, color="#666"))
+                           text=f"{name} {f_bytes(size)}", font=dict(size=11, color="#666"))
     return fig
 
 
@@ -112,13 +114,6 @@ def history(points: list[dict], title: str) -> go.Figure | None:
                          array=[(p["ci95"][1] - p["median"]) / 1e6 if p.get("ci95") else 0 for p in ps],
                          arrayminus=[(p["median"] - p["ci95"][0]) / 1e6 if p.get("ci95") else 0 for p in ps])))
     return fig
-
-
-def _bytes(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} B"
 
 
 def write(fig: go.Figure, path: Path) -> None:

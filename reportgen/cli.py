@@ -8,9 +8,11 @@ the exit status is 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import warnings
 
 from .errors import UserError
 from .project import Project
@@ -31,6 +33,42 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
+
+
+def _claim_range(text: str) -> tuple[float, float]:
+    """`--claim 0.17..0.27` (a claimed relative speed-up, low..high; one number: low = high)."""
+    parts = text.split("..")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(v == v and abs(v) != float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected LO..HI, e.g. 0.17..0.27 for +17..+27%, got {text!r}")
+    lo, hi = values[0], values[-1]
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"the low end of {text!r} exceeds the high end")
+    return lo, hi
+
+
+@contextlib.contextmanager
+def opened_store(project: Project):
+    """The results store of this project and machine, for one command.
+
+    Unreadable records it meets are shown when the command ends, one line each on
+    stderr ("reportgen: warning: unreadable record PATH: REASON (left in place)"),
+    instead of as Python warnings; the store never deletes or rewrites them.
+    """
+    from .machine import machine_id
+    from .store import CorruptRecordWarning, Store
+
+    store = Store.for_project(project, machine_id())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorruptRecordWarning)
+        try:
+            yield store
+        finally:
+            for problem in store.problems():
+                print(f"reportgen: warning: {problem.line()}", file=sys.stderr)
 
 
 # name -> (module, function, help); the function takes (args, project) and returns an exit status
@@ -60,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p["route"].add_argument("--workload", required=True)
     p["route"].add_argument("--variant", required=True)
     p["route"].add_argument("--ops", type=_positive_int, default=None)
+    p["route"].add_argument("--claim", type=_claim_range, default=None, metavar="LO..HI",
+                            help="a claimed speed-up of one pool, e.g. 0.17..0.27: adds its Amdahl ceiling")
+    p["route"].add_argument("--claim-pool", choices=("tiny", "mid", "large"), default=None,
+                            help="the pool the claim is about (default mid)")
 
     p["bench"].add_argument("--workload", required=True)
     p["bench"].add_argument("--variant", action="append", required=True,

@@ -16,13 +16,19 @@ import sys
 from datetime import datetime, timezone
 
 from .errors import UserError
-from .measure import (HEADER_COST_STRIDE, NullProgress, cli_progress, header_cost_lib, resolve_allocator,
-                      run_child)
+from .measure import (HEADER_COST_STRIDE, NullProgress, cli_progress, header_cost_flags, header_cost_lib,
+                      resolve_allocator, run_child)
 from .project import Project
+from .store import in_order
+from .units import f_bytes
 
 # Requests for the space table: tiny ones, the Tiny/Mid boundary, and every Mid class.
 SPACE_REQUESTS = (16, 100, 512, 1024, 2047, 2048, 3000, 4096, 8192, 16384, 32768)
 MIN_WS, MAX_WS = 4 << 10, 64 << 20
+# The documented order of a time row (records keep keys sorted; reused rows get it back).
+_TIME_ORDER = ("working_set_bytes", "ns_with_header", "ns_without_header", "header_ns", "dependent",
+               "independent", "independent_header_ns", "blocks", "ops_per_rep", "reps", "bad_magic")
+_CHAIN_ORDER = ("with", "without", "min_with", "min_without")
 
 
 def working_sets(quick: bool) -> list[int]:
@@ -99,7 +105,7 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
     if store is not None and not force:
         rec = store.current(key, driver_hash)
         if rec is not None and "time" in rec.extra:
-            time_rows, reused = rec.extra["time"], True
+            time_rows, reused = [_reordered(r) for r in rec.extra["time"]], True
             failures = [{"run": f.run, "cause": f.cause} for f in rec.failures]
 
     progress.start((0 if reused else len(sets)) + len(variants), "header cost")
@@ -117,7 +123,7 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
         if store is not None:
             store.put(Record(kind="header_cost", params=params, source_hash=driver_hash,
                              created=datetime.now(timezone.utc),
-                             environment=environment(project, {"compile": "build.BASE_FLAGS"}),
+                             environment=environment(project, header_cost_flags()),
                              samples=[r["ns_with_header"] for r in time_rows],
                              failures=[Failure(**f) for f in failures],
                              extra={"time": time_rows, "caches": caches, "unit": "ns/op",
@@ -144,10 +150,18 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
                       "dependent chain (latency exposed), `independent` lets loads overlap"}
 
 
+def _reordered(row: dict) -> dict:
+    row = in_order(row, _TIME_ORDER)
+    for chain in ("dependent", "independent"):
+        if isinstance(row.get(chain), dict):
+            row[chain] = in_order(row[chain], _CHAIN_ORDER)
+    return row
+
+
 def cmd_header_cost(args, project: Project) -> int:
-    from .bench import default_store
-    with cli_progress(args.json) as progress:
-        out = run_header_cost(project, variants=args.variant, quick=args.quick, store=default_store(project),
+    from .cli import opened_store
+    with opened_store(project) as store, cli_progress(args.json) as progress:
+        out = run_header_cost(project, variants=args.variant, quick=args.quick, store=store,
                               force=getattr(args, "force", False), progress=progress)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -156,20 +170,13 @@ def cmd_header_cost(args, project: Project) -> int:
     return 0
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:g} {unit}"
-    return f"{n} B"
-
-
 def print_header_cost(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     caches = out["caches"]
-    con.print("caches: " + ", ".join(f"{k} {_bytes(v)}" for k, v in caches.items()))
+    con.print("caches: " + ", ".join(f"{k} {f_bytes(v)}" for k, v in caches.items()))
     t = Table(title=f"header read, ns per free (stride {out['stride_bytes']} B, random order)")
     for col in ("working set", "level", "dep. with", "dep. without", "header", "indep. with",
                 "indep. without", "header"):
@@ -178,7 +185,7 @@ def print_header_cost(out: dict) -> None:
         ws = r["working_set_bytes"]
         level = next((k for k in ("L1d", "L2", "L3") if k in caches and ws <= caches[k]), "DRAM")
         d, i = r["dependent"], r["independent"]
-        t.add_row(_bytes(ws), level, f"{d['with']:.2f}", f"{d['without']:.2f}", f"{r['header_ns']:+.2f}",
+        t.add_row(f_bytes(ws), level, f"{d['with']:.2f}", f"{d['without']:.2f}", f"{r['header_ns']:+.2f}",
                   f"{i['with']:.2f}", f"{i['without']:.2f}", f"{r['independent_header_ns']:+.2f}")
     con.print(t)
     s = Table(title="space per block")

@@ -90,12 +90,22 @@ def _git(project_root: Path, *args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def git_state(project) -> dict:
+    """{"commit", "short", "dirty"} of the project's checkout (None where git cannot say).
+
+    Dirty: any tracked file of the whole tree differs from the commit (untracked files,
+    such as new results, do not count)."""
+    commit = _git(project.root, "rev-parse", "HEAD")
+    status = _git(project.root, "status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "short": commit[:10] if commit else None,
+            "dirty": None if status is None else bool(status)}
+
+
 def environment(project, build_flags: list[str] | dict | None = None) -> dict:
     """machine_info() plus the build flags, the git commit and whether the tree was dirty."""
     env = dict(machine_info())
     env["caches"] = dict(env["caches"])
     env["build_flags"] = build_flags
-    env["git_commit"] = _git(project.root, "rev-parse", "HEAD")
-    status = _git(project.root, "status", "--porcelain", "--untracked-files=no")
-    env["git_dirty"] = None if status is None else bool(status)
+    git = git_state(project)
+    env["git_commit"], env["git_dirty"] = git["commit"], git["dirty"]
     return env

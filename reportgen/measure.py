@@ -91,10 +91,18 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
                          {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)})
 
 
+def header_cost_flags() -> dict:
+    """The flags the header-cost kernel is compiled with (what its records say it was built with)."""
+    from . import build
+    return {"compile": list(build.BASE_FLAGS), "defines": {"NDEBUG": None}}
+
+
 def header_cost_lib(project: Project) -> Path:
     """The allocator-independent header-cost kernel, built once."""
     from . import build
-    return build.build_library(project, "bench-header", [project.native_dir / "bench_header.c"])
+    flags = header_cost_flags()
+    return build.build_library(project, "bench-header", [project.native_dir / "bench_header.c"],
+                               flags["defines"], compile_args=flags["compile"])
 
 
 # ---- parent side: run one child -----------------------------------------------

@@ -18,14 +18,14 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import platform
-import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import UserError
+from .machine import git_state, machine_id, machine_info
 from .phases import Phase, load_phases
 from .project import Project
+from .store import Store
 
 # --quick: what serves tests and CI. Labelled "quick run" on every page.
 QUICK_OPS_FRACTION = 10   # ops = the workload's default / this
@@ -47,40 +47,6 @@ class Need:
 
 
 # ---- small helpers -----------------------------------------------------------
-
-def git_revision(project: Project) -> dict:
-    def git(*args):
-        try:
-            p = subprocess.run(["git", "-C", str(project.root), *args], capture_output=True, text=True, timeout=10)
-            return p.stdout.strip() if p.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            return None
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "native", "reportgen", "phases")
-    return {"commit": commit, "short": commit[:10] if commit else None,
-            "dirty": bool(status) if status is not None else None}
-
-
-def machine_id() -> str:
-    try:
-        from .machine import machine_id as mid
-        return mid()
-    except ImportError:  # the measurement engine's machine module is not there yet
-        return platform.node() or "unknown-machine"
-
-
-def machine_info() -> dict:
-    try:
-        from .machine import machine_info as mi
-        return mi()
-    except ImportError:
-        return {"id": machine_id(), "os": platform.platform(), "python": platform.python_version()}
-
-
-def open_store(project: Project):
-    from .store import Store
-    return Store(project.results_dir, machine_id())
-
 
 def _clean(obj: Any) -> Any:
     """JSON-safe: NaN/inf become None (records refuse them), tuples become lists."""
@@ -142,16 +108,9 @@ def combined_hash(hashes: dict[str, str | None]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def quick_ops(workload: str) -> int | None:
-    try:
-        from .workloads import WORKLOADS
-        wl = WORKLOADS[workload]
-    except (ImportError, KeyError):
-        return None
-    default = getattr(wl, "default_ops", None) or getattr(wl, "ops", None)
-    if isinstance(wl, dict):
-        default = wl.get("default_ops") or wl.get("ops")
-    return max(1000, int(default) // QUICK_OPS_FRACTION) if default else None
+def quick_ops(workload: str) -> int:
+    from .workloads import get_workload
+    return max(1000, get_workload(workload).ops // QUICK_OPS_FRACTION)
 
 
 # ---- measuring -----------------------------------------------------------------
@@ -172,7 +131,8 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
         from .route import run_route
         extra = {}
         if spec is not None and spec.claim is not None:
-            # the engine's own Amdahl block then uses the phase's claim and pool
+            # the engine's Amdahl block, computed from the routing's shares for this phase's claim
+            # (the claim is not part of the measurement: editing it measures nothing again)
             extra = {"claim": (spec.claim.low, spec.claim.high), "claim_pool": spec.claim.pool}
         return run_route(project, need.workload, need.variants[0],
                          ops=quick_ops(need.workload) if quick else None, store=store, force=force,
@@ -206,17 +166,34 @@ def _phase_key(spec: Phase, quick: bool) -> tuple[str, dict]:
     return spec.id, {"quick": bool(quick)}
 
 
-def save_phase(store, spec: Phase, results: dict, source_hash: str, environment: dict) -> None:
+# How this run came by its results (measured now or read back, when assembled, at which
+# commit), as opposed to what was measured: left out when deciding whether anything changed.
+_BOOKKEEPING = frozenset({"reused", "measured_now", "provenance"})
+
+
+def substance(obj: Any) -> Any:
+    """`obj` without the per-run bookkeeping (_BOOKKEEPING keys at any depth)."""
+    if isinstance(obj, dict):
+        return {k: substance(v) for k, v in obj.items() if k not in _BOOKKEEPING}
+    if isinstance(obj, list):
+        return [substance(v) for v in obj]
+    return obj
+
+
+def save_phase(store, spec: Phase, results: dict, source_hash: str, environment: dict) -> bool:
+    """Keep the phase's assembled results unless the last record already says the same.
+
+    Returns whether a new record was written (a publish with nothing changed writes none)."""
     from .store import Record
     pid, params = _phase_key(spec, results.get("quick", False))
     new = Record(kind="phase", allocator=pid, params=params, source_hash=source_hash,
                  environment=_clean(environment), extra={"results": results})
     last = store.latest(new.key)
-    strip = lambda r: {k: v for k, v in r.items() if k != "provenance"}  # noqa: E731
     if last is not None and last.source_hash == source_hash and \
-            strip(last.extra.get("results", {})) == strip(results):
-        return  # nothing changed: no new record
+            substance(last.extra.get("results", {})) == substance(new.extra["results"]):
+        return False
     store.put(new)
+    return True
 
 
 def load_phase_history(store, spec: Phase, quick: bool) -> list:
@@ -262,19 +239,20 @@ def build_all(project: Project, plans, progress: ProgressFn | None = None) -> No
 
 
 def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force: bool = False,
-                     progress: ProgressFn | None = None, sub_progress=None) -> dict:
+                     progress: ProgressFn | None = None, sub_progress=None, store: Store | None = None) -> dict:
     """Measure what the phases need (missing or stale only, unless force) and return the results dict.
 
     progress(message, done, total) is called per measurement; sub_progress(event)
-    receives the engine's start/advance events within one measurement.
+    receives the engine's start/advance events within one measurement.  `store`:
+    the results store (default: this project's, for this machine).
     """
     plans = []
     for spec in phases:
         peers, unavailable = available_peers(spec.peers)
         plans.append((spec, needs(spec, peers), unavailable))
     build_all(project, plans, progress)
-    store = open_store(project)
-    git = git_revision(project)
+    store = store if store is not None else Store.for_project(project, machine_id())
+    git = git_state(project)
     info = machine_info()
     total = sum(len(n) for _, n, _ in plans)
     done = 0
@@ -285,7 +263,10 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
         for need in phase_needs:
             if progress:
                 progress(f"{spec.id}: {need.label()}", done, total)
-            key = (need, quick)
+            # a route's Amdahl block depends on the phase's claim (the measurement does not)
+            claim = (spec.claim.low, spec.claim.high, spec.claim.pool) if need.kind == "route" and spec.claim \
+                else None
+            key = (need, quick, claim)
             try:
                 if key not in cache:
                     cache[key] = measure_need(project, need, quick=quick, force=force, store=store, spec=spec,
@@ -329,12 +310,13 @@ def attach_history(results: dict, store, phases: list[Phase], quick: bool) -> No
                 break
 
 
-def collect(project: Project, phases: list[Phase], quick: bool | None = None) -> dict:
+def collect(project: Project, phases: list[Phase], quick: bool | None = None,
+            store: Store | None = None) -> dict:
     """The results of the last `run`, read from the store (no measuring).
 
     quick=None: the full-run record when there is one, else the quick one.
     """
-    store = open_store(project)
+    store = store if store is not None else Store.for_project(project, machine_id())
     results = None
     for spec in phases:
         modes = [quick] if quick is not None else [False, True]
@@ -386,12 +368,14 @@ def rich_progress(console=None, first: str = "measure"):
 def cmd_run(args, project: Project) -> int:
     from rich.console import Console
 
+    from .cli import opened_store
+
     phases = load_phases(project, getattr(args, "phase", None))
     err = Console(stderr=True)
     prog, update, sub = rich_progress(err)
-    with prog:
+    with opened_store(project) as store, prog:
         results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update,
-                                   sub_progress=sub)
+                                   sub_progress=sub, store=store)
     if getattr(args, "json", False):
         print(json.dumps(results, indent=2))
         return 0

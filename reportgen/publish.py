@@ -1,9 +1,9 @@
 """The main job: build, measure what is missing or stale, render, build the site.
 
-Building happens inside measuring (a variant's library is compiled, or found in
-the build cache, by the engine when a measurement needs it); the store makes a
-second publish with unchanged sources measure nothing, and an edit of one
-variant's source re-measure only what depends on that variant.
+Building comes first (plan.build_all: every library compiled, or found in the
+build cache, before anything is measured); the store makes a second publish
+with unchanged sources measure nothing and write no new record, and an edit of
+one variant's source re-measures only what depends on that variant.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .project import Project
 
 
 def publish(project: Project, phase_ids=None, quick: bool = False, force: bool = False, console=None,
-            site_url: str | None = None) -> dict:
+            site_url: str | None = None, store=None) -> dict:
     from rich.console import Console
 
     from .phases import load_phases
@@ -26,7 +26,8 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
     started = time.monotonic()
     prog, update, sub = rich_progress(console, "publish")
     with prog:
-        results = plan_and_measure(project, phases, quick=quick, force=force, progress=update, sub_progress=sub)
+        results = plan_and_measure(project, phases, quick=quick, force=force, progress=update, sub_progress=sub,
+                                   store=store)
         update("render reports", 0, 2)
         pages = render_all(project, phases, results)
         update("build the site (mkdocs)", 1, 2)
@@ -42,5 +43,7 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
 
 
 def cmd_publish(args, project: Project) -> int:
-    publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force)
+    from .cli import opened_store
+    with opened_store(project) as store:
+        publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force, store=store)
     return 0

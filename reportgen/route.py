@@ -6,13 +6,16 @@ here).  Measurement: the workload run once with counters (pool counts), and
 each size run alone, which attributes every size to the pool whose counters
 moved and gives a time per op per size.  From these, each pool's share by
 count (counters), by bytes (requested bytes) and by time (count x time per
-op of that size alone), and the Amdahl ceiling 1/((1-E)+E/S) of a claimed
-speed-up S of one pool, with E its time share, beside the count-share
-estimate 1 + E_count x (S-1) the reference used.
+op of that size alone).  Given a claimed speed-up S of one pool (a phase's
+claim, or `--claim`), also the Amdahl ceiling 1/((1-E)+E/S) with E its time
+share, beside the count-share estimate 1 + E_count x (S-1) the reference used.
+The claim is not part of what is measured: the ceiling is computed from the
+shares each time the routing is given back, so editing a claim measures nothing.
 """
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -21,13 +24,15 @@ from . import stats
 from .errors import UserError
 from .measure import NullProgress, cli_progress, resolve_allocator, run_child, workload_request
 from .project import Project
+from .store import in_order
 from .workloads import get_workload
 
 POOLS = ("tiny", "mid", "large")
 SINGLE_SIZE_REPEATS = 3
-# The claim the reference investigated (+17..27% on Mid); plan.py passes each phase's own.
-DEFAULT_CLAIM = (0.17, 0.27)
-_ORDER = ("workload", "variant", "ops", "thresholds", "sizes", "pools", "counters", "amdahl", "time_model")
+_ORDER = ("workload", "variant", "ops", "thresholds", "sizes", "pools", "counters", "amdahl", "time_model",
+          "config", "failures", "source_hash", "reused")
+_SIZE_ORDER = ("size", "predicted", "measured", "count")
+_SHARE_ORDER = ("count_share", "byte_share", "time_share")
 
 
 def _pool_allocs(counters: dict) -> dict[str, int]:
@@ -48,26 +53,71 @@ def _shares(values: dict[str, float]) -> dict[str, float | None]:
     return {p: (values[p] / total if total else None) for p in values}
 
 
+def _check_claim(claim, claim_pool: str | None) -> tuple[tuple[float, float] | None, str]:
+    if claim_pool is not None and claim_pool not in POOLS:
+        raise UserError(f"unknown pool {claim_pool!r}; pools: {', '.join(POOLS)}")
+    if claim is None:
+        if claim_pool is not None:
+            raise UserError("--claim-pool needs --claim LO..HI (the claimed speed-up of that pool)")
+        return None, "mid"
+    try:
+        lo, hi = (float(x) for x in claim)
+    except (TypeError, ValueError):
+        raise UserError(f"a claim is two numbers LO..HI (e.g. 0.17..0.27), got {claim!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi or lo <= -1:
+        raise UserError(f"a claim LO..HI needs -1 < LO <= HI (relative speed-ups), got {lo}..{hi}")
+    return (lo, hi), claim_pool or "mid"
+
+
+def amdahl(pools: dict, claim: tuple[float, float], pool: str = "mid") -> dict | None:
+    """The Amdahl ceiling of a claimed speed-up (lo, hi) of `pool`, from the measured shares.
+
+    None when the shares are not measured (e.g. a failed run)."""
+    e_time, e_count = pools[pool]["time_share"], pools[pool]["count_share"]
+    if e_time is None or e_count is None:
+        return None
+    lo, hi = claim
+    return {"pool": pool, "claim": [lo, hi], "time_share": e_time, "count_share": e_count,
+            "ceiling": [stats.amdahl_ceiling(e_time, 1 + lo), stats.amdahl_ceiling(e_time, 1 + hi)],
+            "ceiling_if_path_free": (1 / (1 - e_time)) if e_time < 1 else None,
+            "reference_estimate": [1 + e_count * lo, 1 + e_count * hi],
+            "formula": "1/((1-E)+E/S), E = time share of the pool, S = 1 + claim",
+            "reference_formula": "1 + E_count * claim (the reference's count-share estimate)"}
+
+
+def _with_claim(out: dict, claim, claim_pool: str) -> dict:
+    """The routing as given back: documented key order, and the Amdahl block when a claim is given."""
+    out = dict(out)
+    out["sizes"] = [in_order(s, _SIZE_ORDER) for s in out["sizes"]]
+    out["pools"] = in_order({p: in_order(v, _SHARE_ORDER) for p, v in out["pools"].items()}, POOLS)
+    out.pop("amdahl", None)
+    if claim is not None:
+        out["amdahl"] = amdahl(out["pools"], claim, claim_pool)
+    return in_order(out, _ORDER)
+
+
 def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
               force: bool = False, progress=None, claim: tuple[float, float] | None = None,
-              claim_pool: str = "mid") -> dict:
-    """Predicted vs measured routing of `workload` on a project variant; DESIGN.md `route --json` shape."""
+              claim_pool: str | None = None) -> dict:
+    """Predicted vs measured routing of `workload` on a project variant; DESIGN.md `route --json` shape.
+
+    With `claim=(lo, hi)` (a claimed relative speed-up of `claim_pool`, default mid) the
+    result also holds an `amdahl` block; without one it has none.
+    """
     from .machine import environment
     from .store import Failure, Record, key_for
 
     w = get_workload(workload)
     if ops is not None and (not isinstance(ops, int) or ops <= 0):
         raise UserError(f"--ops must be a positive whole number, got {ops!r}")
-    if claim_pool not in POOLS:
-        raise UserError(f"unknown pool {claim_pool!r}; pools: {', '.join(POOLS)}")
+    claim, claim_pool = _check_claim(claim, claim_pool)
     spec = resolve_allocator(project, variant)
     if not spec.is_project:
         raise UserError(f"route needs a project variant (its counters and thresholds); "
                         f"{spec.name!r} is a system allocator")
     ops = ops or w.ops
-    claim = tuple(claim or DEFAULT_CLAIM)
-    params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS,
-              "claim": list(claim), "claim_pool": claim_pool}
+    # what is measured, and nothing else: a claim only changes what is computed from it
+    params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS}
     if w.driver == "gap":
         params["slots"] = w.slots
     else:
@@ -76,11 +126,7 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     if store is not None and not force:
         rec = store.current(key, spec.source_hash)
         if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash and "route" in rec.extra:
-            stored = rec.extra["route"]   # the store keeps keys sorted: give back the usual order
-            out = {k: stored[k] for k in _ORDER if k in stored}
-            out.update({k: v for k, v in stored.items() if k not in out})
-            out["reused"] = True
-            return out
+            return _with_claim({**rec.extra["route"], "reused": True}, claim, claim_pool)
 
     progress = progress or NullProgress()
     progress.start(2 + len(w.sizes) * SINGLE_SIZE_REPEATS, f"route {w.name} on {spec.name}")
@@ -155,20 +201,9 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
                       "relative_error": modelled / actual - 1,
                       "note": "time shares assume each size costs in the mix what it costs alone"}
 
-    amdahl = None
-    e_time, e_count = pools[claim_pool]["time_share"], pools[claim_pool]["count_share"]
-    if e_time is not None and e_count is not None:
-        lo, hi = claim
-        amdahl = {"pool": claim_pool, "claim": [lo, hi], "time_share": e_time, "count_share": e_count,
-                  "ceiling": [stats.amdahl_ceiling(e_time, 1 + lo), stats.amdahl_ceiling(e_time, 1 + hi)],
-                  "ceiling_if_path_free": (1 / (1 - e_time)) if e_time < 1 else None,
-                  "reference_estimate": [1 + e_count * lo, 1 + e_count * hi],
-                  "formula": "1/((1-E)+E/S), E = time share of the pool, S = 1 + claim",
-                  "reference_formula": "1 + E_count * claim (the reference's count-share estimate)"}
-
     thresholds = {k: config.get(k) for k in ("tiny_max", "mid_min", "mid_max")}
     out = {"workload": w.name, "variant": spec.name, "ops": ops, "thresholds": thresholds,
-           "sizes": sizes_out, "pools": pools, "counters": counters or {}, "amdahl": amdahl,
+           "sizes": sizes_out, "pools": pools, "counters": counters or {},
            "time_model": time_model, "config": config, "failures": failures,
            "source_hash": spec.source_hash, "reused": False}
     if store is not None:
@@ -179,14 +214,15 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
                      counters=counters or {}, failures=[Failure(**f) for f in failures],
                      extra={"driver_hash": spec.driver_hash, "unit": "ns/op", "route": out})
         store.put(rec)
-    return out
+    return _with_claim(out, claim, claim_pool)
 
 
 def cmd_route(args, project: Project) -> int:
-    from .bench import default_store
-    with cli_progress(args.json) as progress:
-        out = run_route(project, args.workload, args.variant, ops=args.ops, store=default_store(project),
-                        force=getattr(args, "force", False), progress=progress)
+    from .cli import opened_store
+    with opened_store(project) as store, cli_progress(args.json) as progress:
+        out = run_route(project, args.workload, args.variant, ops=args.ops, store=store,
+                        force=getattr(args, "force", False), progress=progress,
+                        claim=getattr(args, "claim", None), claim_pool=getattr(args, "claim_pool", None))
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -228,11 +264,11 @@ def print_route(out: dict) -> None:
             "mutex_locks", "header_reads", "leaked_blocks") if k in c))
     a = out.get("amdahl")
     if a:
-        con.print(f"Amdahl: a claimed +{a['claim'][0]:.0%}..+{a['claim'][1]:.0%} on {a['pool']} "
+        con.print(f"Amdahl: a claimed {a['claim'][0]:+.0%}..{a['claim'][1]:+.0%} on {a['pool']} "
                   f"(time share {a['time_share']:.1%}) can give at most "
-                  f"+{a['ceiling'][0] - 1:.1%}..+{a['ceiling'][1] - 1:.1%} overall; the count-share "
-                  f"estimate ({a['count_share']:.0%}) says +{a['reference_estimate'][0] - 1:.1%}.."
-                  f"+{a['reference_estimate'][1] - 1:.1%}")
+                  f"{a['ceiling'][0] - 1:+.1%}..{a['ceiling'][1] - 1:+.1%} overall; the count-share "
+                  f"estimate ({a['count_share']:.0%}) says {a['reference_estimate'][0] - 1:+.1%}.."
+                  f"{a['reference_estimate'][1] - 1:+.1%}")
     tm = out.get("time_model")
     if tm:
         con.print(f"time model: {tm['ns_per_op_modelled']:.1f} ns/op from single-size runs vs "

@@ -56,6 +56,10 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
 
+    def line(self) -> str:
+        """One line for a person: what the file is, why it was skipped, that it is untouched."""
+        return f"unreadable record {self.path}: {' '.join(self.reason.split())} (left in place)"
+
 
 def _normalise(value: Any) -> Any:
     """Integral floats become ints so that ops=1e6 and ops=1000000 give one key."""
@@ -72,6 +76,16 @@ def key_for(kind: str, workload: str | None, allocator: str | None, params: dict
     """Canonical key: `kind/workload/allocator/<params as sorted compact JSON>`."""
     p = json.dumps(_normalise(dict(params or {})), sort_keys=True, separators=(",", ":"))
     return f"{kind}/{workload or '-'}/{allocator or '-'}/{p}"
+
+
+def in_order(d: dict, order) -> dict:
+    """`d` with the keys named in `order` first, in that order, then the rest.
+
+    Records are written with sorted keys (canonical JSON); a reader that gives a
+    stored result back uses this to restore the order its output documents."""
+    out = {k: d[k] for k in order if k in d}
+    out.update((k, v) for k, v in d.items() if k not in out)
+    return out
 
 
 def slug(key: str) -> str:

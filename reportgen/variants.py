@@ -156,14 +156,17 @@ def describe(project: Project) -> list[dict]:
     for variant in VARIANTS.values():
         row = {"name": variant.name, "kind": "project", "available": False, "library": None,
                "preload": None, "flags": dict(variant.flags), "description": variant.description,
-               "built": False, "source_hash": None, "why": None}
+               "built": False, "compiled_now": False, "source_hash": None, "why": None}
         try:
             was_cached = is_built(project, variant, "lib") and is_built(project, variant, "preload")
             row["library"] = str(build_variant(project, variant, "lib"))
             row["preload"] = str(build_variant(project, variant, "preload"))
             row["source_hash"] = source_hash(project, variant)
             row["available"] = True
-            row["built"] = not was_cached   # compiled by this call (False: taken from the cache)
+            # built: both libraries are in the build cache (compiled by this call or earlier);
+            # compiled_now: this call compiled them
+            row["built"] = is_built(project, variant, "lib") and is_built(project, variant, "preload")
+            row["compiled_now"] = not was_cached
         except UserError as exc:
             row["library"] = row["preload"] = None
             row["why"] = str(exc)
@@ -212,7 +215,7 @@ def _print_table(rows: list[dict]) -> None:
             if row["kind"] == "project":
                 flags = " ".join(f"{k}={v}" for k, v in row["flags"].items())
                 where += (f"\nflags: {flags}\n"
-                          f"{'compiled now' if row['built'] else 'cached'}, hash {row['source_hash']}")
+                          f"{'compiled now' if row['compiled_now'] else 'cached'}, hash {row['source_hash']}")
         else:
             where = f"[red]{row['why']}[/red]"
         table.add_row(row["name"], row["kind"], "yes" if row["available"] else "[red]no[/red]", where)

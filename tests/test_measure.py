@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from reportgen import measure
+from reportgen import build, measure
 from reportgen.bench import run_bench
 from reportgen.build import build_library
 from reportgen.cli import main
@@ -138,7 +140,7 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
 
 def test_route_json_predicts_and_measures_tiny_and_mid(capsys, results_dir):
     status, out, err = run_cli(capsys, "route", "--workload", "mid_mt_gap", "--variant", "hak-6b",
-                               "--ops", str(OPS), "--json")
+                               "--ops", str(OPS), "--claim", "0.17..0.27", "--json")
     assert status == 0, err
     r = json.loads(out)
     assert r["workload"] == "mid_mt_gap" and r["variant"] == "hak-6b"
@@ -154,10 +156,43 @@ def test_route_json_predicts_and_measures_tiny_and_mid(capsys, results_dir):
     # 1 KiB of 1+2+4+8 KiB requested: the byte share follows the sizes, not the counts
     assert r["pools"]["tiny"]["byte_share"] < r["pools"]["tiny"]["count_share"]
     assert r["counters"]["tiny_allocs"] + r["counters"]["mid_allocs"] == OPS
+    assert list(r)[:7] == ["workload", "variant", "ops", "thresholds", "sizes", "pools", "counters"]
     a = r["amdahl"]
-    assert a["pool"] == "mid" and a["time_share"] == r["pools"]["mid"]["time_share"]
+    assert a["pool"] == "mid" and a["claim"] == [0.17, 0.27]
+    assert a["time_share"] == r["pools"]["mid"]["time_share"]
     assert 1 < a["ceiling"][0] <= a["ceiling"][1]
     assert r["failures"] == []
+
+
+def test_route_claim_is_computed_from_the_stored_shares_never_measured(capsys, results_dir):
+    """No claim, no Amdahl block; another claim is the same measurement read back, in the same order."""
+    base = ["route", "--workload", "mid_mt_gap", "--variant", "hak-6b", "--ops", str(OPS), "--json"]
+    status, out, err = run_cli(capsys, *base)
+    assert status == 0, err
+    first = json.loads(out)
+    assert "amdahl" not in first and not first["reused"]
+    status, out, err = run_cli(capsys, *base, "--claim", "0.05..0.10", "--claim-pool", "tiny")
+    assert status == 0, err
+    second = json.loads(out)
+    assert second["reused"] and second["pools"] == first["pools"]
+    assert list(second) == list(first)[:7] + ["amdahl"] + list(first)[7:]   # documented order kept
+    assert list(second["pools"]) == ["tiny", "mid", "large"]
+    assert list(second["sizes"][0])[:4] == ["size", "predicted", "measured", "count"]
+    a = second["amdahl"]
+    assert a["pool"] == "tiny" and a["claim"] == [0.05, 0.10]
+    assert a["time_share"] == first["pools"]["tiny"]["time_share"]
+    assert len(list(results_dir.glob("*/route/*/*.json"))) == 1   # one measurement, whatever the claim
+    status, out, err = run_cli(capsys, *base[:-1])   # the text output says nothing of a claim
+    assert status == 0 and "Amdahl" not in out
+
+
+def test_route_claim_of_a_phase_is_its_own(project, tmp_path):
+    store = Store(tmp_path / "results", "test-machine")
+    a = run_route(project, "mid_mt_gap", "hak-6b", ops=OPS, store=store, claim=(0.17, 0.27))
+    b = run_route(project, "mid_mt_gap", "hak-6b", ops=OPS, store=store, claim=(0.30, 0.40), claim_pool="mid")
+    assert b["reused"] and b["amdahl"]["claim"] == [0.30, 0.40]
+    assert b["amdahl"]["ceiling"][0] > a["amdahl"]["ceiling"][1]   # a bigger claim, a higher ceiling
+    assert "amdahl" not in run_route(project, "mid_mt_gap", "hak-6b", ops=OPS, store=store)
 
 
 def test_route_reads_thresholds_from_the_library(project):
@@ -214,6 +249,27 @@ def test_bench_reuses_current_records(project, tmp_path):
     assert rec.extra["driver_hash"] and rec.samples == third["results"][0]["samples"]
 
 
+def test_after_an_edit_to_the_baseline_the_whole_group_is_measured(project_copy, tmp_path):
+    """Every comparison is with the baseline: a new baseline is measured beside all of them."""
+    store = Store(tmp_path / "results", "test-machine")
+    names = ["hak-6a", "hak-6b", "glibc"]
+    first = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    assert first["measured_now"] == names
+
+    mid = project_copy.native_dir / "mid.c"  # code only the registry variant (the baseline) compiles
+    anchor = "void _hak_mid_registry_reinit(void) {"
+    assert mid.read_text().index("#if defined(HAK_MID_FREE_REGISTRY)") < mid.read_text().index(anchor)
+    mid.write_text(mid.read_text().replace(anchor, "int _hak_mid_registry_edited;\n" + anchor, 1))
+    after = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    assert after["measured_now"] == names
+    rows = {r["variant"]: r for r in after["results"]}
+    assert rows["hak-6a"]["source_hash"] != first["results"][0]["source_hash"]
+    assert rows["hak-6b"]["source_hash"] == first["results"][1]["source_hash"]   # unchanged, measured anyway
+    assert not any(r["reused"] for r in after["results"])
+    assert len({r["session"] for r in after["results"]}) == 1
+    assert not any("different sessions" in w for c in after["comparisons"] for w in c.get("warnings", []))
+
+
 def test_after_an_edit_to_one_variant_only_it_and_the_baseline_are_measured(project_copy, tmp_path):
     store = Store(tmp_path / "results", "test-machine")
     names = ["hak-6a", "hak-6b", "glibc"]
@@ -236,8 +292,9 @@ def test_after_an_edit_to_one_variant_only_it_and_the_baseline_are_measured(proj
 
 # ---- header cost ------------------------------------------------------------------------
 
-def test_header_cost_json_shape(project):
-    h = run_header_cost(project, quick=True)
+def test_header_cost_json_shape(project, tmp_path):
+    store = Store(tmp_path / "results", "test-machine")
+    h = run_header_cost(project, quick=True, store=store)
     assert "L1d" in h["caches"] and "L2" in h["caches"]
     sets = [t["working_set_bytes"] for t in h["time"]]
     assert sets[0] == 4096 and sets[-1] == 64 << 20 and sets == sorted(sets)
@@ -249,6 +306,16 @@ def test_header_cost_json_shape(project):
     assert space[("hak-6b", 8192)]["block"] == 8192 + 16
     assert space[("hak-6a", 8192)]["header_bytes"] == 0
     assert space[("hak-6b", 1024)]["pool"] == "tiny"
+
+    # read back from the store: the same rows in the documented order, not the store's sorted one
+    again = run_header_cost(project, quick=True, store=store)
+    assert again["reused"] and again["time"] == h["time"]
+    assert [list(t) for t in again["time"]] == [list(t) for t in h["time"]]
+    assert list(again["time"][0])[:3] == ["working_set_bytes", "ns_with_header", "ns_without_header"]
+    # the record says which flags the kernel was really compiled with
+    (rec,) = [r for r in store.scan()[0] if r.kind == "header_cost"]
+    flags = rec.environment["build_flags"]
+    assert flags == measure.header_cost_flags() and flags["compile"] == list(build.BASE_FLAGS)
 
 
 # ---- command line: bad input -------------------------------------------------------------
@@ -264,12 +331,37 @@ def test_header_cost_json_shape(project):
     (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--threads", "4"], "threads"),
     (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--variant", "glibc"], "twice"),
     (["header-cost", "--variant", "hak-9z"], "hak-9z"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "hak-6b", "--claim", "abc"], "abc"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "hak-6b", "--claim", "0.3..0.1"], "0.3..0.1"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "hak-6b", "--claim-pool", "mid"], "--claim"),
+    (["route", "--workload", "mid_mt_gap", "--variant", "hak-6b", "--claim", "0.1..0.2", "--claim-pool", "x"],
+     "claim-pool"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, results_dir, argv, word):
     status, out, err = run_cli(capsys, *argv)
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and word in lines[0] and "Traceback" not in err
+
+
+def test_unreadable_record_is_one_warning_line_and_left_in_place(project, tmp_path):
+    """A garbage file among a key's records: each command that reads it says so in one line on
+    stderr (no Python warning with its source line) and leaves the file as it is."""
+    env = {**os.environ, "REPORTGEN_RESULTS_DIR": str(tmp_path / "results")}
+    argv = [sys.executable, "-m", "reportgen.cli", "--root", str(project.root), "bench", "--workload",
+            "mid_mt_gap", "--variant", "glibc", "--runs", "1", "--ops", "1000", "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    (record,) = (tmp_path / "results").glob("*/bench/*/*.json")
+    garbage = record.parent / "20250101T000000.000000Z-000000000000.json"
+    garbage.write_bytes(b"{not json")
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["reused"]          # the good record is still read
+    (line,) = second.stderr.splitlines()
+    assert line.startswith(f"reportgen: warning: unreadable record {garbage}: not valid JSON")
+    assert line.endswith("(left in place)")
+    assert garbage.read_bytes() == b"{not json" and record.exists()
 
 
 def test_workloads_are_defined_once():

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from reportgen.store import (SCHEMA_VERSION, CorruptRecordError, CorruptRecordWarning, Record,
-                             RecordConflictError, Store, key_for, slug)
+from reportgen.store import (SCHEMA_VERSION, CorruptRecordError, CorruptRecordWarning, Problem, Record,
+                             RecordConflictError, Store, in_order, key_for, slug)
 
 T0 = datetime(2025, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -99,6 +99,19 @@ def test_corrupt_record_reported_by_name_and_left_alone(store):
     # a new measurement does not touch it
     store.put(rec(5))
     assert garbage.read_bytes() == b"{not json"
+
+
+def test_a_problem_is_one_line_for_a_person(tmp_path):
+    p = Problem(tmp_path / "x.json", "schema mismatch (samples: bad;\n  created: missing)")
+    line = p.line()
+    assert "\n" not in line and str(p.path) in line and line.endswith("(left in place)")
+    assert "samples: bad; created: missing" in line
+
+
+def test_in_order_restores_a_documented_order():
+    stored = json.loads(json.dumps({"workload": "w", "variant": "v", "extra": 1, "pools": {}}, sort_keys=True))
+    assert list(in_order(stored, ("workload", "variant", "pools", "absent"))) == ["workload", "variant", "pools",
+                                                                              "extra"]
 
 
 def test_strict_store_raises(store):

@@ -12,7 +12,8 @@ from reportgen.cli import main
 from reportgen.errors import UserError
 from reportgen.variants import PEERS, VARIANTS, Peer, get_variant, peer_status, variant_with
 
-PROJECT_KEYS = {"name", "kind", "available", "library", "preload", "flags", "description", "built"}
+PROJECT_KEYS = {"name", "kind", "available", "library", "preload", "flags", "description", "built",
+                "compiled_now"}
 SYSTEM_KEYS = {"name", "kind", "available", "library", "why"}
 
 
@@ -25,7 +26,8 @@ def check_shape(rows: list[dict]) -> None:
             assert os.path.isfile(row["library"]) and os.path.isfile(row["preload"])
             assert row["library"] != row["preload"]
             assert row["flags"] == VARIANTS[row["name"]].flags
-            assert isinstance(row["built"], bool)
+            # available project variant: both libraries are in the build cache, however they got there
+            assert row["built"] is True and isinstance(row["compiled_now"], bool)
         else:
             assert row["kind"] == "system"
             assert SYSTEM_KEYS <= row.keys()
@@ -41,10 +43,10 @@ def test_json_shape_in_process(capsys):
     check_shape(rows)
     glibc = next(r for r in rows if r["name"] == "glibc")
     assert glibc["available"]
-    # a second call finds everything in the cache
+    # a second call finds everything in the cache: still built, nothing compiled now
     assert main(["variants", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert all(not r["built"] for r in again if r["kind"] == "project")
+    assert all(r["built"] and not r["compiled_now"] for r in again if r["kind"] == "project")
     assert [r["library"] for r in again] == [r["library"] for r in rows]
 
 
@@ -83,6 +85,7 @@ def test_broken_build_lists_the_variant_as_unavailable(project_copy, capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     for name in VARIANTS:
         assert rows[name]["available"] is False
+        assert rows[name]["built"] is False and rows[name]["compiled_now"] is False
         assert "compile of" in rows[name]["why"] and "tiny.c" in rows[name]["why"]
         assert rows[name]["library"] is None
     assert rows["glibc"]["available"] is True
@@ -113,3 +116,14 @@ def test_variant_with_adds_flags_and_keeps_the_base():
     derived = variant_with("hak-6b", "hak-6b-t", {"HAK_TINY_MAX": 1023})
     assert derived.flags == {"HAK_MID_FREE_HEADER": "1", "HAK_TINY_MAX": "1023"}
     assert VARIANTS["hak-6b"].flags == {"HAK_MID_FREE_HEADER": "1"}
+
+
+def test_built_means_in_the_cache_and_compiled_now_means_by_this_call(project_copy, capsys):
+    argv = ["--root", str(project_copy.root), "variants", "--json"]
+    assert main(argv) == 0   # a fresh cache: this call compiles every variant
+    first = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "project"]
+    assert all(r["built"] and r["compiled_now"] for r in first), first
+    assert main(argv) == 0   # the same sources: everything comes from the cache
+    second = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "project"]
+    assert all(r["built"] and not r["compiled_now"] for r in second), second
+    assert [r["library"] for r in second] == [r["library"] for r in first]
