@@ -51,6 +51,14 @@ VARIANTS: dict[str, Variant] = {
             "nothing is leaked and no mutex is taken.",
             {"HAK_MID_FREE_HEADER": "1", "HAK_MID_REMOTE_LOCKFREE": "1"},
         ),
+        Variant(
+            "hak-6a-pad16",
+            "Control for Phase 6-B: hak-6a with 16 bytes of padding after every Mid block and no "
+            "header, so its blocks sit where 6-B's do (stride = class size + 16) while its free path "
+            "stays 6-A's. It separates the cost of reading the header from the header's side effect "
+            "on block placement (power-of-two strides put every block on the same cache sets).",
+            {"HAK_MID_FREE_REGISTRY": "1", "HAK_MID_BLOCK_PAD": "16"},
+        ),
     )
 }
 
