@@ -135,7 +135,7 @@ typedef struct {
 } ring_t;
 
 typedef struct {
-  uint32_t id, threads;
+  _Alignas(64) uint32_t id, threads;  /* one cache line apart: no false sharing between threads */
   uint64_t my_ops;
   uint64_t rng;
   const uint64_t* sizes;
@@ -181,7 +181,7 @@ static void* remote_main(void* arg) {
       if (head < tail) {
         ring_entry_t e = t->in->e[head & (RING_SIZE - 1)];
         atomic_store_explicit(&t->in->head, head + 1, memory_order_release);
-        if (e.p) BENCH_FREE(e.p, t->sizes[e.k]);   /* a block another thread allocated */
+        if (e.p) BENCH_FREE(e.p, t->sizes[e.k]);   /* a block another thread allocated (NULL: failed) */
         consumed++;
         progress = 1;
       }

@@ -56,7 +56,7 @@ static inline void hc_push(hc_seg_t* segs, uint32_t cls, char* p) {
 
 static inline uint32_t hc_class_from_header(char* p, uint64_t* bad) {
   const _hak_mid_header_t* h = (const _hak_mid_header_t*)(p - sizeof(_hak_mid_header_t));
-  if (unlikely(h->magic != HAK_MID_MAGIC)) (*bad)++;
+  if (unlikely(h->magic != _hak_mid_magic_at(h))) (*bad)++;
   return h->class_idx;
 }
 
@@ -136,7 +136,7 @@ BENCH_API int bench_header_cost(uint64_t working_set_bytes, uint32_t stride, uin
   for (size_t i = 0; i < n; i++) {
     _hak_mid_header_t* h = (_hak_mid_header_t*)(base + i * stride);
     h->class_idx = (uint32_t)(bench_rng(&rng) % 6);
-    h->magic = HAK_MID_MAGIC;
+    h->magic = _hak_mid_magic_at(h);
     perm[i] = i;
   }
   for (size_t i = n - 1; i > 0; i--) {  /* Fisher-Yates: random visiting order */

@@ -52,6 +52,13 @@ typedef struct _hak_mid_header_s {
   uint64_t _pad;
 } _hak_mid_header_t;
 _Static_assert(sizeof(_hak_mid_header_t) == 16, "the Mid header keeps user pointers 16-byte aligned");
+/* The magic a header at `hdr` carries: HAK_MID_MAGIC mixed with the header's
+ * own address, so bytes that merely look like a header (stale data inside a
+ * block, a pointer into a block) do not pass for one: checking it costs one
+ * xor more than a fixed magic. */
+static inline uint32_t _hak_mid_magic_at(const void* hdr) {
+  return HAK_MID_MAGIC ^ (uint32_t)((uintptr_t)hdr >> 4);
+}
 #if defined(HAK_MID_FREE_HEADER)
 #define HAK_MID_HEADER_BYTES 16 /* sizeof(_hak_mid_header_t), usable in #if */
 #else
@@ -124,6 +131,7 @@ static inline _hak_desc_t* _hak_map_lookup(const void* p) {
 bool  _hak_map_set(const void* segment_addr, _hak_desc_t* desc);   /* false: out of memory */
 
 void* _hak_os_alloc_aligned(size_t size, size_t alignment);        /* zeroed, NULL on failure */
+void* _hak_os_alloc_aligned_reserved(size_t size, size_t alignment); /* the same, overcommit-checked */
 void  _hak_os_free(void* p, size_t size);
 _hak_segment_t* _hak_segment_new(struct _hak_heap_s* heap, _hak_pool_t pool, uint32_t class_idx,
                                  size_t block_size, size_t stride);
@@ -147,12 +155,6 @@ typedef struct _hak_mid_class_s {
   void*  free_list;
   char*  bump;
   _hak_segment_t* chunks;
-#if HAK_MID_BLOCK_PAD != 0
-  /* A padded stride is no power of two: "is this a block boundary" becomes a
-   * multiply by the inverse of its odd part (set at refill), not a division. */
-  uint64_t at_inv, at_limit;
-  unsigned at_shift;
-#endif
 } _hak_mid_class_t;
 
 typedef struct _hak_heap_s {
@@ -169,12 +171,16 @@ typedef struct _hak_heap_s {
 } _hak_heap_t;
 
 extern __thread _hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
-_hak_heap_t* _hak_heap_init_thread(void);
+_hak_heap_t* _hak_heap_init_thread(void);  /* NULL after this thread's exit */
+_hak_heap_t* _hak_late_enter(void);        /* the shared heap of exited threads, locked */
+void _hak_late_leave(void);
 _hak_heap_t* _hak_heap_list(void);          /* head of every heap (read-only walk) */
 void _hak_global_lock_all(void);            /* fork: hold every allocator mutex */
 void _hak_global_unlock_all(void);
 void _hak_global_reinit_child(void);
 
+/* The calling thread's heap; NULL only in calls made after its exit (then use
+ * _hak_late_enter / _hak_late_leave around the operation). */
 static inline _hak_heap_t* _hak_heap(void) {
   _hak_heap_t* heap = _hak_tls_heap;
   if (likely(heap != NULL)) return heap;

@@ -13,6 +13,14 @@
 #include "hak_internal.h"
 
 __thread _hak_heap_t* _hak_tls_heap __attribute__((tls_model("initial-exec")));
+/* Set once this thread's heap was given up at thread exit: glibc still frees
+ * (and may allocate) after the key destructors ran (__libc_thread_freeres),
+ * when no destructor round is left to give a new heap up again. */
+static __thread bool _hak_tls_exited __attribute__((tls_model("initial-exec")));
+
+/* The heap of exited threads' late calls, shared and used under its mutex. */
+static pthread_mutex_t _hak_late_lock = PTHREAD_MUTEX_INITIALIZER;
+static _hak_heap_t* _hak_late_heap;
 
 static pthread_mutex_t _hak_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static _hak_heap_t* _hak_heaps_all;        /* every heap; only ever prepended */
@@ -29,9 +37,9 @@ void _hak_assert_fail(const char* expr, const char* file, int line) {
 }
 #endif
 
-/* Thread exit: give the heap up for adoption.  If this thread allocates again
- * in a later destructor, _hak_heap() adopts or makes a heap again and the
- * key's destructor runs once more (pthread repeats destructor rounds). */
+/* Thread exit: give the heap up for adoption.  Calls this thread still makes
+ * afterwards (glibc frees thread-local buffers after the key destructors)
+ * go to the shared late heap: see _hak_late_enter. */
 static void _hak_heap_thread_exit(void* arg) {
   _hak_heap_t* heap = arg;
   if (heap == NULL) return;
@@ -42,6 +50,7 @@ static void _hak_heap_thread_exit(void* arg) {
   _hak_heaps_abandoned = heap;
   pthread_mutex_unlock(&_hak_heaps_lock);
   _hak_tls_heap = NULL;
+  _hak_tls_exited = true;
 }
 
 /* pthread_key_create allocates nothing, so it is safe from inside malloc. */
@@ -58,7 +67,25 @@ static void _hak_heap_key_ensure(void) {
   while (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 1) { /* another thread is creating it */ }
 }
 
+/* A fresh heap, linked into the list of every heap; call with _hak_heaps_lock held. */
+static _hak_heap_t* _hak_heap_new_locked(void) {
+  size_t bytes = (sizeof(_hak_heap_t) + 4095) & ~(size_t)4095;
+  _hak_heap_t* heap = _hak_os_alloc_aligned(bytes, 4096);
+  if (heap == NULL) {
+    pthread_mutex_unlock(&_hak_heaps_lock);
+    static const char msg[] = "hak: out of memory creating a thread heap\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    abort();
+  }
+  heap->next_all = _hak_heaps_all;
+  __atomic_store_n(&_hak_heaps_all, heap, __ATOMIC_RELEASE);
+  return heap;
+}
+
+/* NULL once this thread has exited (see _hak_tls_exited): the caller then
+ * goes through _hak_late_enter/_hak_late_leave instead. */
 _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
+  if (_hak_tls_exited) return NULL;
   _hak_heap_key_ensure();
   pthread_mutex_lock(&_hak_heaps_lock);
   _hak_heap_t* heap = _hak_heaps_abandoned;
@@ -67,16 +94,7 @@ _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
     heap->next_abandoned = NULL;
     heap->abandoned = false;
   } else {
-    size_t bytes = (sizeof(_hak_heap_t) + 4095) & ~(size_t)4095;
-    heap = _hak_os_alloc_aligned(bytes, 4096);
-    if (heap == NULL) {
-      pthread_mutex_unlock(&_hak_heaps_lock);
-      static const char msg[] = "hak: out of memory creating a thread heap\n";
-      (void)!write(2, msg, sizeof msg - 1);
-      abort();
-    }
-    heap->next_all = _hak_heaps_all;
-    __atomic_store_n(&_hak_heaps_all, heap, __ATOMIC_RELEASE);
+    heap = _hak_heap_new_locked();
   }
   heap->stats.mutex_locks++;
   pthread_mutex_unlock(&_hak_heaps_lock);
@@ -88,20 +106,47 @@ _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
 
 _hak_heap_t* _hak_heap_list(void) { return __atomic_load_n(&_hak_heaps_all, __ATOMIC_ACQUIRE); }
 
+/* ---- late calls of exited threads --------------------------------------------- */
+/* Rare (a free in glibc's thread teardown, say), so one shared heap under a
+ * mutex serves them all; it owns what it allocates, like any heap. */
+_hak_heap_t* _hak_late_enter(void) {
+  pthread_mutex_lock(&_hak_late_lock);
+  if (_hak_late_heap == NULL) {
+    pthread_mutex_lock(&_hak_heaps_lock);
+    _hak_late_heap = _hak_heap_new_locked();
+    pthread_mutex_unlock(&_hak_heaps_lock);
+  }
+  _hak_late_heap->stats.mutex_locks++;
+  return _hak_late_heap;
+}
+
+void _hak_late_leave(void) { pthread_mutex_unlock(&_hak_late_lock); }
+
 /* ---- fork ------------------------------------------------------------------ */
 /* Hold every allocator mutex across fork() so the child never inherits one
  * locked by a thread that does not exist there. */
 void _hak_global_lock_all(void) {
+  pthread_mutex_lock(&_hak_late_lock);
   pthread_mutex_lock(&_hak_heaps_lock);
   _hak_mid_registry_lock();
 }
 void _hak_global_unlock_all(void) {
   _hak_mid_registry_unlock();
   pthread_mutex_unlock(&_hak_heaps_lock);
+  pthread_mutex_unlock(&_hak_late_lock);
 }
+/* In the child only the forking thread exists: the other threads' heaps are
+ * given up for adoption, so their blocks and free lists are not lost. */
 void _hak_global_reinit_child(void) {
+  pthread_mutex_init(&_hak_late_lock, NULL);
   pthread_mutex_init(&_hak_heaps_lock, NULL);
   _hak_mid_registry_reinit();
+  for (_hak_heap_t* h = _hak_heaps_all; h != NULL; h = h->next_all) {
+    if (h == _hak_tls_heap || h == _hak_late_heap || h->abandoned) continue;
+    h->abandoned = true;
+    h->next_abandoned = _hak_heaps_abandoned;
+    _hak_heaps_abandoned = h;
+  }
 }
 
 __attribute__((constructor)) static void _hak_heap_process_init(void) {

@@ -15,8 +15,14 @@ void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment) {
   size_t offset = (sizeof(_hak_large_t) + alignment - 1) & ~(alignment - 1);
   size_t map_align = alignment > HAK_SEGMENT_SIZE ? alignment : HAK_SEGMENT_SIZE;
   if (size > ((size_t)1 << 46)) return NULL;  /* more than the address space */
+  /* At least 1 byte: a usable size of 0 always means "not hak's" (realloc relies
+   * on it), and the user pointer must lie inside the mapping even for size 0. */
+  size_t request = size;
+  if (size == 0) size = 1;
   size_t map_size = (offset + size + HAK_SEGMENT_MASK) & ~HAK_SEGMENT_MASK;
-  char* base = _hak_os_alloc_aligned(map_size, map_align);
+  /* Reserved, unlike segments: an impossible request fails here, as with glibc,
+   * instead of succeeding and killing the process when it is touched. */
+  char* base = _hak_os_alloc_aligned_reserved(map_size, map_align);
   if (unlikely(base == NULL)) return NULL;
   _hak_large_t* desc = (_hak_large_t*)base;
   char* user = base + offset;
@@ -30,7 +36,7 @@ void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment) {
     return NULL;
   }
   heap->stats.large_allocs++;
-  heap->stats.large_bytes += size;
+  heap->stats.large_bytes += request;
   return user;
 }
 

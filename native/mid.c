@@ -24,24 +24,37 @@
 
 #define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES + HAK_MID_BLOCK_PAD)
 /* Is `off` (bytes from a chunk's first block) a block boundary?  The registry
- * variant's fast path checks it on every free: a mask for a power-of-two
- * stride; for a padded one (the control variant) the divisibility test by
- * multiplication: off = 2^k * q with q * inverse(m) <= UINT64_MAX / m, m the
- * stride's odd part, as cheap as the mask. */
+ * free path checks it on every free, so a pointer into the middle of a block
+ * is never taken for one: a mask for a power-of-two stride; for the padded
+ * control a divisibility test by multiplication -- off = 2^k * q with
+ * q * inverse(m) <= UINT64_MAX / m, m the stride's odd part.  (The header
+ * variants check the header's address-bound magic instead.) */
 #if HAK_MID_BLOCK_PAD == 0
-#define _HAK_MID_AT_BLOCK(seg, off, cls) (((off) & (HAK_MID_STRIDE(cls) - 1)) == 0)
+static inline bool _hak_mid_at_block(uint64_t off, uint32_t cls) { return (off & (HAK_MID_STRIDE(cls) - 1)) == 0; }
+static void _hak_mid_divisors_init(void) {}
 #else
-#define _HAK_MID_AT_BLOCK(seg, off, cls)                                  \
-  (((off) & ((1ull << (seg)->at_shift) - 1)) == 0 &&                      \
-   (uint64_t)((off) >> (seg)->at_shift) * (seg)->at_inv <= (seg)->at_limit)
+typedef struct {
+  uint64_t inv, limit;
+  unsigned shift;
+} _hak_mid_divisor_t;
+static _hak_mid_divisor_t _hak_mid_divisors[HAK_MID_CLASSES];
+static pthread_once_t _hak_mid_divisors_once = PTHREAD_ONCE_INIT;
 
-static void _hak_mid_divisibility(_hak_mid_class_t* seg, uint64_t stride) {
-  unsigned shift = (unsigned)__builtin_ctzll(stride);
-  uint64_t m = stride >> shift, inv = m;  /* m odd: inv is right to 3 bits */
-  for (int i = 0; i < 5; i++) inv *= 2 - m * inv;  /* Newton: 6, 12, 24, 48, 96 bits */
-  seg->at_shift = shift;
-  seg->at_inv = inv;
-  seg->at_limit = UINT64_MAX / m;
+static void _hak_mid_divisors_fill(void) {
+  for (uint32_t cls = 0; cls < HAK_MID_CLASSES; cls++) {
+    uint64_t stride = HAK_MID_STRIDE(cls);
+    unsigned shift = (unsigned)__builtin_ctzll(stride);
+    uint64_t m = stride >> shift, inv = m;           /* m odd: inv is right to 3 bits */
+    for (int i = 0; i < 5; i++) inv *= 2 - m * inv;  /* Newton: 6, 12, 24, 48, 96 bits */
+    _hak_mid_divisors[cls] = (_hak_mid_divisor_t){inv, UINT64_MAX / m, shift};
+  }
+}
+/* Before the first Mid block exists (so before any free can need the table). */
+static void _hak_mid_divisors_init(void) { pthread_once(&_hak_mid_divisors_once, _hak_mid_divisors_fill); }
+
+static inline bool _hak_mid_at_block(uint64_t off, uint32_t cls) {
+  const _hak_mid_divisor_t* d = &_hak_mid_divisors[cls];
+  return (off & ((1ull << d->shift) - 1)) == 0 && (off >> d->shift) * d->inv <= d->limit;
 }
 #endif
 
@@ -131,6 +144,7 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
   if (seg->bump == NULL || seg->bump + stride > seg->end) {
     _hak_segment_t* chunk = _hak_segment_new(heap, HAK_POOL_MID, cls, _hak_mid_class_size(cls), stride);
     if (chunk == NULL) return NULL;
+    _hak_mid_divisors_init();
 #if defined(HAK_MID_FREE_REGISTRY)
     if (!_hak_mid_registry_add(heap, chunk)) return NULL;
 #endif
@@ -139,9 +153,6 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
     seg->chunk_base = chunk->blocks_start;
     seg->end = chunk->blocks_end;
     seg->bump = chunk->blocks_start;
-#if HAK_MID_BLOCK_PAD != 0
-    _hak_mid_divisibility(seg, stride);
-#endif
   }
   void* block = seg->bump;
   seg->bump += stride;
@@ -165,7 +176,7 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
 #if defined(HAK_MID_FREE_HEADER)
   _hak_mid_header_t* hdr = block;
   hdr->class_idx = cls;
-  hdr->magic = HAK_MID_MAGIC;
+  hdr->magic = _hak_mid_magic_at(hdr);
   return hdr + 1;
 #else
   return block;
@@ -198,9 +209,10 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    reference passed the size; either way no per-block metadata is read). */
   uint32_t cls = chunk->class_idx;
   _hak_mid_class_t* seg = &heap->mid[cls];
-  /* 2. Fast path: p is in the caller's TLS segment of that class: lock-free. */
-  if (likely((char*)p >= seg->chunk_base && (char*)p < seg->end &&
-             _HAK_MID_AT_BLOCK(seg, (size_t)((char*)p - seg->chunk_base), cls))) {
+  /* 2. Fast path: p is a block handed out from the caller's TLS segment of
+   *    that class (below its bump pointer, at a block boundary): lock-free. */
+  if (likely((char*)p >= seg->chunk_base && (char*)p < seg->bump &&
+             _hak_mid_at_block((uint64_t)((char*)p - seg->chunk_base), cls))) {
     _hak_mid_push_local(heap, cls, p);
     return;
   }
@@ -209,7 +221,8 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    mutex, to find the owner and the class. */
   _hak_mid_reg_entry_t e;
   if (unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
-               ((size_t)((char*)p - e.base) % HAK_MID_STRIDE(e.class_idx)) != 0)) {
+               !_hak_mid_at_block((uint64_t)((char*)p - e.base), e.class_idx) ||
+               (e.owner == heap && e.base == seg->chunk_base))) {  /* ours, current, beyond the bump */
     heap->stats.foreign_frees++;  /* never handed out */
     return;
   }
@@ -227,11 +240,18 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
 #else
 // excerpt: mid-free-header
 void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
-  /* 1. Read the header in front of the block: class index and magic. */
+  /* 1. Read the header in front of the block: class index and magic.  Never
+   *    in front of the chunk's first block; the magic is tied to the header's
+   *    address and the class must be the chunk's, so neither a pointer into a
+   *    block nor stale data is taken for a header. */
   _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
+  if (unlikely((char*)hdr < chunk->blocks_start)) {
+    heap->stats.foreign_frees++;
+    return;
+  }
   heap->stats.header_reads++;
   uint32_t cls = hdr->class_idx;
-  if (unlikely(hdr->magic != HAK_MID_MAGIC || cls >= HAK_MID_CLASSES)) {
+  if (unlikely(hdr->magic != _hak_mid_magic_at(hdr) || cls != chunk->class_idx)) {
     heap->stats.foreign_frees++;  /* not a live Mid block (or a double free) */
     return;
   }

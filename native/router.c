@@ -27,21 +27,15 @@ static bool _hak_block_start(const _hak_segment_t* seg, const void* p) {
 
 /* ---- allocation -------------------------------------------------------------- */
 
-HAK_API void* hak_malloc(size_t size) {
-  _hak_heap_t* heap = _hak_heap();
-  void* p;
+static inline void* _hak_malloc_in(_hak_heap_t* heap, size_t size) {
   switch (_hak_route(size)) {
-    case HAK_POOL_TINY: p = _hak_tiny_alloc(heap, size); break;
-    case HAK_POOL_MID:  p = _hak_mid_alloc(heap, size); break;
-    default:            p = _hak_large_alloc(heap, size, HAK_ALIGNMENT); break;
+    case HAK_POOL_TINY: return _hak_tiny_alloc(heap, size);
+    case HAK_POOL_MID:  return _hak_mid_alloc(heap, size);
+    default:            return _hak_large_alloc(heap, size, HAK_ALIGNMENT);
   }
-  if (unlikely(p == NULL)) errno = ENOMEM;
-  return p;
 }
 
-HAK_API void hak_free(void* p) {
-  if (unlikely(p == NULL)) return;
-  _hak_heap_t* heap = _hak_heap();
+static inline void _hak_free_in(_hak_heap_t* heap, void* p) {
   _hak_desc_t* desc = _hak_map_lookup(p);
   if (unlikely(desc == NULL)) {  /* not hak's: ignore it, never touch it */
     heap->stats.foreign_frees++;
@@ -51,6 +45,30 @@ HAK_API void hak_free(void* p) {
     case HAK_POOL_TINY: _hak_tiny_free(heap, (_hak_segment_t*)desc, p); break;
     case HAK_POOL_MID:  _hak_mid_free(heap, (_hak_segment_t*)desc, p); break;
     default:            _hak_large_free(heap, (_hak_large_t*)desc, p); break;
+  }
+}
+
+HAK_API void* hak_malloc(size_t size) {
+  _hak_heap_t* heap = _hak_heap();
+  void* p;
+  if (likely(heap != NULL)) {
+    p = _hak_malloc_in(heap, size);
+  } else {  /* after this thread's exit */
+    p = _hak_malloc_in(_hak_late_enter(), size);
+    _hak_late_leave();
+  }
+  if (unlikely(p == NULL)) errno = ENOMEM;
+  return p;
+}
+
+HAK_API void hak_free(void* p) {
+  if (unlikely(p == NULL)) return;
+  _hak_heap_t* heap = _hak_heap();
+  if (likely(heap != NULL)) {
+    _hak_free_in(heap, p);
+  } else {  /* after this thread's exit */
+    _hak_free_in(_hak_late_enter(), p);
+    _hak_late_leave();
   }
 }
 
@@ -107,7 +125,10 @@ HAK_API void* hak_memalign(size_t alignment, size_t size) {
   /* Tiny blocks are aligned to their class size, so a class >= alignment serves it. */
   size_t need = size > alignment ? size : alignment;
   _hak_heap_t* heap = _hak_heap();
+  bool late = heap == NULL;  /* after this thread's exit */
+  if (unlikely(late)) heap = _hak_late_enter();
   void* p = need <= HAK_TINY_MAX ? _hak_tiny_alloc(heap, need) : _hak_large_alloc(heap, size, alignment);
+  if (unlikely(late)) _hak_late_leave();
   if (p == NULL) errno = ENOMEM;
   return p;
 }

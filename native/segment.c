@@ -14,8 +14,9 @@ _Atomic(_hak_map_leaf_t*) _hak_map_top[1u << HAK_MAP_TOP_BITS];
 
 /* ---- OS memory ------------------------------------------------------------ */
 
-static void* _hak_os_map(size_t size) {
-  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+static void* _hak_os_map(size_t size, bool reserve) {
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve ? 0 : MAP_NORESERVE);
+  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
@@ -26,10 +27,11 @@ void _hak_os_free(void* p, size_t size) {
 }
 
 /* Map `size` bytes aligned to `alignment` (a power of two >= the page size):
- * over-map by the alignment, then unmap the misaligned head and the tail. */
-void* _hak_os_alloc_aligned(size_t size, size_t alignment) {
+ * over-map by the alignment, then unmap the misaligned head and the tail.
+ * `reserve`: let the kernel's overcommit check refuse what cannot be backed. */
+static void* _hak_os_alloc(size_t size, size_t alignment, bool reserve) {
   if (size + alignment < size) return NULL;
-  char* raw = _hak_os_map(size + alignment);
+  char* raw = _hak_os_map(size + alignment, reserve);
   if (raw == NULL) return NULL;
   uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
   size_t head = aligned - (uintptr_t)raw;
@@ -40,6 +42,11 @@ void* _hak_os_alloc_aligned(size_t size, size_t alignment) {
   return (void*)aligned;
 }
 
+/* Segments and metadata: reserved lazily (most of a segment may never be touched). */
+void* _hak_os_alloc_aligned(size_t size, size_t alignment) { return _hak_os_alloc(size, alignment, false); }
+/* Large blocks: the whole request is the caller's, so ask the kernel to account for it. */
+void* _hak_os_alloc_aligned_reserved(size_t size, size_t alignment) { return _hak_os_alloc(size, alignment, true); }
+
 /* ---- segment map ---------------------------------------------------------- */
 
 bool _hak_map_set(const void* segment_addr, _hak_desc_t* desc) {
@@ -48,7 +55,7 @@ bool _hak_map_set(const void* segment_addr, _hak_desc_t* desc) {
   _Atomic(_hak_map_leaf_t*)* slot = &_hak_map_top[seg >> HAK_MAP_LEAF_BITS];
   _hak_map_leaf_t* leaf = atomic_load_explicit(slot, memory_order_acquire);
   if (leaf == NULL) {
-    _hak_map_leaf_t* fresh = _hak_os_map(sizeof(_hak_map_leaf_t));
+    _hak_map_leaf_t* fresh = _hak_os_map(sizeof(_hak_map_leaf_t), false);
     if (fresh == NULL) return false;
     atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)sizeof(_hak_map_leaf_t), memory_order_relaxed);
     if (atomic_compare_exchange_strong(slot, &leaf, fresh)) {

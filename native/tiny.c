@@ -51,9 +51,14 @@ void _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p) {
     return;
   }
   uint32_t cls = seg->class_idx;
+  _hak_heap_t* owner = seg->owner;
+  /* our current segment: a block at or past the bump pointer was never handed out */
+  if (unlikely(owner == heap && seg == heap->tiny[cls].segments && (char*)p >= heap->tiny[cls].bump)) {
+    heap->stats.foreign_frees++;
+    return;
+  }
   heap->stats.tiny_frees++;
   heap->stats.tiny_class_frees[cls]++;
-  _hak_heap_t* owner = seg->owner;
   if (likely(owner == heap)) {
     *(void**)p = heap->tiny[cls].free;
     heap->tiny[cls].free = p;
