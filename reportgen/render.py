@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import charts, hypotheses, stats
+from . import charts, hypotheses, stats, units
 from .errors import UserError
 from .phases import Excerpt, Phase, load_phases
 from .project import Project
@@ -70,13 +70,7 @@ def f_ratio(x) -> str:
 
 
 def f_bytes(n) -> str:
-    if not _ok(n):
-        return "n/a"
-    n = int(n)
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n:,} B"
+    return units.f_bytes(n) if _ok(n) else "n/a"
 
 
 def f_range(ci, fmt=f_spct) -> str:
