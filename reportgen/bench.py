@@ -19,14 +19,13 @@ its warnings.
 """
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from datetime import datetime, timezone
 
 from . import stats
 from .errors import UserError
-from .measure import (NullProgress, cli_progress, resolve_allocator, run_child, workload_request)
+from .measure import (NullProgress, resolve_allocator, run_child, workload_request)
 from .project import Project
 from .workloads import Workload, get_workload
 
@@ -198,16 +197,10 @@ def _measure(project, w, specs, ops, runs, threads, keys, params, store, progres
 # ---- CLI ---------------------------------------------------------------------------
 
 def cmd_bench(args, project: Project) -> int:
-    from .cli import opened_store
-    with opened_store(project) as store, cli_progress(args.json) as progress:
-        out = run_bench(project, args.workload, args.variant, runs=args.runs, ops=args.ops,
-                        threads=args.threads, store=store,
-                        force=getattr(args, "force", False), progress=progress)
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print_bench(out)
-    return 0
+    from .cli import report_measurement
+    return report_measurement(args, project, lambda **kw: run_bench(
+        project, args.workload, args.variant, runs=args.runs, ops=args.ops, threads=args.threads, **kw),
+        print_bench)
 
 
 def _m(x: float | None) -> str:

@@ -71,6 +71,25 @@ def opened_store(project: Project):
                 print(f"reportgen: warning: {problem.line()}", file=sys.stderr)
 
 
+def report_measurement(args, project: Project, measure, show) -> int:
+    """What route, bench and header-cost share: measure through the store, with a progress
+    bar (none with --json), then print the result as JSON or as `show` renders it.
+
+    `measure(store=, progress=, force=)` runs the stage's library function.
+    """
+    import json
+
+    from .measure import cli_progress
+
+    with opened_store(project) as store, cli_progress(args.json) as progress:
+        out = measure(store=store, progress=progress, force=getattr(args, "force", False))
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        show(out)
+    return 0
+
+
 # name -> (module, function, help); the function takes (args, project) and returns an exit status
 COMMANDS = {
     "variants": ("reportgen.variants", "cmd_variants", "list project variants and system peers"),

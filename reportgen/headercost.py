@@ -11,12 +11,11 @@ bytes the library's config reports for that pool.
 """
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timezone
 
 from .errors import UserError
-from .measure import (HEADER_COST_STRIDE, NullProgress, cli_progress, header_cost_flags, header_cost_lib,
+from .measure import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
                       resolve_allocator, run_child)
 from .project import Project
 from .store import in_order
@@ -159,15 +158,9 @@ def _reordered(row: dict) -> dict:
 
 
 def cmd_header_cost(args, project: Project) -> int:
-    from .cli import opened_store
-    with opened_store(project) as store, cli_progress(args.json) as progress:
-        out = run_header_cost(project, variants=args.variant, quick=args.quick, store=store,
-                              force=getattr(args, "force", False), progress=progress)
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print_header_cost(out)
-    return 0
+    from .cli import report_measurement
+    return report_measurement(args, project, lambda **kw: run_header_cost(
+        project, variants=args.variant, quick=args.quick, **kw), print_header_cost)
 
 
 def print_header_cost(out: dict) -> None:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import UserError
 from .project import Project

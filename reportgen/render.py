@@ -8,7 +8,6 @@ environment in which `m("dotted.path")` is the only way to a number.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import shutil

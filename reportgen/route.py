@@ -14,7 +14,6 @@ shares each time the routing is given back, so editing a claim measures nothing.
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import sys
@@ -22,7 +21,7 @@ from datetime import datetime, timezone
 
 from . import stats
 from .errors import UserError
-from .measure import NullProgress, cli_progress, resolve_allocator, run_child, workload_request
+from .measure import NullProgress, resolve_allocator, run_child, workload_request
 from .project import Project
 from .store import in_order
 from .workloads import get_workload
@@ -218,16 +217,10 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
 
 
 def cmd_route(args, project: Project) -> int:
-    from .cli import opened_store
-    with opened_store(project) as store, cli_progress(args.json) as progress:
-        out = run_route(project, args.workload, args.variant, ops=args.ops, store=store,
-                        force=getattr(args, "force", False), progress=progress,
-                        claim=getattr(args, "claim", None), claim_pool=getattr(args, "claim_pool", None))
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print_route(out)
-    return 0
+    from .cli import report_measurement
+    return report_measurement(args, project, lambda **kw: run_route(
+        project, args.workload, args.variant, ops=args.ops, claim=getattr(args, "claim", None),
+        claim_pool=getattr(args, "claim_pool", None), **kw), print_route)
 
 
 def _pct(x) -> str:

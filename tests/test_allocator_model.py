@@ -12,7 +12,7 @@ import bisect
 
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant,
-                                 precondition, rule, run_state_machine_as_test)
+                                 rule, run_state_machine_as_test)
 
 from reportgen.native import POOLS
 

@@ -129,7 +129,7 @@ def test_quick_run_is_said_on_every_page(project, phases, tmp_path):
 
 
 def test_charts_written_next_to_the_page_with_download_links(project, phases, results, tmp_path):
-    pages = render.render_all(project, list(phases.values()), results, out_dir=tmp_path / "phases")
+    render.render_all(project, list(phases.values()), results, out_dir=tmp_path / "phases")
     md = (tmp_path / "phases" / "phase-6b.md").read_text()
     srcs = re.findall(r'<div class="rg-chart" data-src="([^"]+)"></div>', md)
     assert {"throughput-mid_mt_gap.json", "routing-mid_mt_gap-hak-6b.json", "header-cost.json",

@@ -13,7 +13,6 @@ import threading
 
 import pytest
 
-from reportgen.native import POOLS
 
 N = 200
 MID_SIZES = [2048, 3000, 4096, 8192, 16384, 32768]
