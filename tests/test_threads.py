@@ -40,7 +40,8 @@ def run_threads(*targets, timeout=60):
 
 
 def owner_and_freer(lib, sizes, after_frees=None):
-    """Thread A allocates `sizes`, thread B frees them while A is alive; A then runs after_frees."""
+    """Thread A allocates `sizes`, thread B frees them while A is alive; A then runs
+    after_frees(its pointers), whose result lands in out["after"]."""
     handed: queue.Queue = queue.Queue()
     freed = threading.Event()
     out: dict = {}
@@ -57,7 +58,7 @@ def owner_and_freer(lib, sizes, after_frees=None):
         handed.put(ptrs)
         assert freed.wait(60)
         if after_frees:
-            out["after"] = after_frees()
+            out["after"] = after_frees(ptrs)
 
     def freer():
         ptrs = handed.get(timeout=60)
@@ -78,20 +79,9 @@ def test_remote_frees_return_blocks_to_their_owner(hak_libs, name):
     rng = random.Random(1)
     sizes = [rng.choice(MID_SIZES) for _ in range(N)]
     segment_size = lib.config()["segment_size"]
-    holder: dict = {}
-    handed: queue.Queue = queue.Queue()
-    freed = threading.Event()
     lib.reset_stats()
 
-    def owner():
-        ptrs = []
-        for i, size in enumerate(sizes):
-            p = lib.malloc(size)
-            assert p and lib.pool_name(p) == "mid"
-            lib.fill(p, i % 251 + 1, size)
-            ptrs.append(p)
-        handed.put(ptrs)
-        assert freed.wait(60)
+    def reuse(ptrs):
         # The owner allocates 2048 B again until every remotely freed 2048 B
         # block came back (bounded: a few segments' worth of fresh blocks).
         wanted = {p for p, s in zip(ptrs, sizes) if s == 2048}
@@ -100,20 +90,13 @@ def test_remote_frees_return_blocks_to_their_owner(hak_libs, name):
             p = lib.malloc(2048)
             mine.append(p)
             got.add(p)
-        holder["wanted"], holder["reused"] = len(wanted), len(wanted & got)
         for p in mine:
             lib.free(p)
+        return len(wanted), len(wanted & got)
 
-    def freer():
-        ptrs = handed.get(timeout=60)
-        for i, p in enumerate(ptrs):
-            assert lib.read(p, 1) == bytes([i % 251 + 1])
-            lib.free(p)
-        holder["stats"] = lib.stats()
-        freed.set()
-
-    run_threads(owner, freer)
-    stats = holder["stats"]
+    out = owner_and_freer(lib, sizes, after_frees=reuse)
+    stats = out["stats_after_free"]
+    wanted, reused = out["after"]
     assert stats["mid_allocs"] == N
     assert stats["mid_remote_frees"] == N, stats
     if lib.config()["mid_remote_free"] == "registry":
@@ -126,9 +109,8 @@ def test_remote_frees_return_blocks_to_their_owner(hak_libs, name):
         assert stats["mutex_locks"] < N // 10, stats  # heap and segment set-up only, never per free
     assert stats["leaked_blocks"] == 0 and stats["leaked_bytes"] == 0, stats
     assert stats["mid_frees"] == N, stats
-    assert holder["wanted"] > 0, "the random sizes happened to include no 2048-byte block"
-    assert holder["reused"] == holder["wanted"], \
-        f"the owner got back only {holder['reused']} of {holder['wanted']} remotely freed 2048 B blocks"
+    assert wanted > 0, "the random sizes happened to include no 2048-byte block"
+    assert reused == wanted, f"the owner got back only {reused} of {wanted} remotely freed 2048 B blocks"
 
 
 def test_6b_remote_frees_are_leaked_and_counted_exactly(hak6b):
