@@ -187,6 +187,23 @@ static inline _hak_heap_t* _hak_heap(void) {
   return _hak_heap_init_thread();
 }
 
+/* ---- remote lists ------------------------------------------------------- */
+/* Blocks freed by other threads: a push-only stack per owner and class; the
+ * owner takes the whole list at once, so there is no ABA. */
+static inline void _hak_remote_push(_Atomic(void*)* list, void* block) {
+  void* head = atomic_load_explicit(list, memory_order_relaxed);
+  do {
+    *(void**)block = head;
+  } while (!atomic_compare_exchange_weak_explicit(list, &head, block, memory_order_release, memory_order_relaxed));
+}
+/* Take every block on the list: the first is returned, the rest (linked through
+ * their first word) becomes the caller's free list. */
+static inline void* _hak_remote_take(_Atomic(void*)* list, void** free_list) {
+  void* first = atomic_exchange_explicit(list, NULL, memory_order_acquire);
+  if (first != NULL) *free_list = *(void**)first;
+  return first;
+}
+
 /* Lock a mutex and count it: every allocator mutex acquisition is a counter. */
 static inline void _hak_lock(pthread_mutex_t* m, _hak_heap_t* heap) {
   pthread_mutex_lock(m);
@@ -207,6 +224,8 @@ static inline uint32_t _hak_mid_class(size_t size) {
   return _hak_ceil_log2(size) - HAK_MID_MIN_SHIFT;
 }
 static inline size_t _hak_mid_class_size(uint32_t cls) { return (size_t)HAK_MID_MIN << cls; }
+/* Bytes a Mid block of class `cls` occupies: its class, its header, its padding. */
+#define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES + HAK_MID_BLOCK_PAD)
 
 /* ---- pools --------------------------------------------------------------- */
 void*  _hak_tiny_alloc(_hak_heap_t* heap, size_t size);

@@ -22,7 +22,6 @@
 
 #include "hak_internal.h"
 
-#define HAK_MID_STRIDE(cls) (_hak_mid_class_size(cls) + HAK_MID_HEADER_BYTES + HAK_MID_BLOCK_PAD)
 /* Is `off` (bytes from a chunk's first block) a block boundary?  The registry
  * free path checks it on every free, so a pointer into the middle of a block
  * is never taken for one: a mask for a power-of-two stride; for the padded
@@ -134,11 +133,8 @@ void _hak_mid_registry_reinit(void) {}
 static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) {
   _hak_mid_class_t* seg = &heap->mid[cls];
   /* 1. blocks returned by other threads (6-A remote frees) */
-  void* remote = atomic_exchange_explicit(&heap->mid_remote[cls], NULL, memory_order_acquire);
-  if (remote != NULL) {
-    seg->free_list = *(void**)remote;
-    return remote;
-  }
+  void* remote = _hak_remote_take(&heap->mid_remote[cls], &seg->free_list);
+  if (remote != NULL) return remote;
   /* 2. never-used blocks of the current chunk, else refill with a new chunk */
   size_t stride = HAK_MID_STRIDE(cls);
   if (seg->bump == NULL || seg->bump + stride > seg->end) {
@@ -191,16 +187,6 @@ static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* bl
   heap->stats.mid_class_frees[cls]++;
 }
 
-/* A block freed by another thread goes onto its owner's list for its class
- * (push-only; the owner takes the whole list at once, so no ABA). */
-static inline void _hak_mid_push_remote(_hak_heap_t* owner, uint32_t cls, void* block) {
-  _Atomic(void*)* list = &owner->mid_remote[cls];
-  void* head = atomic_load_explicit(list, memory_order_relaxed);
-  do {
-    *(void**)block = head;
-  } while (!atomic_compare_exchange_weak_explicit(list, &head, block, memory_order_release, memory_order_relaxed));
-}
-
 /* ---- free ------------------------------------------------------------------ */
 #if defined(HAK_MID_FREE_REGISTRY)
 // excerpt: mid-free-registry
@@ -234,7 +220,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   heap->stats.mid_frees++;
   heap->stats.mid_remote_frees++;
   heap->stats.mid_class_frees[e.class_idx]++;
-  _hak_mid_push_remote(e.owner, e.class_idx, p);
+  _hak_remote_push(&e.owner->mid_remote[e.class_idx], p);
 }
 // end-excerpt
 #else
@@ -271,7 +257,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   heap->stats.mid_class_frees[cls]++;
 #if defined(HAK_MID_REMOTE_LOCKFREE)
   /* 4. Remote free (Phase 6-C): back to the owner through its lock-free list. */
-  _hak_mid_push_remote(chunk->owner, cls, hdr);
+  _hak_remote_push(&chunk->owner->mid_remote[cls], hdr);
 #else
   /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
   heap->stats.leaked_blocks++;

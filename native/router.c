@@ -145,7 +145,7 @@ HAK_API int hak_route(size_t size) { return _hak_route(size); }
 HAK_API size_t hak_block_footprint(size_t size) {
   switch (_hak_route(size)) {
     case HAK_POOL_TINY: return _hak_tiny_class_size(_hak_tiny_class(size));
-    case HAK_POOL_MID:  return _hak_mid_class_size(_hak_mid_class(size)) + HAK_MID_HEADER_BYTES + HAK_MID_BLOCK_PAD;
+    case HAK_POOL_MID:  return HAK_MID_STRIDE(_hak_mid_class(size));
     default:            return 0;
   }
 }

@@ -6,11 +6,8 @@
 static _HAK_NOINLINE void* _hak_tiny_alloc_slow(_hak_heap_t* heap, uint32_t cls) {
   _hak_tiny_class_t* tc = &heap->tiny[cls];
   /* 1. blocks other threads gave back */
-  void* remote = atomic_exchange_explicit(&heap->tiny_remote[cls], NULL, memory_order_acquire);
-  if (remote != NULL) {
-    tc->free = *(void**)remote;
-    return remote;
-  }
+  void* remote = _hak_remote_take(&heap->tiny_remote[cls], &tc->free);
+  if (remote != NULL) return remote;
   /* 2. never-used blocks of the current segment, else a new segment */
   size_t size = _hak_tiny_class_size(cls);
   if (tc->bump == NULL || tc->bump + size > tc->bump_end) {
@@ -65,9 +62,5 @@ void _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p) {
     return;
   }
   heap->stats.tiny_remote_frees++;
-  void* head = atomic_load_explicit(&owner->tiny_remote[cls], memory_order_relaxed);
-  do {
-    *(void**)p = head;
-  } while (!atomic_compare_exchange_weak_explicit(&owner->tiny_remote[cls], &head, p, memory_order_release,
-                                                  memory_order_relaxed));
+  _hak_remote_push(&owner->tiny_remote[cls], p);
 }
