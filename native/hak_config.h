@@ -63,6 +63,13 @@
 #define HAK_MID_BLOCK_PAD 0
 #endif
 
+/* ---- instrumentation ----------------------------------------------------- */
+/* 1: every allocation, free, lookup and mutex acquisition is counted (routing,
+ * counters, hypotheses).  0: hot-path counters compiled out, for timed runs. */
+#ifndef HAK_STATS
+#define HAK_STATS 1
+#endif
+
 /* ---- memory layout ------------------------------------------------------ */
 /* Tiny and Mid carve blocks from aligned segments of 2^HAK_SEGMENT_SHIFT bytes
  * (one size class and one owner per segment); free() finds a pointer's pool

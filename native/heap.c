@@ -44,7 +44,7 @@ static void _hak_heap_thread_exit(void* arg) {
   _hak_heap_t* heap = arg;
   if (heap == NULL) return;
   pthread_mutex_lock(&_hak_heaps_lock);
-  heap->stats.mutex_locks++;
+  _hak_stat_inc(heap, mutex_locks);
   heap->abandoned = true;
   heap->next_abandoned = _hak_heaps_abandoned;
   _hak_heaps_abandoned = heap;
@@ -96,7 +96,7 @@ _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
   } else {
     heap = _hak_heap_new_locked();
   }
-  heap->stats.mutex_locks++;
+  _hak_stat_inc(heap, mutex_locks);
   pthread_mutex_unlock(&_hak_heaps_lock);
   _hak_tls_heap = heap;
   if (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 2)
@@ -116,7 +116,7 @@ _hak_heap_t* _hak_late_enter(void) {
     _hak_late_heap = _hak_heap_new_locked();
     pthread_mutex_unlock(&_hak_heaps_lock);
   }
-  _hak_late_heap->stats.mutex_locks++;
+  _hak_stat_inc(_hak_late_heap, mutex_locks);
   return _hak_late_heap;
 }
 

@@ -35,8 +35,8 @@ void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment) {
     _hak_os_free(base, map_size);
     return NULL;
   }
-  heap->stats.large_allocs++;
-  heap->stats.large_bytes += request;
+  _hak_stat_inc(heap, large_allocs);
+  _hak_stat_add(heap, large_bytes, request);
   return user;
 }
 
@@ -45,7 +45,7 @@ void _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p) {
     heap->stats.foreign_frees++;
     return;
   }
-  heap->stats.large_frees++;
+  _hak_stat_inc(heap, large_frees);
   _hak_map_set((void*)((uintptr_t)p & ~HAK_SEGMENT_MASK), NULL);
   _hak_os_free(desc->map_base, desc->map_size);
 }

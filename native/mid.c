@@ -106,7 +106,7 @@ out:
 /* Binary search under the registry mutex; copies the entry out. */
 static bool _hak_mid_registry_lookup(_hak_heap_t* heap, const void* p, _hak_mid_reg_entry_t* found) {
   bool hit = false;
-  heap->stats.registry_lookups++;
+  _hak_stat_inc(heap, registry_lookups);
   _hak_lock(&_hak_mid_registry_mutex, heap);
   size_t lo = 0, hi = _hak_mid_registry_len;
   while (lo < hi) {
@@ -166,9 +166,9 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
     block = _hak_mid_alloc_slow(heap, cls);
     if (unlikely(block == NULL)) return NULL;
   }
-  heap->stats.mid_allocs++;
-  heap->stats.mid_bytes += size;
-  heap->stats.mid_class_allocs[cls]++;
+  _hak_stat_inc(heap, mid_allocs);
+  _hak_stat_add(heap, mid_bytes, size);
+  _hak_stat_inc(heap, mid_class_allocs[cls]);
 #if defined(HAK_MID_FREE_HEADER)
   _hak_mid_header_t* hdr = block;
   hdr->class_idx = cls;
@@ -182,9 +182,9 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
 static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* block) {
   *(void**)block = heap->mid[cls].free_list;
   heap->mid[cls].free_list = block;
-  heap->stats.mid_frees++;
-  heap->stats.mid_local_frees++;
-  heap->stats.mid_class_frees[cls]++;
+  _hak_stat_inc(heap, mid_frees);
+  _hak_stat_inc(heap, mid_local_frees);
+  _hak_stat_inc(heap, mid_class_frees[cls]);
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -217,9 +217,9 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     return;
   }
   /* 4. Remote free: return the block to its owner's lock-free remote list. */
-  heap->stats.mid_frees++;
-  heap->stats.mid_remote_frees++;
-  heap->stats.mid_class_frees[e.class_idx]++;
+  _hak_stat_inc(heap, mid_frees);
+  _hak_stat_inc(heap, mid_remote_frees);
+  _hak_stat_inc(heap, mid_class_frees[e.class_idx]);
   _hak_remote_push(&e.owner->mid_remote[e.class_idx], p);
 }
 // end-excerpt
@@ -235,7 +235,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     heap->stats.foreign_frees++;
     return;
   }
-  heap->stats.header_reads++;
+  _hak_stat_inc(heap, header_reads);
   uint32_t cls = hdr->class_idx;
   if (unlikely(hdr->magic != _hak_mid_magic_at(hdr) || cls != chunk->class_idx)) {
     heap->stats.foreign_frees++;  /* not a live Mid block (or a double free) */
@@ -252,16 +252,16 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     _hak_mid_push_local(heap, cls, hdr);
     return;
   }
-  heap->stats.mid_frees++;
-  heap->stats.mid_remote_frees++;
-  heap->stats.mid_class_frees[cls]++;
+  _hak_stat_inc(heap, mid_frees);
+  _hak_stat_inc(heap, mid_remote_frees);
+  _hak_stat_inc(heap, mid_class_frees[cls]);
 #if defined(HAK_MID_REMOTE_LOCKFREE)
   /* 4. Remote free (Phase 6-C): back to the owner through its lock-free list. */
   _hak_remote_push(&chunk->owner->mid_remote[cls], hdr);
 #else
   /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
-  heap->stats.leaked_blocks++;
-  heap->stats.leaked_bytes += _hak_mid_class_size(cls);
+  _hak_stat_inc(heap, leaked_blocks);
+  _hak_stat_add(heap, leaked_bytes, _hak_mid_class_size(cls));
   hdr->magic = 0;  /* a second free of it is then recognised as foreign */
 #endif
 }

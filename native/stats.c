@@ -93,7 +93,8 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0, \"mid_block_pad\": %d",
                 (size_t)HAK_MID_HEADER_BYTES, HAK_MID_BLOCK_PAD);
   _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
-  _hak_json_put(&j, ", \"mid_magic\": %u", (unsigned)HAK_MID_MAGIC);
+  _hak_json_put(&j, ", \"mid_magic\": %u, \"stats\": %s", (unsigned)HAK_MID_MAGIC,
+                HAK_STATS ? "true" : "false");
   _hak_json_put(&j, ", \"preload\": %s, \"debug\": %s",
 #if defined(HAK_PRELOAD)
                 "true",

@@ -34,9 +34,9 @@ void* _hak_tiny_alloc(_hak_heap_t* heap, size_t size) {
     block = _hak_tiny_alloc_slow(heap, cls);
     if (unlikely(block == NULL)) return NULL;
   }
-  heap->stats.tiny_allocs++;
-  heap->stats.tiny_bytes += size;
-  heap->stats.tiny_class_allocs[cls]++;
+  _hak_stat_inc(heap, tiny_allocs);
+  _hak_stat_add(heap, tiny_bytes, size);
+  _hak_stat_inc(heap, tiny_class_allocs[cls]);
   return block;
 }
 
@@ -54,13 +54,13 @@ void _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p) {
     heap->stats.foreign_frees++;
     return;
   }
-  heap->stats.tiny_frees++;
-  heap->stats.tiny_class_frees[cls]++;
+  _hak_stat_inc(heap, tiny_frees);
+  _hak_stat_inc(heap, tiny_class_frees[cls]);
   if (likely(owner == heap)) {
     *(void**)p = heap->tiny[cls].free;
     heap->tiny[cls].free = p;
     return;
   }
-  heap->stats.tiny_remote_frees++;
+  _hak_stat_inc(heap, tiny_remote_frees);
   _hak_remote_push(&owner->tiny_remote[cls], p);
 }

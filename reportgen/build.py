@@ -38,7 +38,7 @@ ASAN_FLAGS = ["-O1", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidd
               # Python's own CFLAGS (which customize_compiler adds) carry -DNDEBUG: undo it.
               "-UNDEBUG"]
 LINK_FLAGS = ["-shared", "-pthread"]
-KINDS = ("lib", "preload", "asan")
+KINDS = ("lib", "timed", "preload", "asan")
 
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.MULTILINE)
 
@@ -315,6 +315,8 @@ def _variant_spec(project: Project, variant, kind: str) -> _Spec:
         extra_link = []
     if kind == "preload":
         defines["HAK_PRELOAD"] = "1"
+    if kind == "timed":
+        defines["HAK_STATS"] = "0"   # hot-path counters compiled out: what timed runs measure
     suffix = "" if kind == "lib" else f"-{kind}"
     return _Spec(project, f"{variant.name}{suffix}", sources, defines, compile_args, extra_link,
                  [project.native_dir])
@@ -330,7 +332,8 @@ def _resolve_variant(variant):
 def build_variant(project: Project, variant, kind: str = "lib") -> Path:
     """The shared library of an allocator variant (a Variant or its name), building it if needed.
 
-    kind "lib": for ctypes; "preload": also exports malloc & co. for LD_PRELOAD;
+    kind "lib": for ctypes, with every counter; "timed": the same without hot-path counters
+    (HAK_STATS=0), for timed runs; "preload": also exports malloc & co. for LD_PRELOAD;
     "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load).
     """
     return _build(_variant_spec(project, _resolve_variant(variant), kind))
