@@ -1,39 +1,101 @@
-"""`reportgen bench`: allocators on one workload, runs interleaved, with A/B comparisons.
+"""`reportgen bench`: allocators on one workload, in interleaved rounds until the question is answered.
 
-Method (after pyperf/asv): a child process per run; one discarded warm-up
-run per allocator; then `runs` rounds, each running every allocator once
-(A B A B ...), so drift hits them alike.  Each successful run gives one
-sample in ops/s; a crashed run is a recorded failure with its cause.  The
-first allocator is the baseline; every other is compared with it (ratio of
-medians, bootstrap CI, Mann-Whitney U, verdict: see stats.compare).
+Method (after pyperf/asv, with a stopping rule on precision):
 
-With a Store, each allocator's record (raw samples, counters, environment,
-source hash) is saved, and an allocator whose record is current (same key,
-same source hash, same driver build) is not measured again: after an edit
-to one variant only that variant is, and the baseline with it, interleaved,
-so every comparison with what changed is between runs of one session.  When
-the baseline itself is stale, every allocator is compared with it, so the
-whole group is measured again.  A comparison whose two sides come from
-different sessions (a reused peer beside a re-measured baseline) says so in
-its warnings.
+- A child process per run, pinned to the same CPUs.  Each process runs the
+  workload's warm-up and then `values` timed loops; its sample is their ops
+  over their time.  Timed runs load the allocator's *timed* build (hak built
+  with HAK_STATS=0: no counter on any hot path), so the instrument costs no
+  variant anything; the counters come from one extra run of the counting
+  build, after the rounds, whose time is not used.
+- One discarded warm-up round, then rounds: every allocator still sampling
+  runs once per round, in an order shuffled per round (seeded by the session),
+  so drift and position hit every allocator alike.
+- The first allocator is the baseline; every other is compared with it *by
+  round*: the per-round log-ratio cancels what hit the whole round (stats.compare
+  with paired=True: trimmed mean, BCa bootstrap over rounds, signed-rank test).
+- After `min_rounds`, the rounds stop when every comparison's 95% CI of the
+  speed-up has a half-width within its target (`precision` for the primary
+  comparisons, `context_precision` for context peers, which stop sampling as
+  soon as they reach theirs), or when the time budget or the round limit is
+  spent.  The rule looks at the CI's width only, never at a p-value.  Each
+  result says why it stopped.
+- Primary comparisons get a verdict whose family-wise error is held at 5%
+  (Holm over their p-values); context peers get a ratio and a CI, no verdict.
+
+With a Store, each allocator's record (samples by round, counters, environment,
+source hash, session) is saved; a comparison only ever uses runs of one
+session.  A group is reused only when every allocator of it has a current
+record of the same, completed session; otherwise the whole group is measured
+again.  An interrupted session (Ctrl-C, SIGTERM) keeps its completed rounds,
+and the next run resumes it.
 """
 from __future__ import annotations
 
+import math
+import signal
 import sys
+import threading
+import time
 import uuid
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
+
+import numpy as np
 
 from . import stats
 from .errors import UserError
-from .measure import (NullProgress, resolve_allocator, run_child, workload_request)
+from .machine import environment
+from .measure import NullProgress, resolve_allocator, run_child, workload_request
 from .project import Project
+from .store import Failure, Record, key_for
 from .workloads import Workload, get_workload
 
 BEST3OF5_LABEL = "mean of the 3 best of the first 5 runs (the reference's figure; biased upwards)"
 
+# The stopping rule's defaults.  A phase spec (`sampling:`) and the command line override them.
+PRECISION = 0.01          # primary comparisons: 95% CI of the speed-up within +-1%
+CONTEXT_PRECISION = 0.03  # context peers: shown for scale, never judged
+BUDGET_S = 60.0           # wall-clock seconds a comparison group may spend sampling
+MIN_ROUNDS = 10
+MAX_ROUNDS = 400
+# An allocator whose first rounds all fail stops being run (it is a recorded failure).
+_FAILED_ROUNDS_TO_DROP = 3
 
-def bench_params(workload: Workload, ops: int, runs: int, threads: int | None) -> dict:
-    params = {"ops": ops, "runs": runs, "sizes": list(workload.sizes), "seed": workload.seed}
+STOP_REASONS = {"precision": "precision reached", "budget": "time budget spent",
+                "rounds": "round limit reached", "interrupted": "interrupted",
+                "failed": "every run failed"}
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """When a comparison group stops sampling (see the module doc)."""
+    precision: float = PRECISION
+    context_precision: float = CONTEXT_PRECISION
+    budget_s: float = BUDGET_S
+    min_rounds: int = MIN_ROUNDS
+    max_rounds: int = MAX_ROUNDS
+
+    @classmethod
+    def fixed(cls, rounds: int) -> "Sampling":
+        """Exactly `rounds` rounds (tests, the A/A script): no stopping rule."""
+        return cls(precision=0.0, context_precision=0.0, budget_s=1e9, min_rounds=rounds, max_rounds=rounds)
+
+    def check(self) -> "Sampling":
+        for name in ("precision", "context_precision", "budget_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise UserError(f"sampling {name} must be a finite number >= 0, got {v!r}")
+        if not 1 <= self.min_rounds <= self.max_rounds <= 10_000:
+            raise UserError(f"sampling needs 1 <= min_rounds ({self.min_rounds}) <= max_rounds "
+                            f"({self.max_rounds}) <= 10000")
+        return self
+
+
+def bench_params(workload: Workload, ops: int, threads: int | None, sampling: Sampling,
+                 targets: dict[str, float]) -> dict:
+    params = {"ops": ops, "values": workload.values, "sizes": list(workload.sizes), "seed": workload.seed,
+              "sampling": asdict(sampling), "targets": dict(sorted(targets.items()))}
     if workload.driver == "gap":
         params["slots"] = workload.slots
     else:
@@ -41,7 +103,7 @@ def bench_params(workload: Workload, ops: int, runs: int, threads: int | None) -
     return params
 
 
-def _check_args(workload: str, variants, runs, ops, threads) -> tuple[Workload, int, int | None]:
+def _check_args(workload: str, variants, ops, threads) -> tuple[Workload, int, int | None]:
     w = get_workload(workload)
     if not variants:
         raise UserError("no allocator given: name at least one with --variant")
@@ -50,9 +112,11 @@ def _check_args(workload: str, variants, runs, ops, threads) -> tuple[Workload, 
     if dup:
         raise UserError(f"allocator {dup[0]!r} given twice; to compare a variant with itself (A/A) "
                         f"use benchmarks/aa_rate.py")
-    for what, value in (("runs", runs), ("ops", ops), ("threads", threads)):
+    for what, value in (("ops", ops), ("threads", threads)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise UserError(f"--{what} must be a positive whole number, got {value!r}")
+    if ops is not None and ops >= 2 ** 63:
+        raise UserError(f"--ops must be below 2^63, got {ops}")
     if threads is not None and w.driver != "remote":
         raise UserError(f"--threads applies to mt_remote only ({workload} is single-threaded)")
     if w.driver == "remote":
@@ -65,141 +129,350 @@ def _check_args(workload: str, variants, runs, ops, threads) -> tuple[Workload, 
     return w, ops, threads
 
 
-def _ops_per_s(result: dict) -> float:
-    return result["ops"] / (result["elapsed_ns"] / 1e9)
+# ---- the group's targets ---------------------------------------------------------------
+
+def targets_for(names: list[str], sampling: Sampling, primary: list[str] | None = None,
+                tighter: dict[str, float] | None = None) -> dict[str, float]:
+    """Half-width target of each comparison with the baseline (names[0]).
+
+    primary=None: every comparison is primary (what a user asks for on the command line).
+    `tighter`: targets a hypothesis's margin demands (never loosened by them)."""
+    out = {}
+    for n in names[1:]:
+        is_primary = primary is None or n in primary
+        t = sampling.precision if is_primary else sampling.context_precision
+        if tighter and n in tighter:
+            t = min(t, tighter[n])
+        out[n] = t
+    return out
 
 
-def _compare(base: list[float], cand: list[float]) -> dict:
-    try:
-        return stats.compare(base, cand, higher_is_better=True).to_dict()
-    except ValueError as exc:
-        # stats.compare needs 2+ samples per side for the test; too few runs is not an error.
-        return {"ratio": (stats.summarize(cand).median / stats.summarize(base).median
-                          if base and cand else None),
-                "ci95": None, "p_value": None, "verdict": "no significant change",
-                "reason": f"cannot test: {exc}", "warnings": [f"too few successful runs ({exc})"]}
+# ---- rounds ------------------------------------------------------------------------------
+
+@dataclass
+class _Series:
+    """What one allocator gave in one session: a sample per successful round."""
+    samples: list[float]
+    rounds: list[int]
+    ns_per_op: list[float]
+    failures: list[dict]
+    stopped: str | None = None      # round-sampling ended early for this allocator (reached / failed)
+
+    def by_round(self) -> dict[int, float]:
+        return dict(zip(self.rounds, self.samples))
 
 
-def _result_row(name: str, spec, samples, counters, failures, ns_per_op, reused: bool, extra=None) -> dict:
-    s = stats.summarize(samples, higher_is_better=True)
-    row = {"variant": name, "kind": spec.kind, "samples": list(samples), "median": s.median,
-           "best3of5": s.best3of5, "best3of5_label": BEST3OF5_LABEL, "ci95": list(s.ci95) if s.ci95 else None,
-           "q1": s.q1, "q3": s.q3, "iqr": s.iqr, "cv": s.cv, "n": s.n, "warnings": list(s.warnings),
-           "ns_per_op": ns_per_op, "counters": counters, "failures": failures,
-           "source_hash": spec.source_hash, "reused": reused}
-    if extra:
-        row.update(extra)
-    return row
+def paired(base: _Series, cand: _Series) -> tuple[list[float], list[float], list[int]]:
+    """The rounds both sides completed, in round order."""
+    b, c = base.by_round(), cand.by_round()
+    common = sorted(set(b) & set(c))
+    return [b[r] for r in common], [c[r] for r in common], common
 
 
-def run_bench(project: Project, workload: str, variants, runs: int = 5, ops: int | None = None,
-              threads: int | None = None, store=None, force: bool = False, progress=None) -> dict:
-    """Measure (or reuse) `variants` on `workload`; the DESIGN.md `bench --json` shape."""
-    from .machine import environment
-    from .store import Failure, Record, key_for
+def _half_width(base: _Series, cand: _Series) -> float | None:
+    b, c, _ = paired(base, cand)
+    if len(b) < 3:
+        return None
+    d = np.log(np.asarray(c)) - np.log(np.asarray(b))
+    ci = stats.paired_log_ci(d)   # the very CI the comparison reports
+    if ci is None:
+        return None
+    lo, hi = stats.speedup_interval(ci)
+    return (hi - lo) / 2
 
-    w, ops, threads = _check_args(workload, variants, runs, ops, threads)
+
+def _own_half_width(series: _Series) -> float | None:
+    """A group of one: the relative half-width of the CI of its median."""
+    s = stats.summarize(series.samples)
+    if s.ci95 is None or not s.median:
+        return None
+    return (s.ci95[1] - s.ci95[0]) / 2 / s.median
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM ends the rounds the way Ctrl-C does (records kept); returns the restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):
+        raise _Interrupted()
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
+                series: list[_Series], start_round: int, session: str, progress) -> tuple[str, float]:
+    """Interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds)."""
+    requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=w.values) for s in specs]
+    timeout = max(120.0, ops * w.values * 2e-6 * (threads or 1) * 20)
+    rng = np.random.default_rng(int(session, 16) % (2 ** 32))
+    names = [s.name for s in specs]
+    t0 = time.monotonic()
+    progress.start(sampling.max_rounds + 1 - start_round, f"{w.name}: {', '.join(names)}")
+    if start_round == 0:      # round 0: the discarded warm-up (a failure there is recorded all the same)
+        for i in rng.permutation(len(specs)):
+            res = run_child(requests[i], timeout=timeout)
+            if not res.get("ok"):
+                series[i].failures.append({"run": 0, "cause": res["failure"]})
+        progress.advance()
+        start_round = 1
+    rnd = start_round
+    while True:
+        active = [i for i in range(len(specs)) if i == 0 or series[i].stopped is None]
+        for i in rng.permutation(active):
+            res = run_child(requests[i], timeout=timeout)
+            if not res.get("ok"):
+                series[i].failures.append({"run": rnd, "cause": res["failure"]})
+                continue
+            series[i].samples.append(res["ops"] / (res["elapsed_ns"] / 1e9))
+            series[i].rounds.append(rnd)
+            series[i].ns_per_op.append(res["elapsed_ns"] / res["ops"])
+        progress.advance()
+        done = rnd
+        rnd += 1
+        for i in range(len(specs)):        # a side that never ran stops being run
+            s = series[i]
+            if s.stopped is None and not s.samples and len(s.failures) >= _FAILED_ROUNDS_TO_DROP:
+                s.stopped = "failed"
+        if not series[0].samples and series[0].stopped == "failed":
+            return "failed", time.monotonic() - t0
+        if done >= sampling.max_rounds:
+            return "rounds", time.monotonic() - t0
+        if done < sampling.min_rounds:
+            continue
+        pending = []
+        for i in range(1, len(specs)):
+            if series[i].stopped is not None:
+                continue
+            hw = _half_width(series[0], series[i])
+            if hw is not None and hw <= targets[names[i]]:
+                series[i].stopped = "reached"
+            else:
+                pending.append(i)
+        if len(specs) == 1:
+            hw = _own_half_width(series[0])
+            if hw is not None and hw <= sampling.context_precision:
+                return "precision", time.monotonic() - t0
+        elif not pending:
+            return "precision", time.monotonic() - t0
+        if time.monotonic() - t0 >= sampling.budget_s:
+            return "budget", time.monotonic() - t0
+
+
+def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | None, list, str | None]]:
+    """One run of each project variant's counting build: its counters and per-size counts."""
+    out = []
+    for spec in specs:
+        if not spec.is_project:
+            out.append((None, [], None))
+            continue
+        res = run_child(workload_request(spec, w, ops=ops, threads=threads, timed=False, values=1),
+                        timeout=max(120.0, ops * 2e-6 * (threads or 1) * 20))
+        if res.get("ok"):
+            out.append((res.get("counters"), res.get("counts") or [], None))
+        else:
+            out.append((None, [], res["failure"]))
+    return out
+
+
+# ---- reuse: one session per comparison ------------------------------------------------------
+
+def _usable(rec, spec) -> bool:
+    return (rec.source_hash == spec.source_hash and rec.extra.get("driver_hash") == spec.builds_hash
+            and rec.extra.get("session"))
+
+
+def find_session(store, keys, specs) -> tuple[list | None, list | None]:
+    """(records of the newest completed session every allocator has, records of an interrupted one to resume).
+
+    Only records measured from the current sources and builds count; a comparison is never
+    assembled from two sessions."""
+    sessions: dict[str, dict[int, object]] = {}
+    for i, (key, spec) in enumerate(zip(keys, specs)):
+        for rec in store.history(key):
+            if _usable(rec, spec):
+                sessions.setdefault(rec.extra["session"], {})[i] = rec   # newest last: the latest wins
+    complete, partial = [], []
+    for sid, recs in sessions.items():
+        if len(recs) != len(specs):
+            continue
+        group = [recs[i] for i in range(len(specs))]
+        newest = max(r.created for r in group)
+        (partial if any(r.extra.get("stop_reason") == "interrupted" for r in group) else complete).append(
+            (newest, group))
+    pick = lambda lst: max(lst, key=lambda t: t[0])[1] if lst else None
+    done = pick(complete)
+    resume = pick(partial)
+    if done is not None and resume is not None and max(r.created for r in resume) < max(r.created for r in done):
+        resume = None
+    return done, resume
+
+
+def _series_of(rec) -> _Series:
+    return _Series(list(rec.samples), list(rec.extra.get("rounds") or range(1, len(rec.samples) + 1)),
+                   list(rec.extra.get("ns_per_op_runs") or []), [f.model_dump() for f in rec.failures],
+                   rec.extra.get("sampling_stopped"))
+
+
+# ---- the public function ------------------------------------------------------------------
+
+def run_bench(project: Project, workload: str, variants, *, sampling: Sampling | None = None,
+              primary: list[str] | None = None, tighter: dict[str, float] | None = None,
+              ops: int | None = None, threads: int | None = None, store=None, force: bool = False,
+              progress=None) -> dict:
+    """Measure (or reuse) `variants` on `workload`; the `bench --json` shape (docs/methodology.md).
+
+    primary: the allocators whose comparison with the baseline is judged (default: all);
+    the others are context.  tighter: per-allocator targets a hypothesis needs."""
+    sampling = (sampling or Sampling()).check()
+    w, ops, threads = _check_args(workload, variants, ops, threads)
     progress = progress or NullProgress()
     specs = [resolve_allocator(project, v) for v in variants]
-    # The group is part of each record's key: runs are interleaved within a group, so a
-    # record is reused only for the comparison it was measured for (phases that share a
-    # baseline keep their own, each measured beside its own candidate).
-    params = {**bench_params(w, ops, runs, threads), "group": [s.name for s in specs]}
-    keys = [key_for("bench", w.name, s.name, params) for s in specs]
+    names = [s.name for s in specs]
+    targets = targets_for(names, sampling, primary, tighter)
+    # The group is part of each record's key: a record is reused only for the comparison it was
+    # measured in (phases that share a baseline keep their own, each measured beside its candidate).
+    params = {**bench_params(w, ops, threads, sampling, targets), "group": names}
+    keys = [key_for("bench", w.name, n, params) for n in names]
 
-    records = [None] * len(specs)
+    reused, resume = (None, None)
     if store is not None and not force:
-        for i, (key, spec) in enumerate(zip(keys, specs)):
-            rec = store.current(key, spec.source_hash)
-            if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash:
-                records[i] = rec
-    stale = [i for i, rec in enumerate(records) if rec is None]
-    if stale and stale[0] == 0:
-        stale = list(range(len(specs)))  # every comparison is with the baseline: measure them all beside it
-    elif stale:
-        stale.insert(0, 0)  # the baseline runs beside what changed, so their comparison is interleaved
-
-    rows: list[dict | None] = [None] * len(specs)
-    for i, rec in enumerate(records):
-        if i not in stale:
-            rows[i] = _result_row(specs[i].name, specs[i], rec.samples, rec.counters or None,
-                                  [f.model_dump() for f in rec.failures], rec.extra.get("ns_per_op"), True,
-                                  {"session": rec.extra.get("session"), "created": rec.created.isoformat()})
-    if stale:
-        measured = _measure(project, w, [specs[i] for i in stale], ops, runs, threads, [keys[i] for i in stale],
-                            params, store, progress, environment, Record, Failure)
-        for i, row in zip(stale, measured):
-            rows[i] = row
-
-    comparisons = []
-    base = rows[0]
-    for cand in rows[1:]:
-        c = _compare(base["samples"], cand["samples"])
-        if base.get("session") != cand.get("session"):
-            c["warnings"] = [*c.get("warnings", []),
-                             f"{cand['variant']} and {base['variant']} were measured in different sessions "
-                             f"(not interleaved), so drift between the sessions is not cancelled"]
-        comparisons.append({"baseline": base["variant"], "candidate": cand["variant"], **c})
-    return {"workload": w.name, "ops": ops, "runs": runs, "threads": threads if w.driver == "remote" else 1,
-            "sizes": list(w.sizes), "unit": "ops/s", "results": rows, "comparisons": comparisons,
-            "reused": not stale, "measured_now": [specs[i].name for i in stale]}
-
-
-def _measure(project, w, specs, ops, runs, threads, keys, params, store, progress,
-             environment, Record, Failure) -> list[dict]:
-    session = uuid.uuid4().hex[:12]
-    n = len(specs)
-    samples = [[] for _ in specs]
-    ns_per_op = [[] for _ in specs]
-    counters = [None] * n
-    counters_runs = [[] for _ in specs]
-    failures = [[] for _ in specs]
-    counts = [None] * n
-    requests = [workload_request(s, w, ops=ops, threads=threads) for s in specs]
-    timeout = max(120.0, ops * 2e-6 * (threads or 1) * 20)
-    progress.start(n * (runs + 1), f"{w.name}: {', '.join(s.name for s in specs)}")
-    # run 0 is the discarded warm-up (a failure there is recorded all the same)
-    for run in range(runs + 1):
-        for i, spec in enumerate(specs):      # interleaved: A B A B ...
-            res = run_child(requests[i], timeout=timeout)
-            progress.advance()
-            if not res.get("ok"):
-                failures[i].append({"run": run, "cause": res["failure"]})
-                continue
-            if run == 0:
-                continue
-            samples[i].append(_ops_per_s(res))
-            ns_per_op[i].append(res["elapsed_ns"] / res["ops"])
-            counts[i] = res.get("counts")
-            if res.get("counters") is not None:
-                counters[i] = res["counters"]
-                counters_runs[i].append(res["counters"])
-    rows = []
-    created = datetime.now(timezone.utc)
-    for i, spec in enumerate(specs):
-        med_ns = float(sorted(ns_per_op[i])[len(ns_per_op[i]) // 2]) if ns_per_op[i] else None
-        extra = {"driver_hash": spec.driver_hash, "session": session,
-                 "interleaved_with": [s.name for s in specs], "position": i,
-                 "ns_per_op": med_ns, "ns_per_op_runs": ns_per_op[i], "counts": counts[i],
-                 "counters_per_run": counters_runs[i], "unit": "ops/s", "warmup_runs": 1}
+        reused, resume = find_session(store, keys, specs)
+    if reused is not None:
+        series = [_series_of(r) for r in reused]
+        meta = reused[0].extra
+        session, stop, elapsed = meta["session"], meta.get("stop_reason"), meta.get("elapsed_s")
+        counted = [(r.counters or None, r.extra.get("counts") or [], r.extra.get("counted_failure"))
+                   for r in reused]
+        created = [r.created for r in reused]
+    else:
+        if resume is not None:
+            series = [_series_of(r) for r in resume]
+            session = resume[0].extra["session"]
+            start = max((max(s.rounds) for s in series if s.rounds), default=0) + 1
+            prior = float(resume[0].extra.get("elapsed_s") or 0.0)
+        else:
+            series = [_Series([], [], [], []) for _ in specs]
+            session, start, prior = uuid.uuid4().hex[:12], 0, 0.0
+        restore = _sigterm_as_interrupt()
+        t0 = time.monotonic()
+        try:
+            left = replace(sampling, budget_s=max(0.0, sampling.budget_s - prior))
+            stop, elapsed = _run_rounds(w, specs, ops, threads, left, targets, series, start, session, progress)
+            counted = _counted_runs(w, specs, ops, threads)
+        except (KeyboardInterrupt, _Interrupted):
+            if store is not None:
+                _save(store, w, specs, params, series, session, "interrupted", prior + time.monotonic() - t0,
+                      [(None, [], None)] * len(specs), project)
+            raise KeyboardInterrupt from None
+        finally:
+            restore()
+        elapsed += prior
+        created = [datetime.now(timezone.utc)] * len(specs)
         if store is not None:
-            rec = Record(kind="bench", workload=w.name, allocator=spec.name, params=params,
+            _save(store, w, specs, params, series, session, stop, elapsed, counted, project)
+    rows = [_result_row(spec, s, c, session, reused is not None, cr.isoformat())
+            for spec, s, c, cr in zip(specs, series, counted, created)]
+    comparisons = [_comparison(names[0], spec.name, series[0], s, targets[spec.name],
+                               primary is None or spec.name in primary, session)
+                   for spec, s in zip(specs[1:], series[1:])]
+    adjust_family(comparisons)
+    return {"workload": w.name, "ops": ops, "values_per_run": w.values,
+            "threads": threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
+            "session": session, "stop_reason": stop, "stop": STOP_REASONS.get(stop, stop),
+            "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
+            "elapsed_s": elapsed, "sampling": asdict(sampling), "results": rows, "comparisons": comparisons,
+            "reused": reused is not None, "measured_now": [] if reused is not None else names,
+            "builds": {"timed": "project variants: the timed build (HAK_STATS=0, no counters); "
+                                "system allocators as installed",
+                       "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}}
+
+
+def _save(store, w, specs, params, series, session, stop, elapsed, counted, project) -> None:
+    created = datetime.now(timezone.utc)
+    for i, (spec, s) in enumerate(zip(specs, series)):
+        counters, counts, counted_failure = counted[i]
+        extra = {"driver_hash": spec.builds_hash, "session": session, "stop_reason": stop,
+                 "elapsed_s": elapsed, "rounds": s.rounds, "sampling_stopped": s.stopped,
+                 "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
+                 "counts": counts, "counted_failure": counted_failure, "unit": "ops/s", "warmup_rounds": 1,
+                 "values_per_run": w.values}
+        store.put(Record(kind="bench", workload=w.name, allocator=spec.name, params=params,
                          source_hash=spec.source_hash, created=created,
-                         environment=environment(project, spec.build_flags), samples=samples[i],
-                         counters=counters[i] or {}, failures=[Failure(**f) for f in failures[i]],
-                         extra=extra)
-            store.put(rec)
-        rows.append(_result_row(spec.name, spec, samples[i], counters[i], failures[i], med_ns, False,
-                                {"session": session, "created": created.isoformat()}))
-    return rows
+                         environment=environment(project, spec.build_flags), samples=s.samples,
+                         counters=counters or {}, failures=[Failure(**f) for f in s.failures], extra=extra))
+
+
+def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str) -> dict:
+    counters, counts, counted_failure = counted
+    summ = stats.summarize(s.samples, higher_is_better=True)
+    ns = s.ns_per_op
+    return {"variant": spec.name, "kind": spec.kind, "samples": list(s.samples), "rounds": list(s.rounds),
+            "median": summ.median, "best3of5": summ.best3of5, "best3of5_label": BEST3OF5_LABEL,
+            "ci95": list(summ.ci95) if summ.ci95 else None, "q1": summ.q1, "q3": summ.q3, "iqr": summ.iqr,
+            "cv": summ.cv, "n": summ.n, "warnings": list(summ.warnings),
+            "ns_per_op": float(np.median(ns)) if ns else None, "counters": counters, "counts": counts,
+            "counted_failure": counted_failure, "failures": s.failures, "source_hash": spec.source_hash,
+            "session": session, "created": created, "reused": reused,
+            "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed"}
+
+
+def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target: float, primary: bool,
+                session: str) -> dict:
+    b, c, rounds = paired(base, cand)
+    out = {"baseline": base_name, "candidate": name, "role": "primary" if primary else "context",
+           "session": session, "target": target, "pairs": len(rounds)}
+    try:
+        cmp = stats.compare(b, c, paired=True, higher_is_better=True).to_dict()
+    except ValueError as exc:
+        cmp = {"ratio": None, "ci95": None, "speedup": None, "speedup_ci95": None, "p_value": None,
+               "verdict": "no significant change", "reason": f"cannot test: {exc}",
+               "warnings": [f"cannot compare: {exc}"]}
+    if not b or not c:
+        failed = base_name if not b else name
+        cmp["verdict"] = None
+        cmp["reason"] = f"no verdict: {failed} has no successful run"
+    ci = cmp.get("speedup_ci95")
+    half = (ci[1] - ci[0]) / 2 if ci else None
+    out.update(cmp)
+    out.update(half_width=half, precision_reached=half is not None and half <= target)
+    return out
+
+
+def adjust_family(comparisons: list[dict]) -> None:
+    """Holm over the primary comparisons' p-values; their verdicts re-decided on the adjusted p.
+
+    Context comparisons keep their numbers and get no verdict."""
+    prim = [c for c in comparisons if c.get("role") == "primary" and c.get("p_value") is not None]
+    for c, p_adj in zip(prim, stats.holm([c["p_value"] for c in prim])):
+        verdict, reason = stats.decide(c.get("speedup_ci95"), p_adj, alpha=c.get("alpha", 0.05),
+                                       noise_floor=c.get("noise_floor", stats.NOISE_FLOOR))
+        c.update(p_adjusted=p_adj, family_size=len(prim), verdict=verdict,
+                 reason=f"{verdict}: {reason}" + (f" (Holm-adjusted over {len(prim)} primary comparisons)"
+                                                  if len(prim) > 1 else ""))
+    for c in comparisons:
+        if c.get("role") == "context":
+            c["verdict"] = None
+            c["reason"] = "context peer: shown for scale, not judged"
 
 
 # ---- CLI ---------------------------------------------------------------------------
 
 def cmd_bench(args, project: Project) -> int:
     from .cli import report_measurement
+    sampling = Sampling()
+    if args.rounds:
+        sampling = Sampling.fixed(args.rounds)
+    over = {k: v for k, v in (("precision", args.precision), ("budget_s", args.budget),
+                              ("min_rounds", args.min_rounds), ("max_rounds", args.max_rounds)) if v is not None}
+    sampling = replace(sampling, **over)
     return report_measurement(args, project, lambda **kw: run_bench(
-        project, args.workload, args.variant, runs=args.runs, ops=args.ops, threads=args.threads, **kw),
+        project, args.workload, args.variant, sampling=sampling, ops=args.ops, threads=args.threads, **kw),
         print_bench)
 
 
@@ -212,13 +485,10 @@ def print_bench(out: dict) -> None:
     from rich.table import Table
 
     con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
-    now = out.get("measured_now") or []
-    source = ("all reused from results/" if not now else
-              f"measured now, interleaved: {', '.join(now)}" + ("; the rest reused from results/"
-                                                                if len(now) < len(out["results"]) else ""))
-    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['runs']} runs, ops/s ({source})")
-    for col in ("allocator", "median", "95% CI", "best 3 of 5*", "CV", "runs ok", "failures",
-                "remote/registry/mutex/leaked"):
+    source = "reused from results/" if out.get("reused") else "measured now"
+    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['values_per_run']} loops a run, ops/s; "
+                    f"session {out['session']} ({source}): {out['rounds']} rounds, {out['stop']}")
+    for col in ("allocator", "median", "95% CI", "CV", "runs ok", "failures", "remote/registry/mutex/leaked"):
         t.add_column(col, overflow="fold")
     for r in out["results"]:
         ci = f"{_m(r['ci95'][0])} .. {_m(r['ci95'][1])}" if r.get("ci95") else "-"
@@ -226,18 +496,16 @@ def print_bench(out: dict) -> None:
         counters = "/".join(str(c.get(k)) for k in ("mid_remote_frees", "registry_lookups", "mutex_locks",
                                                         "leaked_blocks")) if c else "-"
         fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
-        t.add_row(r["variant"], _m(r["median"]), ci, _m(r["best3of5"]),
-                  "-" if r["cv"] is None else f"{r['cv']:.1%}", str(r["n"]), fails, counters)
+        t.add_row(r["variant"], _m(r["median"]), ci, "-" if r["cv"] is None else f"{r['cv']:.1%}", str(r["n"]),
+                  fails, counters)
     con.print(t)
-    con.print(f"* {BEST3OF5_LABEL}")
     for c in out["comparisons"]:
         ratio = "-" if c.get("ratio") is None else f"{c['ratio']:.4f}"
-        ci = f"[{c['ci95'][0]:.4f}, {c['ci95'][1]:.4f}]" if c.get("ci95") else "-"
-        p = "-" if c.get("p_value") is None else f"{c['p_value']:.3g}"
-        con.print(f"{c['candidate']} vs {c['baseline']}: ratio {ratio}, 95% CI {ci}, p = {p}: "
-                  f"[bold]{c['verdict']}[/bold]" + (f" ({c['reason']})" if c.get("reason") else ""))
+        ci = (f"[{c['speedup_ci95'][0]:+.2%}, {c['speedup_ci95'][1]:+.2%}]" if c.get("speedup_ci95") else "-")
+        half = "-" if c.get("half_width") is None else f"±{c['half_width']:.2%}"
+        p = "-" if c.get("p_value") is None else f"{c.get('p_adjusted', c['p_value']):.3g}"
+        verdict = c["verdict"] if c.get("verdict") else c.get("reason", "")
+        con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
+                  f"({half}, target ±{c['target']:.1%}), p = {p}: [bold]{verdict}[/bold]")
         for wmsg in c.get("warnings") or []:
             con.print(f"  [yellow]warning[/yellow]: {wmsg}")
-    for r in out["results"]:
-        for wmsg in r.get("warnings") or []:
-            con.print(f"[yellow]warning[/yellow] {r['variant']}: {wmsg}")

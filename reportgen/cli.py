@@ -35,6 +35,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (0.01 for +-1%), got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
+
+
 def _claim_range(text: str) -> tuple[float, float]:
     """`--claim 0.17..0.27` (a claimed relative speed-up, low..high; one number: low = high)."""
     parts = text.split("..")
@@ -125,7 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     p["bench"].add_argument("--workload", required=True)
     p["bench"].add_argument("--variant", action="append", required=True,
                             help="repeat for each allocator; the first is the baseline")
-    p["bench"].add_argument("--runs", type=_positive_int, default=5)
+    p["bench"].add_argument("--rounds", type=_positive_int, default=None,
+                            help="exactly this many interleaved rounds (default: until the precision is reached)")
+    p["bench"].add_argument("--precision", type=_fraction, default=None, metavar="HALF_WIDTH",
+                            help="target half-width of each comparison's 95%% CI of the speed-up "
+                                 "(default 0.01: +-1%%)")
+    p["bench"].add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                            help="stop sampling after this long even if the precision is not reached (default 60)")
+    p["bench"].add_argument("--min-rounds", type=_positive_int, default=None)
+    p["bench"].add_argument("--max-rounds", type=_positive_int, default=None)
     p["bench"].add_argument("--ops", type=_positive_int, default=None)
     p["bench"].add_argument("--threads", type=_positive_int, default=None)
 

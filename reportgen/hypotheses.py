@@ -19,6 +19,14 @@ missing (not measured, or the measurement failed). A hypothesis is confirmed
 when its check is True, rejected when False, inconclusive when None or when its
 `inconclusive_when` check is True. The evidence is the list of leaf comparisons
 with the measured values, so a reader sees exactly which number decided.
+
+Measured quantities that come with an interval (INTERVAL_OF: a speed-up, a
+ratio, a median, ...) are judged on that interval, without the author asking:
+`speedup > 0` holds only if the whole 95% CI is above 0, fails only if the
+whole CI is at or below 0, and cannot be decided otherwise; `within [lo, hi]`
+holds if the CI lies inside, fails if it lies wholly outside.  Exact values
+(counters, routes, sizes) compare exactly.  Checks on noisy values without an
+interval (NOISY_LEAVES) are refused when the spec is loaded (phases.py).
 """
 from __future__ import annotations
 
@@ -37,6 +45,33 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+# A measured point estimate -> the key of its 95% CI beside it (same node of the view).
+INTERVAL_OF = {"speedup": "speedup_ci95", "ratio": "ci95", "median": "ci95", "delta_ns_median": "delta_ns_ci95",
+               "claim.measured": "measured_ci95"}
+
+
+def interval_key(path: str) -> str | None:
+    """The key of the CI beside the estimate at `path`, if it is an estimate with one."""
+    if path in INTERVAL_OF:
+        return INTERVAL_OF[path]
+    leaf = path.rpartition(".")[2]
+    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost") else None
+# Values decided by noise that have no interval: a check on them is refused at spec load.
+NOISY_LEAVES = {
+    "verdict": "a verdict hides its interval; check `speedup` (judged on its 95% CI: > 0 faster, < 0 slower, "
+               "within [-m, m] equivalent)",
+    "p_value": "stop and decide on intervals, not p-values; check `speedup` instead",
+    "p_adjusted": "stop and decide on intervals, not p-values; check `speedup` instead",
+    "mde": "the detectable effect is a design estimate; the sampling stops on precision, check `speedup`",
+    **{k: "a single run statistic with no interval; check `median` (judged on its CI) instead"
+       for k in ("best3of5", "mean", "q1", "q3", "iqr", "min", "max", "cv", "ns_per_op")},
+    **{k: "a time share or ceiling comes from timed runs with no interval; check a count share instead"
+       for k in ("time_share", "share_time", "ceiling_low", "ceiling_high", "overall_low", "overall_high",
+                 "relative_error", "time_model_error", "ns_per_op_measured", "ns_per_op_modelled")},
+    **{k: "a header-cost timing with no interval; check `delta_ns_median` (judged on its CI) instead"
+       for k in ("delta_ns_min", "delta_ns_max", "rel_median")},
+}
 
 # Above this relative error of the time model (single-size runs against the mixed run, route's
 # `time_model.relative_error`), time shares and the Amdahl ceiling built on them are shown as an estimate.
@@ -57,7 +92,8 @@ def _derive_header_cost(hc: dict) -> dict:
                for r in rows if r["ns_without_header"]]
         out.update(delta_ns_median=statistics.median(deltas), delta_ns_min=min(deltas),
                    delta_ns_max=max(deltas), rel_median=statistics.median(rel) if rel else None,
-                   positive_sets=sum(d > 0 for d in deltas), working_sets=len(deltas))
+                   positive_sets=sum(d > 0 for d in deltas), working_sets=len(deltas),
+                   delta_ns_ci95=stats.median_ci(deltas))
     hb: dict[str, Any] = {}
     for r in hc.get("space") or []:
         v = r.get("variant")
@@ -139,6 +175,47 @@ def lookup(view_: dict, path: str):
     return node
 
 
+def interval_of(view_: dict, path: str):
+    """The 95% CI of a measured estimate at `path` ([lo, hi]), None when the path has none,
+    MISSING when it should have one and it was not measured."""
+    key = interval_key(path)
+    if key is None:
+        return None
+    ci = lookup(view_, f"{path.rpartition('.')[0]}.{key}")
+    if ci is MISSING or not (isinstance(ci, (list, tuple)) and len(ci) == 2):
+        return MISSING
+    return ci
+
+
+def _as_interval(x):
+    if isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(v, (int, float)) for v in x):
+        return float(x[0]), float(x[1])
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x), float(x)
+    return None
+
+
+def _apply_interval(op: str, a, b) -> bool | None:
+    """Three-valued comparison of an interval with a number or another interval: True when every
+    value of the interval satisfies it, False when none does, None when the interval straddles."""
+    A, B = _as_interval(a), _as_interval(b)
+    if A is None or B is None or not all(math.isfinite(v) or math.isinf(v) for v in (*A, *B)) \
+            or any(v != v for v in (*A, *B)):
+        return None
+    (alo, ahi), (blo, bhi) = A, B
+    if op == ">":
+        return True if alo > bhi else (False if ahi <= blo else None)
+    if op == ">=":
+        return True if alo >= bhi else (False if ahi < blo else None)
+    if op == "<":
+        return True if ahi < blo else (False if alo >= bhi else None)
+    if op == "<=":
+        return True if ahi <= blo else (False if alo > bhi else None)
+    if op == "within":
+        return True if blo <= alo and ahi <= bhi else (False if ahi < blo or alo > bhi else None)
+    return _apply(op, a, b)
+
+
 def _apply(op: str, a, b) -> bool | None:
     try:
         if op == "==":
@@ -162,14 +239,7 @@ def _apply(op: str, a, b) -> bool | None:
             inside = lo <= b <= hi
             return inside if op == "contains" else not inside
         if op == "within":
-            lo, hi = b
-            if isinstance(a, (int, float)) and not isinstance(a, bool):
-                alo = ahi = a
-            else:
-                alo, ahi = a
-            if alo is None or ahi is None or not (math.isfinite(alo) and math.isfinite(ahi)):
-                return None
-            return lo <= alo and ahi <= hi
+            return _apply_interval(op, a, b)
     except (TypeError, ValueError):
         return None
     raise ValueError(f"unknown op {op!r}")
@@ -198,13 +268,20 @@ class Leaf:
     result: bool | None
     label: str | None = None
     negated: bool = False  # under an odd number of `not`s: a True leaf counts against its check
+    interval: bool = False  # judged on the measured value's 95% CI
 
     def key(self) -> tuple:
         return (self.metric, self.op, repr(self.expected))
 
     def sentence(self) -> str:
-        mark = {True: "holds", False: "does not hold", None: "cannot be decided"}[self.result]
         label = f"{self.label}: " if self.label else ""
+        if self.interval:
+            mark = {True: "holds over the whole interval", False: "fails over the whole interval",
+                    None: ("cannot be decided: the interval straddles the bound"
+                           if self.measured is not MISSING else "cannot be decided")}[self.result]
+            return (f"{label}`{self.metric}` 95% CI = {fmt_value(self.measured)} "
+                    f"(expected {self.op} {fmt_value(self.expected)}): {mark}")
+        mark = {True: "holds", False: "does not hold", None: "cannot be decided"}[self.result]
         return (f"{label}`{self.metric}` = {fmt_value(self.measured)} "
                 f"(expected {self.op} {fmt_value(self.expected)}): {mark}")
 
@@ -213,11 +290,17 @@ def evaluate(check, view_: dict, leaves: list[Leaf] | None = None, _negated: boo
     """Kleene three-valued evaluation; appends every leaf to `leaves`."""
     leaves = leaves if leaves is not None else []
     if isinstance(check, Compare):
-        a = lookup(view_, check.metric)
-        b = lookup(view_, check.ref) if check.ref else check.value
+        a_ci = interval_of(view_, check.metric)
+        b_ci = interval_of(view_, check.ref) if check.ref else None
+        a = a_ci if a_ci is not None else lookup(view_, check.metric)
+        b = (b_ci if b_ci is not None else lookup(view_, check.ref)) if check.ref else check.value
         expected = f"{check.ref} ({fmt_value(b)})" if check.ref else b
-        res = None if a is MISSING or b is MISSING else _apply(check.op, a, b)
-        leaves.append(Leaf(check.metric, check.op, expected, a, res, check.label, _negated))
+        ranged = a_ci is not None or b_ci is not None
+        if a is MISSING or b is MISSING:
+            res = None
+        else:
+            res = _apply_interval(check.op, a, b) if ranged else _apply(check.op, a, b)
+        leaves.append(Leaf(check.metric, check.op, expected, a, res, check.label, _negated, ranged))
         return res
     if isinstance(check, All):
         rs = [evaluate(c, view_, leaves, _negated) for c in check.all]

@@ -1,11 +1,16 @@
 """The machine a measurement ran on: what a result record needs to be interpreted.
 
-Results are filed per machine (`machine_id()`), since figures from two CPUs
-are not comparable; `environment()` is stored in every record.
+Results are filed per machine (`machine_id()`), since figures from two
+machines are not comparable.  A machine is its full environment: CPU model,
+cache sizes, core count, kernel, C library and compiler (COMPARABILITY_KEYS);
+two machines differing in any of them never share a results directory.
+`environment()` is stored in every record.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import platform
 import re
@@ -70,15 +75,37 @@ def machine_info() -> dict:
         "os": platform.system(),
         "arch": platform.machine(),
         "compiler": _compiler_version(),
+        "libc": "-".join(x for x in platform.libc_ver() if x) or None,
         "python": sys.version.split()[0],
     }
 
 
-def machine_id() -> str:
-    """A stable slug naming this machine's results: CPU model + core count."""
-    info = machine_info()
-    slug = re.sub(r"[^a-z0-9]+", "-", info["cpu_model"].lower()).strip("-") or "unknown-cpu"
-    return f"{slug}-{info['cores']}c"
+# What decides whether two results are comparable (Python only starts the C loops: not part of it).
+COMPARABILITY_KEYS = ("cpu_model", "cores", "caches", "kernel", "os", "arch", "libc", "compiler")
+
+
+def environment_digest(info: dict) -> str:
+    """Short hash of the comparability keys of a machine_info() dict."""
+    key = {k: info.get(k) for k in COMPARABILITY_KEYS}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def machine_id(info: dict | None = None) -> str:
+    """The results directory of a machine: CPU model and cores (readable) + a hash of its whole
+    environment (caches, kernel, C library, compiler), so two different machines never share one."""
+    info = info or machine_info()
+    slug = re.sub(r"[^a-z0-9]+", "-", str(info.get("cpu_model") or "").lower()).strip("-") or "unknown-cpu"
+    return f"{slug}-{info.get('cores')}c-{environment_digest(info)}"
+
+
+def machine_label(info: dict | None = None) -> str:
+    """One line naming a machine for a page: CPU, cores, L1d/L2/L3, kernel, compiler."""
+    info = info or machine_info()
+    caches = info.get("caches") or {}
+    cache = "/".join(f"{k} {v // 1024} KiB" for k, v in caches.items() if k in ("L1d", "L2", "L3") and v)
+    return (f"{info.get('cpu_model', 'unknown CPU')}, {info.get('cores')} cores"
+            + (f", {cache}" if cache else "") + f", Linux {info.get('kernel')}, {info.get('compiler') or 'no compiler'}"
+            + f" [{machine_id(info)}]")
 
 
 def _git(project_root: Path, *args: str) -> str | None:

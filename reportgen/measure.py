@@ -43,6 +43,15 @@ class AllocatorSpec:
     source_hash: str              # the variant's build hash, or the peer library's identity
     driver_hash: str              # the driver build's hash (bench.c, headers, flags, linked library)
     build_flags: dict = field(default_factory=dict)
+    # What timed runs load: for a project variant the driver linked against its timed build
+    # (HAK_STATS=0: no counter on any hot path), for a system peer the same driver as above.
+    timed_bench_lib: str = ""
+    timed_driver_hash: str = ""
+
+    @property
+    def builds_hash(self) -> str:
+        """Identity of both builds a bench uses (timed runs and the counted run)."""
+        return f"{self.driver_hash}+{self.timed_driver_hash}" if self.is_project else self.driver_hash
 
     @property
     def is_project(self) -> bool:
@@ -75,9 +84,14 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
         hak_lib = build.build_variant(project, variant, "lib")
         lib = build.build_library(project, f"bench-{variant.name}", [bench_c],
                                   {"BENCH_ALLOC_HAK": "1"}, extra_link=[str(hak_lib)])
+        timed_hak = build.build_variant(project, variant, "timed")
+        timed = build.build_library(project, f"bench-{variant.name}-timed", [bench_c],
+                                    {"BENCH_ALLOC_HAK": "1"}, extra_link=[str(timed_hak)])
         return AllocatorSpec(variant.name, "project", str(lib), str(hak_lib),
                              build.source_hash(project, variant), _lib_hash(lib),
-                             {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS)})
+                             {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS),
+                              "timed": {"HAK_STATS": "0"}},
+                             str(timed), _lib_hash(timed))
     available, path, why = variants.peer_status(allocator)
     if not available:
         raise UserError(f"system allocator {allocator!r} is not available: {why}")
@@ -87,7 +101,8 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
     real = Path(path).resolve() if path else None
     ident = f"{allocator}:{real.name if real else 'libc'}:{real.stat().st_size if real else 0}"
     return AllocatorSpec(allocator, "system", str(lib), None, ident, _lib_hash(lib),
-                         {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)})
+                         {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)},
+                         str(lib), _lib_hash(lib))
 
 
 def header_cost_flags() -> dict:
@@ -184,28 +199,38 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
 
 # ---- requests -------------------------------------------------------------------
 
-def gap_request(spec: AllocatorSpec, sizes, slots: int, ops: int, warmup_ops: int, seed: int) -> dict:
-    return {"kind": "gap", "bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib,
-            "sizes": [int(s) for s in sizes], "slots": int(slots), "ops": int(ops),
-            "warmup_ops": int(warmup_ops), "seed": int(seed)}
+def _libs(spec: AllocatorSpec, timed: bool) -> dict:
+    """A timed run loads the timed driver and no counters; a counted run the counting build."""
+    if timed:
+        return {"bench_lib": spec.timed_bench_lib or spec.bench_lib, "hak_lib": None}
+    return {"bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib}
 
 
-def remote_request(spec: AllocatorSpec, sizes, threads: int, ops: int, warmup_ops: int, seed: int) -> dict:
-    return {"kind": "remote", "bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib,
-            "sizes": [int(s) for s in sizes], "threads": int(threads), "ops": int(ops),
-            "warmup_ops": int(warmup_ops), "seed": int(seed)}
+def gap_request(spec: AllocatorSpec, sizes, slots: int, ops: int, warmup_ops: int, seed: int,
+                timed: bool = False, values: int = 1) -> dict:
+    return {"kind": "gap", **_libs(spec, timed), "sizes": [int(s) for s in sizes], "slots": int(slots),
+            "ops": int(ops), "warmup_ops": int(warmup_ops), "seed": int(seed), "values": int(values)}
+
+
+def remote_request(spec: AllocatorSpec, sizes, threads: int, ops: int, warmup_ops: int, seed: int,
+                   timed: bool = False, values: int = 1) -> dict:
+    return {"kind": "remote", **_libs(spec, timed), "sizes": [int(s) for s in sizes], "threads": int(threads),
+            "ops": int(ops), "warmup_ops": int(warmup_ops), "seed": int(seed), "values": int(values)}
 
 
 def workload_request(spec: AllocatorSpec, workload, ops: int | None = None, threads: int | None = None,
-                     sizes=None) -> dict:
-    """The request that runs `workload` (a workloads.Workload) on one allocator."""
+                     sizes=None, *, timed: bool = False, values: int = 1) -> dict:
+    """The request that runs `workload` (a workloads.Workload) on one allocator.
+
+    timed=True: the allocator's timed build (no counters); `values` timed loops
+    in the one process (the child reports each, and their total)."""
     ops = int(ops or workload.ops)
     warm = min(workload.warmup_ops, max(ops // 10, 1))
     sizes = list(sizes or workload.sizes)
     if workload.driver == "gap":
-        return gap_request(spec, sizes, workload.slots, ops, warm, workload.seed)
+        return gap_request(spec, sizes, workload.slots, ops, warm, workload.seed, timed, values)
     if workload.driver == "remote":
-        return remote_request(spec, sizes, threads or workload.threads, ops, warm, workload.seed)
+        return remote_request(spec, sizes, threads or workload.threads, ops, warm, workload.seed, timed, values)
     raise ValueError(f"workload {workload.name}: unknown driver {workload.driver!r}")
 
 
@@ -288,12 +313,13 @@ def _child_gap(req: dict) -> dict:
     if hak is not None:
         hak.reset_stats()   # counters cover the timed loop only
     counts = (c_uint64 * n)()
-    elapsed = lib.bench_gap_step(g, req["ops"], counts)
+    values_ns = [lib.bench_gap_step(g, req["ops"], counts) for _ in range(max(1, req.get("values", 1)))]
     counters = hak.stats() if hak is not None else None
     rng_state = lib.bench_gap_rng_state(g)
     lib.bench_gap_close(g)
-    return {"ok": True, "elapsed_ns": elapsed, "ops": req["ops"], "counts": list(counts),
-            "sizes": sizes, "rng_state": rng_state, "counters": counters}
+    return {"ok": True, "elapsed_ns": sum(values_ns), "ops": req["ops"] * len(values_ns), "values_ns": values_ns,
+            "ops_per_value": req["ops"], "counts": list(counts), "sizes": sizes, "rng_state": rng_state,
+            "counters": counters}
 
 
 def _child_remote(req: dict) -> dict:
@@ -318,13 +344,18 @@ def _child_remote(req: dict) -> dict:
             return {"ok": False, "failure": f"bench_remote (warm-up) returned {rc}"}
     if hak is not None:
         hak.reset_stats()
-    rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
-    if rc != 0:
-        return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
+    values_ns, ops, failures = [], 0, 0
+    for _ in range(max(1, req.get("values", 1))):
+        rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
+        if rc != 0:
+            return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
+        values_ns.append(out.elapsed_ns)
+        ops += out.ops
+        failures += out.alloc_failures
     counters = hak.stats() if hak is not None else None
-    return {"ok": True, "elapsed_ns": out.elapsed_ns, "ops": out.ops, "counts": list(out.counts)[:n],
-            "sizes": sizes, "threads": req["threads"], "alloc_failures": out.alloc_failures,
-            "counters": counters}
+    return {"ok": True, "elapsed_ns": sum(values_ns), "ops": ops, "values_ns": values_ns,
+            "ops_per_value": out.ops, "counts": list(out.counts)[:n], "sizes": sizes, "threads": req["threads"],
+            "alloc_failures": failures, "counters": counters}
 
 
 def _child_header_cost(req: dict) -> dict:

@@ -191,6 +191,15 @@ class ReferenceProfile(_Strict):
     entries: list[ProfileEntry] = Field(min_length=1)
 
 
+class SamplingSpec(_Strict):
+    """When this phase's comparison groups stop sampling (reportgen.bench.Sampling; defaults there)."""
+    precision: Optional[float] = Field(default=None, gt=0, lt=1)
+    context_precision: Optional[float] = Field(default=None, gt=0, lt=1)
+    budget_s: Optional[float] = Field(default=None, gt=0, le=86400)
+    min_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
+    max_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
+
+
 class Recommendation(_Strict):
     title: str
     text: str
@@ -211,6 +220,7 @@ class Phase(_Strict):
     # Which workload's comparison is this phase's headline (history chart, timeline verdict).
     headline: Optional[str] = None
     header_cost: bool = False
+    sampling: Optional[SamplingSpec] = None
     excerpts: list[Excerpt] = Field(default_factory=list)
     reference_statements: list[ReferenceStatement] = Field(default_factory=list)
     reference_profile: Optional[ReferenceProfile] = None
@@ -339,6 +349,68 @@ def _check_paths(check, where: str):
         yield from _check_paths(check.not_, where + ".not")
 
 
+def _leaves(check, where: str):
+    if isinstance(check, Compare):
+        yield where, check
+    elif isinstance(check, All):
+        for i, c in enumerate(check.all):
+            yield from _leaves(c, f"{where}.all[{i}]")
+    elif isinstance(check, Any_):
+        for i, c in enumerate(check.any):
+            yield from _leaves(c, f"{where}.any[{i}]")
+    elif isinstance(check, Not):
+        yield from _leaves(check.not_, where + ".not")
+
+
+def check_leaves(phase: Phase):
+    """(field, Compare) of every leaf of every hypothesis's check and guard."""
+    for i, h in enumerate(phase.hypotheses):
+        yield from _leaves(h.check, f"hypotheses[{i}].check")
+        if h.inconclusive_when is not None:
+            yield from _leaves(h.inconclusive_when, f"hypotheses[{i}].inconclusive_when")
+
+
+def _interval_rules(phase: Phase, fail) -> None:
+    """A check is never decided by noise: noisy values without an interval are refused, and a
+    measured value with an interval is compared by order or `within`, never for equality."""
+    from .hypotheses import NOISY_LEAVES, interval_key
+    for field, leaf in check_leaves(phase):
+        for path in filter(None, (leaf.metric, leaf.ref)):
+            last = path.rsplit(".", 1)[-1]
+            if last in NOISY_LEAVES:
+                fail(field, f"{path!r} is decided by noise: {NOISY_LEAVES[last]}")
+            if interval_key(path) and leaf.op in ("==", "!=", "in", "not in", "contains", "excludes"):
+                fail(field, f"{path!r} is a measured value judged on its 95% CI: compare it with <, <=, >, >= "
+                            f"or `within: [lo, hi]`, not {leaf.op!r}")
+
+
+def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[list[str], dict[str, float]]:
+    """(primary allocators, tighter targets) of the phase's comparisons on `workload`.
+
+    Primary: the candidate, and every allocator a hypothesis, the claim or a reference
+    statement reads a comparison of.  A bound a check puts on a comparison's speed-up
+    (a margin m) asks for a CI of half-width m/2 at most, so the interval can land inside it."""
+    primary = [phase.candidate] if phase.candidate else []
+    tighter: dict[str, float] = {}
+    paths = [leaf for _f, leaf in check_leaves(phase)]
+    refs = [s.metric for s in phase.reference_statements]
+    for path in [*(l.metric for l in paths), *(l.ref for l in paths if l.ref), *refs]:
+        parts = path.split(".")
+        if parts[0] == "bench" and len(parts) > 3 and parts[1] == workload and parts[2] == "comparisons":
+            if parts[3] not in primary:
+                primary.append(parts[3])
+    for leaf in paths:
+        parts = leaf.metric.split(".")
+        if not (parts[0] == "bench" and len(parts) > 4 and parts[1] == workload and parts[2] == "comparisons"
+                and parts[4] in ("speedup", "speedup_ci95")) or leaf.ref:
+            continue
+        bounds = leaf.value if isinstance(leaf.value, list) else [leaf.value]
+        for b in bounds:
+            if isinstance(b, (int, float)) and not isinstance(b, bool) and b == b and 0 < abs(b) < float("inf"):
+                tighter[parts[3]] = min(tighter.get(parts[3], precision), abs(b) / 2)
+    return [p for p in primary if p != phase.baseline], tighter
+
+
 def _semantic_checks(phase: Phase, fail) -> None:
     variants, workloads = _known_names()
     if variants is not None:
@@ -362,6 +434,7 @@ def _semantic_checks(phase: Phase, fail) -> None:
         paths += list(_check_paths(h.check, f"hypotheses[{i}].check"))
         if h.inconclusive_when is not None:
             paths += list(_check_paths(h.inconclusive_when, f"hypotheses[{i}].inconclusive_when"))
+    _interval_rules(phase, fail)
     paths += [(f"reference_statements[{i}].metric", s.metric) for i, s in enumerate(phase.reference_statements)]
     for field, path in paths:
         parts = path.split(".")

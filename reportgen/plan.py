@@ -14,6 +14,7 @@ report's "what changed" section compares against.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import hashlib
 import json
@@ -29,8 +30,10 @@ from .store import Store
 
 # --quick: what serves tests and CI. Labelled "quick run" on every page.
 QUICK_OPS_FRACTION = 10   # ops = the workload's default / this
-QUICK_RUNS = 5            # keep 5: fewer runs can never reach significance (stats.MIN_RUNS)
-FULL_RUNS = 5
+# --quick: a few seconds a comparison group; pages say "quick run" and which precision was reached.
+QUICK_BUDGET_S = 3.0
+QUICK_MIN_ROUNDS = 6      # the signed-rank test's smallest p is 2/2^n: 6 rounds can reach 0.05
+QUICK_MAX_ROUNDS = 30
 
 RESULTS_SCHEMA = 1
 
@@ -115,6 +118,25 @@ def quick_ops(workload: str) -> int:
 
 # ---- measuring -----------------------------------------------------------------
 
+def sampling_for(spec: Phase | None, quick: bool):
+    """The stopping rule of a phase's comparison groups: the spec's `sampling:` over the defaults."""
+    from dataclasses import replace
+
+    from .bench import Sampling
+    base = Sampling(budget_s=QUICK_BUDGET_S, min_rounds=QUICK_MIN_ROUNDS, max_rounds=QUICK_MAX_ROUNDS) \
+        if quick else Sampling()
+    if spec is not None and spec.sampling is not None and not quick:
+        base = replace(base, **{k: v for k, v in spec.sampling.model_dump().items() if v is not None})
+    return base.check()
+
+
+def bench_roles(spec: Phase | None, workload: str, sampling) -> tuple[list[str] | None, dict[str, float]]:
+    if spec is None:
+        return None, {}
+    from .phases import comparison_targets
+    return comparison_targets(spec, workload, sampling.precision)
+
+
 def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store, spec: Phase | None = None,
                  progress=None) -> dict:
     """One measurement through the engine (which reuses current records in the store).
@@ -123,10 +145,11 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
     """
     if need.kind == "bench":
         from .bench import run_bench
-        return run_bench(project, need.workload, list(need.variants),
-                         runs=QUICK_RUNS if quick else FULL_RUNS,
-                         ops=quick_ops(need.workload) if quick else None, store=store, force=force,
-                         progress=progress)
+        sampling = sampling_for(spec, quick)
+        primary, tighter = bench_roles(spec, need.workload, sampling)
+        return run_bench(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
+                         tighter=tighter, ops=quick_ops(need.workload) if quick else None, store=store,
+                         force=force, progress=progress)
     if need.kind == "route":
         from .route import run_route
         extra = {}
@@ -154,12 +177,21 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
                                               timespec="seconds")}}
     for need, data in measured.items():
         if need.kind == "bench":
-            res["bench"][need.workload] = data
+            res["bench"][need.workload] = copy.deepcopy(data)   # shared between phases: adjusted per phase
         elif need.kind == "route":
             res["route"].setdefault(need.workload, {})[need.variants[0]] = data
         else:
             res["header_cost"] = data
+    adjust_phase_family(res)
     return _clean(res)
+
+
+def adjust_phase_family(phase_res: dict) -> None:
+    """Holm over every primary comparison of the phase (all its workloads): a page that makes
+    several judged comparisons keeps its family-wise error at 5%."""
+    from .bench import adjust_family
+    adjust_family([c for b in (phase_res.get("bench") or {}).values() if isinstance(b, dict)
+                   for c in b.get("comparisons") or []])
 
 
 def _phase_key(spec: Phase, quick: bool) -> tuple[str, dict]:
@@ -266,7 +298,9 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
             # a route's Amdahl block depends on the phase's claim (the measurement does not)
             claim = (spec.claim.low, spec.claim.high, spec.claim.pool) if need.kind == "route" and spec.claim \
                 else None
-            key = (need, quick, claim)
+            roles = json.dumps(bench_roles(spec, need.workload, sampling_for(spec, quick))) \
+                if need.kind == "bench" else None
+            key = (need, quick, claim, roles, json.dumps(sampling_for(spec, quick).__dict__))
             try:
                 if key not in cache:
                     cache[key] = measure_need(project, need, quick=quick, force=force, store=store, spec=spec,

@@ -36,6 +36,16 @@ N_RESAMPLES = 9999
 CONFIDENCE = 0.95
 # The power used for the minimal detectable effect estimate.
 POWER = 0.80
+# A difference is called only when its whole 95% CI lies beyond this relative
+# size: smaller effects come and go with code layout between builds, so even a
+# resolved one is reported as "no significant change", never as a win.
+NOISE_FLOOR = 0.005
+# Paired comparisons (interleaved rounds): the per-round log-ratios are summarised
+# by their trimmed mean, which one slow round cannot move the way it moves a
+# median of 5, and which a bootstrap resolves smoothly (a median's does not).
+TRIM = 0.1
+# Fewer pairs than this: the exact signed-rank test cannot reach 0.05 (2/2^5 > 0.05).
+MIN_PAIRS = 6
 
 VERDICTS = ("faster", "slower", "no significant change")
 
@@ -80,6 +90,70 @@ def _median_stat(x, axis=-1):
 
 def _log_ratio_stat(b, c, axis=-1):
     return np.log(np.median(c, axis=axis)) - np.log(np.median(b, axis=axis))
+
+
+def _trimmed_mean(x, axis=-1):
+    return _st.trim_mean(x, TRIM, axis=axis)
+
+
+def paired_log_ci(log_ratios: Sequence[float], *, seed: int = 0,
+                  n_resamples: int = N_RESAMPLES) -> tuple[float, float] | None:
+    """95% BCa bootstrap CI (scipy) of the trimmed mean of per-round log-ratios.
+
+    The rounds are the resampled units: each holds one process of each side, run
+    back to back, so what the interval covers is process-to-process and
+    round-to-round variation, not only the spread of values inside a process."""
+    d = np.sort(_as_samples(log_ratios, "log-ratios"))
+    if len(d) < 3:
+        return None
+    if np.ptp(d) == 0:
+        return float(d[0]), float(d[0])
+    res = _st.bootstrap((d,), _trimmed_mean, n_resamples=n_resamples, vectorized=True, method="BCa",
+                        confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return lo, hi
+
+
+def speedup_interval(log_ci: tuple[float, float], higher_is_better: bool = True) -> tuple[float, float]:
+    """The relative gain of the candidate (> 0 faster) from a CI of log(candidate / baseline)."""
+    lo, hi = log_ci
+    return (math.expm1(lo), math.expm1(hi)) if higher_is_better else (math.expm1(-hi), math.expm1(-lo))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (statsmodels): the family-wise error of a page's primary
+    comparisons stays at alpha however many of them it makes."""
+    from statsmodels.stats.multitest import multipletests
+    if not len(p_values):
+        return []
+    return [float(p) for p in multipletests(list(p_values), method="holm")[1]]
+
+
+def decide(speedup_ci: Sequence[float] | None, p_value: float | None, *, alpha: float = 0.05,
+           noise_floor: float = NOISE_FLOOR) -> tuple[str, str]:
+    """(verdict, reason) from a speed-up CI and a (possibly Holm-adjusted) p-value.
+
+    "faster"/"slower" only when the p-value is below alpha *and* the whole 95% CI
+    of the speed-up lies beyond the noise floor (in log terms, so swapping the
+    sides mirrors the verdict exactly); otherwise "no significant change"."""
+    if speedup_ci is None:
+        return "no significant change", "too few runs for a confidence interval"
+    lo, hi = (math.log1p(x) for x in speedup_ci)
+    floor = math.log1p(noise_floor)
+    ci_txt = f"{_spct(speedup_ci[0])}..{_spct(speedup_ci[1])}"
+    if p_value is None or p_value >= alpha:
+        return "no significant change", (f"p = {p_value:.3g} is not below alpha = {alpha}" if p_value is not None
+                                         else "no test could be made")
+    if lo > floor:
+        return "faster", f"the 95% CI of the speed-up {ci_txt} lies above +{_pct(noise_floor)}, p = {p_value:.3g}"
+    if hi < -floor:
+        return "slower", f"the 95% CI of the speed-up {ci_txt} lies below -{_pct(noise_floor)}, p = {p_value:.3g}"
+    if lo <= 0 <= hi:
+        return "no significant change", f"the 95% CI of the speed-up {ci_txt} includes 0"
+    return "no significant change", (f"the 95% CI of the speed-up {ci_txt} reaches into the noise floor "
+                                     f"of ±{_pct(noise_floor)}")
 
 
 @dataclass(frozen=True)
@@ -228,6 +302,7 @@ class Comparison:
     candidate names)."""
     ratio: float | None  # median(candidate) / median(baseline) of the metric as measured
     ci95: tuple[float, float] | None  # bootstrap CI of that ratio
+    # (paired: the ratio is the geometric trimmed mean of the per-round ratios)
     speedup: float | None  # relative gain of the candidate, > 0 when faster
     speedup_ci95: tuple[float, float] | None
     p_value: float | None  # two-sided Mann-Whitney U
@@ -242,9 +317,11 @@ class Comparison:
     higher_is_better: bool
     alpha: float
     noise_floor: float
+    paired: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "paired": self.paired,
             "ratio": self.ratio,
             "ci95": list(self.ci95) if self.ci95 else None,
             "speedup": self.speedup,
@@ -273,17 +350,16 @@ def _canonical_pair(b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return (cs, bs, True) if swapped else (bs, cs, False)
 
 
-def compare(baseline: Sequence[float], candidate: Sequence[float], *, higher_is_better: bool = True,
-            noise_floor: float = 0.01, alpha: float = 0.05, seed: int = 0,
+def compare(baseline: Sequence[float], candidate: Sequence[float], *, paired: bool = False,
+            higher_is_better: bool = True, noise_floor: float = NOISE_FLOOR, alpha: float = 0.05, seed: int = 0,
             noisy_cv: float = NOISY_CV) -> Comparison:
-    """A/B verdict of candidate against baseline.
+    """A/B verdict of candidate against baseline (see `decide` for the rule).
 
-    "faster"/"slower" only when all three hold: the two-sided Mann-Whitney U
-    p-value is below `alpha`, the 95% bootstrap CI of the ratio of medians
-    excludes 1, and the ratio lies outside the noise floor, i.e. outside
-    [1/(1+noise_floor), 1+noise_floor] (applied on a log scale so that
-    swapping baseline and candidate exactly mirrors the verdict). Otherwise
-    "no significant change", with the reason.
+    paired=True (interleaved rounds, baseline[i] and candidate[i] from round i):
+    the effect is the trimmed mean of the per-round log-ratios, its CI a BCa
+    bootstrap over rounds and the test Wilcoxon's signed-rank test; a drift
+    that hits a whole round cancels.  paired=False: the ratio of medians, a
+    percentile bootstrap of it and the Mann-Whitney U test.
 
     Samples must be positive (throughputs or times).
     """
@@ -292,20 +368,32 @@ def compare(baseline: Sequence[float], candidate: Sequence[float], *, higher_is_
         raise ValueError("samples must be positive (a throughput or a time) to form a ratio")
     if not 0 < alpha < 1 or noise_floor < 0:
         raise ValueError("alpha must be in (0, 1) and noise_floor >= 0")
+    if paired and len(b) != len(c):
+        raise ValueError(f"paired samples need one baseline value per candidate value ({len(b)} != {len(c)})")
     sb = summarize(b, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
     sc = summarize(c, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
-    min_p = min_attainable_p(len(b), len(c))
+    if paired:
+        min_p = 2.0 / 2 ** len(b) if len(b) else 1.0   # exact signed-rank test: all pairs one way
+    else:
+        min_p = min_attainable_p(len(b), len(c))
     warnings = [f"baseline: {w}" for w in sb.warnings] + [f"candidate: {w}" for w in sc.warnings]
     if min_p >= alpha and len(b) and len(c):
         warnings.append(f"too few runs for the test to ever reach alpha = {alpha}: with {len(b)} and "
                         f"{len(c)} runs the smallest attainable p-value is {min_p:.3g}")
-    pooled = _pooled_cv(sb, sc)
-    mde = minimal_detectable_effect(pooled, len(b), len(c), alpha=alpha, noise_floor=noise_floor)
+    d = np.log(c) - np.log(b) if paired and len(b) else None
+    if paired:
+        spread = float(np.std(d, ddof=1)) if d is not None and len(d) >= 2 else None
+        mde = _paired_mde(spread, len(b), alpha, noise_floor) if min_p < alpha else None
+        pooled = spread
+    else:
+        pooled = _pooled_cv(sb, sc)
+        mde = minimal_detectable_effect(pooled, len(b), len(c), alpha=alpha, noise_floor=noise_floor)
     if mde is None:
         power_note = ("no difference can be detected with these runs"
                       if len(b) and len(c) else "no runs to compare")
     else:
-        power_note = (f"estimate: with {len(b)} and {len(c)} runs and a pooled CV of {_pct(pooled)}, "
+        what = "rounds and a spread of the per-round log-ratio" if paired else "runs and a pooled CV"
+        power_note = (f"estimate: with {len(b)} and {len(c)} {what} of {_pct(pooled)}, "
                       f"this design detects a difference of about {_pct(mde)} or more "
                       f"{int(POWER * 100)}% of the time (normal approximation)")
 
@@ -313,50 +401,60 @@ def compare(baseline: Sequence[float], candidate: Sequence[float], *, higher_is_
         ci = (math.exp(log_ci[0]), math.exp(log_ci[1])) if log_ci else None
         if ratio is None:
             speed, speed_ci = None, None
-        elif higher_is_better:
-            speed, speed_ci = ratio - 1, ((ci[0] - 1, ci[1] - 1) if ci else None)
         else:
-            speed = 1 / ratio - 1
-            speed_ci = (math.exp(-log_ci[1]) - 1, math.exp(-log_ci[0]) - 1) if log_ci else None
+            speed = ratio - 1 if higher_is_better else 1 / ratio - 1
+            speed_ci = speedup_interval(log_ci, higher_is_better) if log_ci else None
         return Comparison(ratio=ratio, ci95=ci, speedup=speed, speedup_ci95=speed_ci, p_value=p,
                           min_p_value=min_p, verdict=verdict, reason=reason, mde=mde,
                           power_note=power_note, warnings=tuple(warnings), baseline=sb, candidate=sc,
-                          higher_is_better=higher_is_better, alpha=alpha, noise_floor=noise_floor)
+                          higher_is_better=higher_is_better, alpha=alpha, noise_floor=noise_floor,
+                          paired=paired)
 
     if len(b) == 0 or len(c) == 0:
         side = "baseline" if len(b) == 0 else "candidate"
         return result(None, None, None, "no significant change",
                       f"no significant change: the {side} has no successful runs")
 
-    log_ratio = math.log(sc.median) - math.log(sb.median)
-    ratio = sc.median / sb.median
-    first, second, swapped = _canonical_pair(b, c)
-    log_ci = _bootstrap_ci((first, second), _log_ratio_stat, seed)
-    if log_ci is not None and swapped:
-        log_ci = (-log_ci[1], -log_ci[0])
-    p = _mann_whitney_p(first, second, seed)
-
-    better = log_ratio > 0 if higher_is_better else log_ratio < 0
-    floor = math.log1p(noise_floor)
-    ci_txt = f"{math.exp(log_ci[0]):.4f}..{math.exp(log_ci[1]):.4f}" if log_ci else None
-    if p >= alpha:
-        reason = f"p = {p:.3g} is not below alpha = {alpha}"
-        verdict = "no significant change"
-    elif log_ci is None:
-        reason = "too few runs for a confidence interval"
-        verdict = "no significant change"
-    elif log_ci[0] <= 0 <= log_ci[1]:
-        reason = f"the 95% CI of the ratio {ci_txt} includes 1"
-        verdict = "no significant change"
-    elif abs(log_ratio) <= floor:
-        reason = (f"the difference {_spct(ratio - 1)} is within the noise floor of "
-                  f"{_pct(noise_floor)}")
-        verdict = "no significant change"
+    if paired:
+        log_ratio = float(_trimmed_mean(d))
+        log_ci = paired_log_ci(d, seed=seed)
+        p = _signed_rank_p(d)
     else:
-        verdict = "faster" if better else "slower"
-        reason = (f"ratio {ratio:.4f} ({_spct(ratio - 1)}), 95% CI {ci_txt} excludes 1, "
-                  f"p = {p:.3g} < {alpha}, beyond the {_pct(noise_floor)} noise floor")
+        log_ratio = math.log(sc.median) - math.log(sb.median)
+        first, second, swapped = _canonical_pair(b, c)
+        log_ci = _bootstrap_ci((first, second), _log_ratio_stat, seed)
+        if log_ci is not None and swapped:
+            log_ci = (-log_ci[1], -log_ci[0])
+        p = _mann_whitney_p(first, second, seed)
+    ratio = math.exp(log_ratio)
+    verdict, reason = decide(speedup_interval(log_ci, higher_is_better) if log_ci else None, p,
+                             alpha=alpha, noise_floor=noise_floor)
     return result(ratio, log_ci, p, verdict, f"{verdict}: {reason}")
+
+
+def _signed_rank_p(d: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of per-round log-ratios (scipy; exact for small n)."""
+    if not np.any(d != 0):
+        return 1.0
+    p = float(_st.wilcoxon(d, alternative="two-sided").pvalue)
+    return p if math.isfinite(p) else 1.0
+
+
+def _paired_mde(spread: float | None, n: int, alpha: float, noise_floor: float) -> float | None:
+    """Estimate of the smallest effect `n` rounds resolve with POWER: (z_a/2 + z_power) * sd / sqrt(n)."""
+    if spread is None or n < 2:
+        return None
+    z = _st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(POWER)
+    return max(float(math.expm1(z * spread / math.sqrt(n))), noise_floor)
+
+
+def median_ci(values: Sequence[float], seed: int = 0) -> list[float] | None:
+    """Percentile bootstrap 95% CI of the median of `values` (None with fewer than 3)."""
+    arr = np.sort(_as_samples(values))
+    if len(arr) < 3:
+        return None
+    ci = _bootstrap_ci((arr,), _median_stat, seed)
+    return list(ci) if ci else None
 
 
 def _get(obj: Any, name: str):

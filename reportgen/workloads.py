@@ -22,6 +22,10 @@ class Workload:
     warmup_ops: int             # untimed ops before the timed loop, in the same child
     seed: int                   # every allocator sees the same sequence
     description: str
+    # Timed loops per process (one sample: their total ops over their total time).  Several
+    # when a loop is short, so one process's sample is not one scheduler tick's luck; one for
+    # mt_remote, where hak-6b leaks every block of every loop.
+    values: int = 3
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -47,7 +51,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             name="mt_remote", driver="remote", sizes=(2048, 4096, 8192), slots=0,
             # Modest: hak-6b leaks every remote Mid block by design (about 5 KiB each on average).
-            ops=100_000, threads=2, runs=5, warmup_ops=10_000, seed=0x6B,
+            ops=100_000, threads=2, runs=5, warmup_ops=10_000, seed=0x6B, values=1,
             description="Cross-thread frees: threads in a ring, each allocating 2, 4 or 8 KiB blocks "
                         "and handing them to the next thread through a lock-free single-producer/"
                         "single-consumer ring; every free is a remote free of a Mid block.",

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from reportgen import build, measure
-from reportgen.bench import run_bench
+from reportgen.bench import Sampling, run_bench
 from reportgen.build import build_library
 from reportgen.cli import main
 from reportgen.headercost import run_header_cost
@@ -128,12 +128,14 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
         return real(project_, name)
 
     monkeypatch.setattr("reportgen.bench.resolve_allocator", resolve)
-    out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], runs=2, ops=OPS)
+    out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], sampling=Sampling.fixed(2), ops=OPS)
     glibc, broken = out["results"]
     assert len(glibc["samples"]) == 2 and not glibc["failures"]
     assert broken["samples"] == [] and len(broken["failures"]) == 3   # warm-up + 2 runs
     assert all(f["cause"] == "killed by SIGSEGV" for f in broken["failures"])
-    assert out["comparisons"][0]["verdict"] in VERDICTS
+    # a side with no successful run gets no verdict, and says why
+    assert out["comparisons"][0]["verdict"] is None
+    assert "no successful run" in out["comparisons"][0]["reason"]
 
 
 # ---- route ------------------------------------------------------------------------
@@ -208,13 +210,16 @@ def test_route_reads_thresholds_from_the_library(project):
 
 def test_bench_json_shape_and_h1_as_a_measured_fact(capsys, results_dir):
     status, out, err = run_cli(capsys, "bench", "--workload", "mid_mt_gap", "--variant", "hak-6a",
-                               "--variant", "hak-6b", "--runs", "3", "--ops", str(OPS), "--json")
+                               "--variant", "hak-6b", "--rounds", "3", "--ops", str(OPS), "--json")
     assert status == 0, err
     b = json.loads(out)
-    assert b["workload"] == "mid_mt_gap" and b["ops"] == OPS and b["runs"] == 3
+    assert b["workload"] == "mid_mt_gap" and b["ops"] == OPS and b["rounds"] == 3
+    assert b["stop_reason"] == "rounds"
     assert [r["variant"] for r in b["results"]] == ["hak-6a", "hak-6b"]
+    assert {r["session"] for r in b["results"]} == {b["session"]}   # one session, every row says so
     for r in b["results"]:
         assert len(r["samples"]) == 3 and all(s > 0 for s in r["samples"])
+        assert r["rounds"] == [1, 2, 3] and r["build"].startswith("timed")
         assert r["median"] > 0 and r["best3of5"] is not None and len(r["ci95"]) == 2
         c = r["counters"]
         # H1 of the reference: a single-threaded benchmark never takes the remote/mutex path
@@ -224,11 +229,12 @@ def test_bench_json_shape_and_h1_as_a_measured_fact(capsys, results_dir):
     (cmp,) = b["comparisons"]
     assert cmp["baseline"] == "hak-6a" and cmp["candidate"] == "hak-6b"
     assert cmp["verdict"] in VERDICTS and cmp["ratio"] > 0 and len(cmp["ci95"]) == 2
-    assert 0 <= cmp["p_value"] <= 1
+    assert 0 <= cmp["p_value"] <= 1 and cmp["paired"] and cmp["pairs"] == 3
+    assert cmp["role"] == "primary" and cmp["session"] == b["session"]
 
 
 def test_mt_remote_shows_registry_mutex_and_leaks(project):
-    b = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], runs=1, ops=OPS)
+    b = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(1), ops=OPS)
     a6, b6 = (r["counters"] for r in b["results"])
     assert a6["registry_lookups"] > 0 and a6["mutex_locks"] > 0 and a6["leaked_blocks"] == 0
     assert b6["leaked_blocks"] > 0 and b6["registry_lookups"] == 0
@@ -236,11 +242,11 @@ def test_mt_remote_shows_registry_mutex_and_leaks(project):
 
 def test_bench_reuses_current_records(project, tmp_path):
     store = Store(tmp_path / "results", "test-machine")
-    first = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store)
-    second = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store)
+    first = run_bench(project, "mid_mt_gap", ["glibc"], sampling=Sampling.fixed(2), ops=OPS, store=store)
+    second = run_bench(project, "mid_mt_gap", ["glibc"], sampling=Sampling.fixed(2), ops=OPS, store=store)
     assert not first["reused"] and second["reused"]
     assert second["results"][0]["samples"] == first["results"][0]["samples"]
-    third = run_bench(project, "mid_mt_gap", ["glibc"], runs=2, ops=OPS, store=store, force=True)
+    third = run_bench(project, "mid_mt_gap", ["glibc"], sampling=Sampling.fixed(2), ops=OPS, store=store, force=True)
     assert not third["reused"]
     (key,) = {r.key for r in store.scan()[0]}
     assert len(store.history(key)) == 2
@@ -253,14 +259,14 @@ def test_after_an_edit_to_the_baseline_the_whole_group_is_measured(project_copy,
     """Every comparison is with the baseline: a new baseline is measured beside all of them."""
     store = Store(tmp_path / "results", "test-machine")
     names = ["hak-6a", "hak-6b", "glibc"]
-    first = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    first = run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)
     assert first["measured_now"] == names
 
     mid = project_copy.native_dir / "mid.c"  # code only the registry variant (the baseline) compiles
     anchor = "void _hak_mid_registry_reinit(void) {"
     assert mid.read_text().index("#if defined(HAK_MID_FREE_REGISTRY)") < mid.read_text().index(anchor)
     mid.write_text(mid.read_text().replace(anchor, "int _hak_mid_registry_edited;\n" + anchor, 1))
-    after = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    after = run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)
     assert after["measured_now"] == names
     rows = {r["variant"]: r for r in after["results"]}
     assert rows["hak-6a"]["source_hash"] != first["results"][0]["source_hash"]
@@ -270,24 +276,56 @@ def test_after_an_edit_to_the_baseline_the_whole_group_is_measured(project_copy,
     assert not any("different sessions" in w for c in after["comparisons"] for w in c.get("warnings", []))
 
 
-def test_after_an_edit_to_one_variant_only_it_and_the_baseline_are_measured(project_copy, tmp_path):
+def test_an_edit_measures_the_group_again_and_a_revert_reuses_the_old_session(project_copy, tmp_path):
+    """A comparison only ever uses one session's runs: an edited variant is measured again with its
+    whole group; once the edit is reverted, the earlier session (every allocator current) is reused."""
     store = Store(tmp_path / "results", "test-machine")
     names = ["hak-6a", "hak-6b", "glibc"]
-    first = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
+    first = run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)
     assert first["measured_now"] == names
-    assert run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)["measured_now"] == []
+    assert run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)["measured_now"] == []
 
-    mid = project_copy.native_dir / "mid.c"  # code only the header variant compiles
-    mid.write_text(mid.read_text().replace("heap->stats.leaked_blocks++;",
-                                           "heap->stats.leaked_blocks++; heap->stats.leaked_blocks += 0;"))
-    after = run_bench(project_copy, "mid_mt_gap", names, runs=2, ops=OPS, store=store)
-    assert after["measured_now"] == ["hak-6a", "hak-6b"]    # the edited variant, beside its baseline
+    mid = project_copy.native_dir / "mid.c"  # code only the header variants compile
+    original = mid.read_text()
+    anchor = "_hak_stat_inc(heap, leaked_blocks);"
+    assert anchor in original
+    mid.write_text(original.replace(anchor, anchor + " _hak_stat_add(heap, leaked_blocks, 0);"))
+    after = run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)
+    assert after["measured_now"] == names       # the whole group, in one new session
+    assert len({r["session"] for r in after["results"]}) == 1 and after["session"] != first["session"]
     rows = {r["variant"]: r for r in after["results"]}
-    assert rows["glibc"]["reused"] and rows["glibc"]["samples"] == first["results"][2]["samples"]
-    assert not rows["hak-6b"]["reused"] and rows["hak-6b"]["source_hash"] != first["results"][1]["source_hash"]
-    comps = {c["candidate"]: c for c in after["comparisons"]}
-    assert not any("different sessions" in w for w in comps["hak-6b"]["warnings"])
-    assert any("different sessions" in w for w in comps["glibc"]["warnings"])
+    assert rows["hak-6b"]["source_hash"] != first["results"][1]["source_hash"]
+    assert rows["hak-6a"]["source_hash"] == first["results"][0]["source_hash"]
+
+    mid.write_text(original)                    # revert: the first session is current again
+    back = run_bench(project_copy, "mid_mt_gap", names, sampling=Sampling.fixed(2), ops=OPS, store=store)
+    assert back["measured_now"] == [] and back["session"] == first["session"]
+    assert [r["samples"] for r in back["results"]] == [r["samples"] for r in first["results"]]
+    assert all(c["session"] == first["session"] for c in back["comparisons"])
+
+
+def test_an_interrupted_session_keeps_its_rounds_and_resumes(project, tmp_path, monkeypatch):
+    store = Store(tmp_path / "results", "test-machine")
+    from reportgen import bench
+    real = bench.run_child
+    calls = {"n": 0}
+
+    def interrupting(request, **kw):
+        calls["n"] += 1
+        if calls["n"] == 9:        # warm-up round (2) + three rounds (6): the fourth round is cut
+            raise KeyboardInterrupt
+        return real(request, **kw)
+
+    monkeypatch.setattr(bench, "run_child", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5), ops=OPS, store=store)
+    kept = [r for r in store.scan()[0] if r.kind == "bench"]
+    assert len(kept) == 2 and all(r.extra["stop_reason"] == "interrupted" for r in kept)
+    assert all(len(r.samples) == 3 for r in kept)
+    monkeypatch.setattr(bench, "run_child", real)
+    out = run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5), ops=OPS, store=store)
+    assert out["session"] == kept[0].extra["session"] and out["stop_reason"] == "rounds"
+    assert all(r["rounds"] == [1, 2, 3, 4, 5] for r in out["results"])
 
 
 # ---- header cost ------------------------------------------------------------------------
@@ -327,7 +365,7 @@ def test_header_cost_json_shape(project, tmp_path):
     (["route", "--workload", "nope", "--variant", "hak-6b"], "nope"),
     (["route", "--workload", "mid_mt_gap", "--variant", "glibc"], "glibc"),
     (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--ops", "0"], "0"),
-    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--runs", "x"], "x"),
+    (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--rounds", "x"], "x"),
     (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--threads", "4"], "threads"),
     (["bench", "--workload", "mid_mt_gap", "--variant", "glibc", "--variant", "glibc"], "twice"),
     (["header-cost", "--variant", "hak-9z"], "hak-9z"),
@@ -349,7 +387,7 @@ def test_unreadable_record_is_one_warning_line_and_left_in_place(project, tmp_pa
     stderr (no Python warning with its source line) and leaves the file as it is."""
     env = {**os.environ, "REPORTGEN_RESULTS_DIR": str(tmp_path / "results")}
     argv = [sys.executable, "-m", "reportgen.cli", "--root", str(project.root), "bench", "--workload",
-            "mid_mt_gap", "--variant", "glibc", "--runs", "1", "--ops", "1000", "--json"]
+            "mid_mt_gap", "--variant", "glibc", "--rounds", "1", "--ops", "1000", "--json"]
     first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0 and first.stderr == "", first.stderr
     (record,) = (tmp_path / "results").glob("*/bench/*/*.json")
