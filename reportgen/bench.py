@@ -375,7 +375,7 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
         elapsed += prior
         created = [datetime.now(timezone.utc)] * len(specs)
         if store is not None:
-            _save(store, w, specs, params, series, session, stop, elapsed, counted, project)
+            created = [_save(store, w, specs, params, series, session, stop, elapsed, counted, project)] * len(specs)
     rows = [_result_row(spec, s, c, session, reused is not None, cr.isoformat())
             for spec, s, c, cr in zip(specs, series, counted, created)]
     comparisons = [_comparison(names[0], spec.name, series[0], s, targets[spec.name],
@@ -393,7 +393,8 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
                        "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}}
 
 
-def _save(store, w, specs, params, series, session, stop, elapsed, counted, project) -> None:
+def _save(store, w, specs, params, series, session, stop, elapsed, counted, project) -> datetime:
+    """One record per allocator, all with one creation time (returned)."""
     created = datetime.now(timezone.utc)
     for i, (spec, s) in enumerate(zip(specs, series)):
         counters, counts, counted_failure = counted[i]
@@ -406,6 +407,7 @@ def _save(store, w, specs, params, series, session, stop, elapsed, counted, proj
                          source_hash=spec.source_hash, created=created,
                          environment=environment(project, spec.build_flags), samples=s.samples,
                          counters=counters or {}, failures=[Failure(**f) for f in s.failures], extra=extra))
+    return created
 
 
 def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str) -> dict:

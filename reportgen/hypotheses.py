@@ -353,8 +353,14 @@ def assess(h: Hypothesis, view_: dict) -> Outcome:
         reason = "the data cannot decide: " + "; ".join(l.sentence() for l in guard_leaves if _for(l))
     elif result is None:
         status = "inconclusive"
-        missing = [l.metric for l in leaves if l.result is None]
-        reason = "not every number the check needs was measured: " + ", ".join(f"`{m}`" for m in missing)
+        missing = [l.metric for l in leaves if l.result is None and l.measured is MISSING]
+        open_ = [l for l in leaves if l.result is None and l.measured is not MISSING]
+        parts = []
+        if open_:
+            parts.append("the measured interval does not decide it: " + "; ".join(l.sentence() for l in open_))
+        if missing:
+            parts.append("not every number the check needs was measured: " + ", ".join(f"`{m}`" for m in missing))
+        reason = "; ".join(parts) or "the check cannot be decided"
     elif result:
         status, reason = "confirmed", "every condition of the check holds"
     else:

@@ -124,7 +124,7 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     key = key_for("route", w.name, spec.name, params)
     if store is not None and not force:
         rec = store.current(key, spec.source_hash)
-        if rec is not None and rec.extra.get("driver_hash") == spec.driver_hash and "route" in rec.extra:
+        if rec is not None and rec.extra.get("driver_hash") == spec.builds_hash and "route" in rec.extra:
             return _with_claim({**rec.extra["route"], "reused": True}, claim, claim_pool)
 
     progress = progress or NullProgress()
@@ -141,21 +141,32 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
         config = intro["config"]
         routes = {row["size"]: row for row in intro["sizes"]}
 
+    # Counters and counts come from the counting build; every time from the timed build (no counters
+    # on the hot path), so the time model is not bent by the instrument.
     full = run_child(workload_request(spec, w, ops=ops), timeout=timeout)
     progress.advance()
     if not full.get("ok"):
-        failures.append({"run": 1, "cause": f"full workload: {full['failure']}"})
+        failures.append({"run": 1, "cause": f"full workload (counted): {full['failure']}"})
+    full_timed = run_child(workload_request(spec, w, ops=ops, timed=True), timeout=timeout)
+    if not full_timed.get("ok"):
+        failures.append({"run": 1, "cause": f"full workload (timed): {full_timed['failure']}"})
 
-    # each size alone, repeated, interleaved across sizes
+    # each size alone: counted once (its pool), then timed, repeated, interleaved across sizes
     single: dict[int, dict] = {s: {"ns": [], "counters": None} for s in w.sizes}
     run_no = 2
+    for size in w.sizes:
+        res = run_child(workload_request(spec, w, ops=ops, sizes=[size]), timeout=timeout)
+        if res.get("ok"):
+            single[size]["counters"] = res["counters"]
+        else:
+            failures.append({"run": run_no, "cause": f"size {size} alone (counted): {res['failure']}"})
+        run_no += 1
     for _ in range(SINGLE_SIZE_REPEATS):
         for size in w.sizes:
-            res = run_child(workload_request(spec, w, ops=ops, sizes=[size]), timeout=timeout)
+            res = run_child(workload_request(spec, w, ops=ops, sizes=[size], timed=True), timeout=timeout)
             progress.advance()
             if res.get("ok"):
                 single[size]["ns"].append(res["elapsed_ns"] / res["ops"])
-                single[size]["counters"] = res["counters"]
             else:
                 failures.append({"run": run_no, "cause": f"size {size} alone: {res['failure']}"})
             run_no += 1
@@ -193,9 +204,9 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
             pools[p]["count_share_by_size"] = _shares(by_count)[p]
 
     time_model = None
-    if attributed_ok and full.get("ok"):
+    if attributed_ok and full.get("ok") and full_timed.get("ok"):
         modelled = sum(s["count"] * s["ns_per_op_alone"] for s in sizes_out) / full["ops"]
-        actual = full["elapsed_ns"] / full["ops"]
+        actual = full_timed["elapsed_ns"] / full_timed["ops"]
         time_model = {"ns_per_op_modelled": modelled, "ns_per_op_measured": actual,
                       "relative_error": modelled / actual - 1,
                       "note": "time shares assume each size costs in the mix what it costs alone"}
@@ -211,7 +222,7 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
                      source_hash=spec.source_hash, created=datetime.now(timezone.utc),
                      environment=environment(project, spec.build_flags), samples=samples,
                      counters=counters or {}, failures=[Failure(**f) for f in failures],
-                     extra={"driver_hash": spec.driver_hash, "unit": "ns/op", "route": out})
+                     extra={"driver_hash": spec.builds_hash, "unit": "ns/op", "route": out})
         store.put(rec)
     return _with_claim(out, claim, claim_pool)
 
