@@ -1,47 +1,41 @@
-"""A/A rate on this machine: how often the A/B rule calls a variant different from itself.
+"""A/A rate on this machine: how often the bench's rule calls a variant different from itself.
 
-Runs one variant against itself K times through the real measurement engine
-(reportgen.bench.run_bench: a child process per run, the timed loop in C)
-and applies reportgen.stats.compare to each pair. Each pair is one
-run_bench call with 2*runs runs of the same library, split into the even
-and the odd runs: the two halves interleave in time exactly as an ABAB A/B
-run does, so drift affects both alike.
+Each pair is one real `reportgen.bench.run_bench` call in which the same
+library runs under two names, through the very adaptive rounds a phase uses
+(interleaved rounds, paired by round, stopped when the 95% CI of the speed-up
+reaches the precision or the budget is spent).  The verdict is the one the
+page would print for a primary comparison.  On identical code a sound rule
+says "no significant change" at least 95% of the time; drift and neighbours
+on a shared machine are what push that rate down, which is what this script
+measures.  It prints rates and ratios, never an absolute speed.
 
-The rule's false-positive rate on ideal (normal, independent) samples is a
-property tested in tests/test_stats.py; this script measures it on real,
-noisy runs of this machine, where drift and neighbours can push it up.
-Output: the fraction of "no significant change" verdicts (ideally >= 95%),
-the calls made, and the spread of the per-pair ratios. No absolute speed.
-
-    python benchmarks/aa_rate.py --variant hak-6b --workload mid_mt_gap --pairs 20 --runs 5 --ops 200000
+    python benchmarks/aa_rate.py --variant hak-6b --workload mid_mt_gap --pairs 20
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportgen import stats  # noqa: E402
+from reportgen.bench import BUDGET_S, PRECISION, Sampling, run_bench  # noqa: E402
+from reportgen.errors import UserError  # noqa: E402
+from reportgen.measure import resolve_allocator  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 
 
-def _samples(result, variant: str) -> list[float]:
-    """Samples of `variant` from run_bench's answer: the `bench --json` shape
-    ({"results": [{"variant", "samples"}, ...]}), or an object with .results."""
-    results = result.get("results") if isinstance(result, dict) else getattr(result, "results", None)
-    if results is None and isinstance(result, dict) and variant in result:
-        results = [dict(variant=variant, samples=getattr(result[variant], "samples", result[variant]))]
-    for r in results or []:
-        name = r.get("variant") if isinstance(r, dict) else getattr(r, "variant", None)
-        if name == variant:
-            samples = r.get("samples") if isinstance(r, dict) else getattr(r, "samples")
-            return [float(s) for s in samples]
-    raise SystemExit(f"aa_rate: run_bench returned no samples for {variant!r} (shape: {type(result).__name__})")
+def aa_pair(project: Project, variant: str, workload: str, sampling: Sampling, ops: int | None) -> dict:
+    """One A/A comparison: the variant's library against itself under another name."""
+    spec = resolve_allocator(project, variant)
+    twin = replace(spec, name=f"{spec.name}'")
+    out = run_bench(project, workload, [spec, twin], sampling=sampling, ops=ops)
+    return {**out["comparisons"][0], "rounds": out["rounds"], "stop": out["stop"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,36 +43,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", default="hak-6b")
     ap.add_argument("--workload", default="mid_mt_gap")
     ap.add_argument("--pairs", type=int, default=20)
-    ap.add_argument("--runs", type=int, default=5, help="runs per side of each pair")
-    ap.add_argument("--ops", type=int, default=200_000, help="ops per run (quick by default)")
-    ap.add_argument("--noise-floor", type=float, default=0.01)
+    ap.add_argument("--precision", type=float, default=PRECISION)
+    ap.add_argument("--budget", type=float, default=BUDGET_S, help="seconds a pair may sample")
+    ap.add_argument("--rounds", type=int, default=None, help="a fixed number of rounds instead")
+    ap.add_argument("--ops", type=int, default=None, help="ops per timed loop (default: the workload's)")
     ap.add_argument("--root", default=None)
     args = ap.parse_args(argv)
-
-    try:
-        from reportgen.bench import run_bench
-    except ImportError as exc:
-        print(f"aa_rate: the measurement engine is not available ({exc})", file=sys.stderr)
-        return 2
     project = Project.locate(args.root)
-
+    sampling = Sampling.fixed(args.rounds) if args.rounds else Sampling(precision=args.precision,
+                                                                        budget_s=args.budget)
     verdicts: Counter[str] = Counter()
-    ratios, cvs, failures = [], [], 0
+    ratios, widths, rounds = [], [], []
     for i in range(args.pairs):
-        result = run_bench(project, args.workload, [args.variant], runs=2 * args.runs, ops=args.ops)
-        samples = _samples(result, args.variant)
-        failures += 2 * args.runs - len(samples)
-        a, b = samples[0::2], samples[1::2]
-        if len(a) < 2 or len(b) < 2:
-            print(f"pair {i + 1}: too few successful runs ({len(samples)})", file=sys.stderr)
-            verdicts["(failed)"] += 1
-            continue
-        c = stats.compare(a, b, noise_floor=args.noise_floor)
-        verdicts[c.verdict] += 1
-        ratios.append(c.ratio)
-        cvs.extend(s.cv for s in (c.baseline, c.candidate) if s.cv is not None)
-        print(f"pair {i + 1:2d}/{args.pairs}: ratio {c.ratio:.4f}  p = {c.p_value:.3g}  {c.verdict}", flush=True)
-
+        t0 = time.monotonic()
+        try:
+            c = aa_pair(project, args.variant, args.workload, sampling, args.ops)
+        except UserError as exc:
+            print(f"aa_rate: {exc}", file=sys.stderr)
+            return 2
+        verdicts[c["verdict"] or "(failed)"] += 1
+        if c.get("ratio"):
+            ratios.append(c["ratio"])
+            widths.append(c["half_width"])
+        rounds.append(c["rounds"])
+        print(f"pair {i + 1:2d}/{args.pairs}: ratio {c.get('ratio') or float('nan'):.4f}  "
+              f"CI ±{(c.get('half_width') or float('nan')):.2%}  {c['rounds']} rounds ({c['stop']}, "
+              f"{time.monotonic() - t0:.0f} s)  {c['verdict']}", flush=True)
     done = sum(v for k, v in verdicts.items() if k != "(failed)")
     if not done:
         print("aa_rate: no pair completed", file=sys.stderr)
@@ -86,17 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     same = verdicts["no significant change"]
     r = np.asarray(ratios)
     print()
-    print(f"A/A on {args.variant} / {args.workload}: {done} pairs of {args.runs} vs {args.runs} runs, "
-          f"{args.ops} ops each, noise floor {args.noise_floor:.1%}")
+    print(f"A/A on {args.variant} / {args.workload}: {done} pairs through the adaptive rounds "
+          f"(precision ±{args.precision:.1%}, budget {args.budget:g} s)")
     print(f"  no significant change: {same}/{done} = {same / done:.1%}   "
-          f"(false calls: {done - same}/{done} = {(done - same) / done:.1%}; "
-          f"faster {verdicts['faster']}, slower {verdicts['slower']})")
+          f"(false calls: {done - same}/{done}; faster {verdicts['faster']}, slower {verdicts['slower']})")
     print(f"  A/A ratio: median {np.median(r):.4f}, range {r.min():.4f}..{r.max():.4f}; "
-          f"per-side CV median {np.median(cvs):.2%}" if cvs else "")
-    if failures:
-        print(f"  failed runs: {failures}")
-    if verdicts["(failed)"]:
-        print(f"  pairs without enough runs: {verdicts['(failed)']}")
+          f"CI half-width median {np.median(widths):.2%}; rounds median {int(np.median(rounds))}")
     return 0
 
 

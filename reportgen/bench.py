@@ -46,7 +46,7 @@ import numpy as np
 from . import stats
 from .errors import UserError
 from .machine import environment
-from .measure import NullProgress, resolve_allocator, run_child, workload_request
+from .measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
 from .project import Project
 from .store import Failure, Record, key_for
 from .workloads import Workload, get_workload
@@ -332,7 +332,8 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
     sampling = (sampling or Sampling()).check()
     w, ops, threads = _check_args(workload, variants, ops, threads)
     progress = progress or NullProgress()
-    specs = [resolve_allocator(project, v) for v in variants]
+    # An AllocatorSpec passes as it is (benchmarks/aa_rate.py runs one library under two names).
+    specs = [v if isinstance(v, AllocatorSpec) else resolve_allocator(project, v) for v in variants]
     names = [s.name for s in specs]
     targets = targets_for(names, sampling, primary, tighter)
     # The group is part of each record's key: a record is reused only for the comparison it was

@@ -83,7 +83,7 @@ def _space_rows(specs, progress) -> tuple[list[dict], list[dict]]:
 
 def run_header_cost(project: Project, variants=None, quick: bool = False, store=None, force: bool = False,
                     progress=None) -> dict:
-    """DESIGN.md `header-cost --json` shape: caches, time[], space[]."""
+    """the `header-cost --json` shape (docs/json.md): caches, time[], space[]."""
     from .machine import cache_sizes, environment
     from .store import Failure, Record, key_for
     from .variants import VARIANTS

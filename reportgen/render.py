@@ -555,6 +555,7 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
     written.append(out_dir / "index.md")
     (out_dir / "machine.md").write_text(env.get_template("machine.md.j2").render(
         machine=results.get("machine") or {}, results=results, phases=ordered, note=GENERATED_NOTE,
+        label=machine_label(results.get("machine")) if results.get("machine") else "not recorded",
         quick=bool(results.get("quick"))), encoding="utf-8")
     written.append(out_dir / "machine.md")
     return written

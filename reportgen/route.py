@@ -98,7 +98,7 @@ def _with_claim(out: dict, claim, claim_pool: str) -> dict:
 def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
               force: bool = False, progress=None, claim: tuple[float, float] | None = None,
               claim_pool: str | None = None) -> dict:
-    """Predicted vs measured routing of `workload` on a project variant; DESIGN.md `route --json` shape.
+    """Predicted vs measured routing of `workload` on a project variant; the `route --json` shape (docs/json.md).
 
     With `claim=(lo, hi)` (a claimed relative speed-up of `claim_pool`, default mid) the
     result also holds an `amdahl` block; without one it has none.

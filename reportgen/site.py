@@ -55,6 +55,8 @@ def nav_for(project: Project, docs_dir: Path) -> list:
         nav.append({"Phases": [{"Timeline": "phases/index.md"}, *rendered]})
     if (docs_dir / "methodology.md").exists():
         nav.append({"Methodology": "methodology.md"})
+    if (docs_dir / "json.md").exists():
+        nav.append({"The --json shapes": "json.md"})
     if (phases_dir / "machine.md").exists():
         nav.append({"Machine and toolchain": "phases/machine.md"})
     return nav

@@ -8,6 +8,7 @@ a timing.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -99,22 +100,47 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     assert charts and all(json.loads(c.read_text()).get("data") is not None for c in charts)
 
 
-def test_an_edit_to_one_variant_remeasures_only_what_depends_on_it(published):
-    before = bench_records(published)
-    assert {"hak-6a", "hak-6b", "glibc"} <= set(before)
+def bench_groups(project: Project) -> dict[tuple, int]:
+    """(workload, group of allocators, allocator) -> how many bench records it has."""
+    out: dict[tuple, int] = {}
+    for path in project.results_dir.glob("*/bench/*/*.json"):
+        rec = json.loads(path.read_text())
+        k = (rec["workload"], tuple(rec["params"]["group"]), rec["allocator"])
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def sessions_on(page: str) -> list[str]:
+    return re.findall(r"Session `([0-9a-f]+)`", page)
+
+
+def test_an_edit_measures_the_groups_it_touches_and_a_revert_reuses_their_sessions(published):
+    """Every verdict comes from one session's interleaved runs: an edit to the header variants
+    re-measures every comparison group holding one of them, whole; the revert brings back the
+    sessions measured before the edit, measuring nothing."""
+    before = bench_groups(published)
+    page_before = (published.docs_dir / "phases" / "phase-6b.md").read_text()
+    assert sessions_on(page_before)
     mid = published.native_dir / "mid.c"
     text = mid.read_text()
-    marker = "heap->stats.leaked_blocks++;"  # compiled into the header variant (6-B) only
+    marker = "_hak_stat_inc(heap, leaked_blocks);"  # compiled into the header variants (6-B, 6-C) only
     assert text.count(marker) == 1
     mid.write_text(text.replace(marker, marker + " heap->stats.leaked_blocks += 0;"))
 
     assert main(["--root", str(published.root), "publish", "--quick"]) == 0
-    after = bench_records(published)
-    grew = {name for name in after if len(after[name]) > len(before.get(name, []))}
-    # 6-B changed and is measured again beside its baseline; the peers are reused
-    assert grew == {"hak-6a", "hak-6b"}
+    after = bench_groups(published)
+    grew = {k for k in after if after[k] > before.get(k, 0)}
+    touched = {k for k in before if {"hak-6b", "hak-6c"} & set(k[1])}
+    assert grew == touched            # whole groups: the peers of an edited variant's group too
+    assert not any(k[1][0] == "hak-6a" and len(set(k[1]) & {"hak-6b", "hak-6c"}) == 0 for k in grew)
     page = (published.docs_dir / "phases" / "phase-6b.md").read_text()
     assert "## What changed since the previous revision" in page
+    assert set(sessions_on(page)).isdisjoint(sessions_on(page_before))
+
+    mid.write_text(text)              # revert: the sessions measured before the edit are current again
+    assert main(["--root", str(published.root), "publish", "--quick"]) == 0
+    assert bench_groups(published) == after
+    assert sessions_on((published.docs_dir / "phases" / "phase-6b.md").read_text()) == sessions_on(page_before)
 
 
 @pytest.mark.browser
