@@ -172,6 +172,18 @@ def _preprocessed(preprocessor: tuple[str, ...], sources: tuple[Path, ...], incl
     return proc.stdout
 
 
+def _portable(arg: str, build_dir: Path) -> str:
+    """A link argument as the hash sees it: a library of our own build cache by its place in the
+    cache (its directory name carries its own hash), not by where the checkout lives."""
+    path = Path(arg)
+    if path.is_absolute():
+        try:
+            return "<build>/" + path.resolve().relative_to(build_dir.resolve()).as_posix()
+        except ValueError:
+            return arg
+    return arg
+
+
 def _digest(preprocessed: bytes, source_names: Sequence[str], macros, compile_args, link_args,
             identity: Sequence[str]) -> str:
     h = hashlib.sha256()
@@ -225,7 +237,7 @@ class _Spec:
             raise UserError(f"compile of {name} failed (preprocessing): {first or exc} (compiler output follows)",
                             detail=f"$ {' '.join(map(str, exc.cmd))}\n{exc.output}") from None
         self.hash = _digest(preprocessed, [s.name for s in self.sources], self.macros, self.compile_args,
-                            self.link_args, identity)
+                            [_portable(a, project.build_dir) for a in self.link_args], identity)
         self.dir = project.build_dir / f"{name}-{self.hash}"
         self.library = self.dir / f"lib{name}.so"
 

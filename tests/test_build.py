@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -184,3 +185,20 @@ def test_concurrent_builds_never_see_half_a_library(project_copy):
     paths = {o[0].strip() for o in outs}
     assert len(paths) == 1
     assert not list(project_copy.build_dir.glob(".hak-6b-*")), "temporary build directories left behind"
+
+
+def test_identity_does_not_depend_on_where_the_checkout_lives(tmp_path, monkeypatch):
+    """Two clones at different paths: the same variants and drivers hash the same, so records
+    committed from one are current in the other."""
+    from reportgen.measure import resolve_allocator
+
+    monkeypatch.delenv("REPORTGEN_BUILD_DIR", raising=False)
+    specs = {}
+    for where in ("a/clone", "b/deeper/clone"):
+        root = tmp_path / where
+        shutil.copytree(Project.locate().native_dir, root / "native", ignore=shutil.ignore_patterns("*.o", "*.so"))
+        specs[where] = {n: resolve_allocator(Project(root), n) for n in ("hak-6b", "glibc")}
+    a, b = specs.values()
+    for name in ("hak-6b", "glibc"):
+        assert a[name].bench_lib != b[name].bench_lib                     # two build caches...
+        assert (a[name].source_hash, a[name].builds_hash) == (b[name].source_hash, b[name].builds_hash)
