@@ -317,9 +317,11 @@ def answer(spec: Phase, phase_res: dict, outcomes, v: dict, machine: dict) -> st
     if v.get("claim"):
         bits.append(f"the claim is **{v['claim']['status']}**")
     if outcomes:
-        decided = [f"{o.id} {o.status}" for o in outcomes if o.status != "inconclusive"]
-        bits.append(f"of {len(outcomes)} hypotheses {counts['confirmed']} confirmed, {counts['rejected']} rejected, "
-                    f"{counts['inconclusive']} open" + (f" ({', '.join(decided)})" if decided else ""))
+        def ids(status):
+            named = [o.id for o in outcomes if o.status == status]
+            return f" ({', '.join(named)})" if named and status != "confirmed" else ""
+        bits.append(f"of {len(outcomes)} hypotheses {counts['confirmed']} confirmed, {counts['rejected']} rejected"
+                    f"{ids('rejected')}, {counts['inconclusive']} open{ids('inconclusive')}")
     return first + (" " + "; ".join(bits)[0].upper() + "; ".join(bits)[1:] + "." if bits else "")
 
 
