@@ -148,6 +148,8 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
     # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     hooks = [str(Path(__file__).with_name("site_hooks.py"))]
+    errors = _ErrorLog()
+    logging.getLogger("mkdocs").addHandler(errors)
     try:
         site_dir.parent.mkdir(parents=True, exist_ok=True)
         with _site_lock(site_dir):
@@ -167,10 +169,29 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
     except (mk_exc.ConfigurationError, mk_exc.BuildError, mk_exc.Abort) as exc:
-        raise UserError(f"mkdocs could not build the site: {' '.join(str(exc).split())}") from None
+        # mkdocs logs the cause and raises a bare "Aborted with a BuildError!": say the cause
+        why = errors.messages[-1] if errors.messages and isinstance(exc, mk_exc.Abort) else str(exc)
+        raise UserError(f"mkdocs could not build the site: {' '.join(why.split())}") from None
     except OSError as exc:
         raise UserError(f"mkdocs could not build the site: {exc}") from None
+    finally:
+        logging.getLogger("mkdocs").removeHandler(errors)
     return site_dir
+
+
+class _ErrorLog(logging.Handler):
+    """mkdocs' log during a build: errors kept for the one-line message, warnings shown."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        if record.levelno >= logging.ERROR:
+            self.messages.append(record.getMessage())
+        else:
+            import sys
+            print(record.getMessage(), file=sys.stderr)
 
 
 def cmd_site(args, project: Project) -> int:
