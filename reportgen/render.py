@@ -317,23 +317,89 @@ def _noise_rows(spec: Phase, phase_res: dict) -> list[dict]:
     return rows
 
 
+# ---- failures: shown with their cause, never as a result -----------------------------------
+
+def failed_runs(row: dict) -> str:
+    """"2 runs failed: killed by SIGSEGV (last line: ...)" for a bench row; "" when none failed."""
+    fails = row.get("failures") or []
+    if not fails:
+        return ""
+    causes: dict[str, int] = {}
+    for f in fails:
+        cause = str(f.get("cause") if isinstance(f, dict) else f)
+        causes[cause] = causes.get(cause, 0) + 1
+    text = "; ".join(c + (f" (x{n})" if n > 1 else "") for c, n in causes.items())
+    return f"{len(fails)} run{'s' if len(fails) != 1 else ''} failed: {text}"
+
+
+def failed_sides(phase_res: dict) -> dict:
+    """`phase_res` with no verdict on a comparison whose baseline or candidate has failed runs (or
+    no successful one): such a comparison carries `failed` (which side, why) and no numbers, so no
+    page, headline or hypothesis reads a verdict off a crash."""
+    bench = {}
+    for wl, b in (phase_res.get("bench") or {}).items():
+        if not isinstance(b, dict):
+            bench[wl] = b
+            continue
+        by = {r.get("variant"): r for r in b.get("results") or [] if isinstance(r, dict)}
+        cmps = []
+        for c in b.get("comparisons") or []:
+            why = [f"{n}: {failed_runs(by[n]) or 'no successful run'}" for n in (c.get("baseline"), c.get("candidate"))
+                   if n in by and (by[n].get("failures") or not by[n].get("samples"))]
+            if why:
+                c = {"baseline": c.get("baseline"), "candidate": c.get("candidate"), "verdict": None, "ratio": None,
+                     "ci95": None, "speedup": None, "speedup_ci95": None, "p_value": None, "warnings": [],
+                     "failed": "; ".join(why)}
+            cmps.append(c)
+        bench[wl] = {**b, "comparisons": cmps}
+    return {**phase_res, "bench": bench}
+
+
+def run_failures(phase_res: dict) -> list[dict]:
+    """Every failure of a phase's results, as {"measurement", "error"}: measurements that could not
+    run at all, and runs that crashed, timed out or failed within a bench, route or header cost."""
+    out = [f for f in phase_res.get("failures") or [] if isinstance(f, dict)]
+    for wl, b in (phase_res.get("bench") or {}).items():
+        for r in (b or {}).get("results") or []:
+            if r.get("failures"):
+                out.append({"measurement": f"bench {wl} · {r.get('variant')}", "error": failed_runs(r)})
+    for wl, per in (phase_res.get("route") or {}).items():
+        for var, r in (per or {}).items():
+            if isinstance(r, dict) and r.get("failures"):
+                out.append({"measurement": f"route {wl} · {var}", "error": failed_runs(r)})
+    hc = phase_res.get("header_cost")
+    if isinstance(hc, dict) and hc.get("failures"):
+        out.append({"measurement": "header cost", "error": failed_runs(hc)})
+    return out
+
+
 def headline(spec: Phase, phase_res: dict) -> dict:
-    """The phase's one-line verdict and the number the history chart plots."""
+    """The phase's one-line verdict and the number the history chart plots.
+
+    None when the subject's (or the comparison's) runs failed: `failed` then says why."""
+    phase_res = failed_sides(phase_res)
     wl = spec.headline_workload
     b = (phase_res.get("bench") or {}).get(wl) or {}
     by = {r.get("variant"): r for r in b.get("results") or []}
     subject = spec.candidate or spec.baseline
     r = by.get(subject) or {}
     out = {"workload": wl, "subject": subject, "median": r.get("median"), "ci95": r.get("ci95"),
-           "verdict": None, "sentence": "not measured yet", "comparison": None}
+           "verdict": None, "sentence": "not measured yet", "comparison": None, "failed": None}
     if spec.candidate:
         cmp = next((c for c in b.get("comparisons") or [] if c.get("candidate") == spec.candidate), None)
-        if cmp:
+        if cmp and cmp.get("failed"):
+            out.update(comparison=cmp, failed=cmp["failed"], median=None, ci95=None,
+                       sentence=f"{spec.candidate} against {spec.baseline} on {wl}: no verdict, "
+                                f"the measurement failed ({cmp['failed']})")
+        elif cmp:
             out["comparison"] = cmp
             out["verdict"] = cmp.get("verdict")
             out["sentence"] = (f"{spec.candidate} against {spec.baseline} on {wl}: {cmp.get('verdict')} "
                                f"({f_spct(cmp.get('speedup', (cmp.get('ratio') or 0) - 1) if _ok(cmp.get('ratio')) else None)}, "
                                f"95% CI {f_range(cmp.get('speedup_ci95') or ([cmp['ci95'][0] - 1, cmp['ci95'][1] - 1] if cmp.get('ci95') else None))})")
+    elif r.get("failures") or (r and not r.get("samples")):
+        out.update(failed=f"{subject}: {failed_runs(r) or 'no successful run'}", median=None, ci95=None)
+        out["sentence"] = f"{subject} on {wl}: no result, the measurement failed ({out['failed']})"
     elif r.get("median") is not None:
         peers = sorted(((c.get("candidate"), c) for c in b.get("comparisons") or []), key=lambda t: t[0] or "")
         faster = [n for n, c in peers if c.get("verdict") == "faster"]
@@ -470,6 +536,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
     measured = bool(phase_res)
     # A phase with no record yet (or a record missing a part) renders as "not measured yet".
     phase_res = {**empty_phase_results(spec), **{k: val for k, val in phase_res.items() if val is not None}}
+    phase_res = failed_sides(phase_res)
     v = hypotheses.view(spec, phase_res)
     outcomes = hypotheses.assess_all(spec, phase_res)
     statements, contradictions = _statement_rows(spec, v)
@@ -518,6 +585,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "changes": _changes(spec, phase_res, previous), "machine": machine or {},
         "charts": chart_by, "chart_list": chart_list, "page_dir": spec.id,
         "neighbours": neighbours or {}, "cell": _md_cell, "note": GENERATED_NOTE,
+        "failed_runs": failed_runs, "failures": run_failures(phase_res),
         "summary": authored(spec.summary, spec, v, "summary"),
         "question": authored(spec.question, spec, v, "question"),
         "recommendations": [{"title": r.title, "text": authored(r.text, spec, v, f"recommendations[{i}].text")}
@@ -593,18 +661,18 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
     # timeline, newest first
     rows = []
     for spec in reversed(ordered):
-        pr = (results.get("phases") or {}).get(spec.id) or {}
+        pr = failed_sides((results.get("phases") or {}).get(spec.id) or {})
         outs = hypotheses.assess_all(spec, pr)
         counts = {s: sum(o.status == s for o in outs) for s in hypotheses.STATUSES}
         v = hypotheses.view(spec, pr)
-        rows.append({"spec": spec, "head": headline(spec, pr), "counts": counts,
+        rows.append({"spec": spec, "head": headline(spec, pr), "counts": counts, "failures": run_failures(pr),
                      "claim": v.get("claim") or None, "quick": bool(pr.get("quick")),
                      "question": authored(spec.question, spec, v, "question")})
     hist = charts.history(pts, "Headline across the phases")
     if hist is not None:
         charts.write(hist, out_dir / "history.json")
     (out_dir / "index.md").write_text(env.get_template("timeline.md.j2").render(
-        rows=rows, quick=bool(results.get("quick")), has_history=hist is not None, note=GENERATED_NOTE,
+        rows=rows, quick=bool(results.get("quick")), has_history=hist is not None, note=GENERATED_NOTE, cell=_md_cell,
         generated=results.get("generated"), git=results.get("git") or {}), encoding="utf-8")
     written.append(out_dir / "index.md")
     (out_dir / "machine.md").write_text(env.get_template("machine.md.j2").render(

@@ -319,10 +319,13 @@ class Store:
         return h[-1] if h else None
 
     def current(self, key: str, source_hash: str | None) -> Record | None:
-        """Newest record measured from this source (None: missing or stale, measure it)."""
+        """Newest record measured from this source (None: missing or stale, measure it).
+
+        A record with failed runs is never current: it stays in the history (and on the
+        pages that showed it), and the next run measures again."""
         for rec in reversed(self.history(key)):
             if rec.source_hash == source_hash:
-                return rec
+                return None if rec.failures else rec
         return None
 
     def scan(self) -> tuple[list[Record], list[Problem]]:
