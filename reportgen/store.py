@@ -214,6 +214,13 @@ class Store:
 
     # -- writing ------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        """Raise OSError (with the system's reason) unless a record can be written under dir."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".writable-", dir=self.dir)
+        os.close(fd)
+        os.unlink(tmp)
+
     def put(self, record: Record) -> Path:
         """Write a record once. Identical content already there: no-op.
         A different file at that path: RecordConflictError, nothing touched."""
