@@ -151,6 +151,12 @@ def test_no_script_from_a_spec_runs_in_a_browser(hostile_site):
             assert "<script>" in page.title()
             nav = page.locator(".md-sidebar--primary").inner_text()
             assert "<script>" in nav
+            # the search index holds the text too: its results render it as text
+            page.keyboard.press("/")   # the theme's search shortcut
+            page.keyboard.type("statement", delay=20)
+            page.wait_for_selector(".md-search-result__item", timeout=15000)
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.__pwned === undefined"), page.evaluate("window.__pwned")
             assert not dialogs
         finally:
             browser.close()
