@@ -380,11 +380,12 @@ def cmd_run(args, project: Project) -> int:
     if getattr(args, "json", False):
         print(json.dumps(results, indent=2))
         return exit_status(phases, results)
+    from .render import run_failures
     for pid, r in results["phases"].items():
-        n_fail = len(r.get("failures") or [])
+        n_fail = len(run_failures(r))
         err.print(f"{pid}: {len(r['bench'])} benches, {sum(len(v) for v in r['route'].values())} routes"
                   f"{', header cost' if r.get('header_cost') else ''}"
                   + (f", [red]{n_fail} failed[/red]" if n_fail else ""))
-        for f in r.get("failures") or []:
+        for f in run_failures(r):
             err.print(f"  [red]failed[/red] {f['measurement']}: {f['error']}", markup=True, highlight=False)
     return exit_status(phases, results)
