@@ -14,22 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fixtures.loader import fixture_results  # noqa: E402
 from reportgen import hypotheses, render  # noqa: E402
-from reportgen.phases import load_phases  # noqa: E402
-from reportgen.project import Project  # noqa: E402
 from reportgen.publish import exit_status, failure_summary  # noqa: E402
 from reportgen.store import Failure, Record, Store, key_for  # noqa: E402
 
 SEGV = "killed by SIGSEGV (last line: Fatal Python error: Segmentation fault)"
-
-
-@pytest.fixture(scope="module")
-def project():
-    return Project.locate()
-
-
-@pytest.fixture(scope="module")
-def phases(project):
-    return {p.id: p for p in load_phases(project)}
 
 
 def crashed(results, variant="hak-6b", workloads=("mid_mt_gap", "mid_only", "mt_remote"), runs=6, ok=0):
