@@ -215,11 +215,25 @@ class Store:
     # -- writing ------------------------------------------------------------------
 
     def check_writable(self) -> None:
-        """Raise OSError (with the system's reason) unless a record can be written under dir."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".writable-", dir=self.dir)
-        os.close(fd)
-        os.unlink(tmp)
+        """Raise OSError (with the system's reason) unless a record can be written under dir.
+
+        Folders it had to create for the test are removed again: checking writes nothing."""
+        missing = []   # deepest first
+        for p in [self.dir, *self.dir.parents]:
+            if p.exists() or p.is_symlink():
+                break
+            missing.append(p)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".writable-", dir=self.dir)
+            os.close(fd)
+            os.unlink(tmp)
+        finally:
+            for p in missing:   # only if still empty: a concurrent run may have put records there
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
 
     def put(self, record: Record) -> Path:
         """Write a record once. Identical content already there: no-op.
