@@ -45,6 +45,7 @@ def test_a_crashing_candidate_shows_its_crash_and_no_verdict(project, phases, tm
     summary = md.split("## Verdict and executive summary", 1)[1].split("\n## ", 1)[0]
     assert '!!! failure "Verdict: none, the measurement failed"' in summary
     assert "no significant change" not in summary and "SIGSEGV" in summary
+    assert "**3 measurements failed** on this run" in summary
     perf = md.split("## Measured performance", 1)[1].split("\n## ", 1)[0]
     row = next(l for l in perf.splitlines() if l.startswith("| `hak-6b`"))
     assert "**failed**" in row and "6 runs failed: killed by SIGSEGV" in row and "Segmentation fault" in row
