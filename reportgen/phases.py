@@ -452,6 +452,14 @@ def _expression_paths(text: str):
             yield call.args[0].value
 
 
+def _workload_sizes(name: str):
+    try:
+        from .workloads import WORKLOADS
+        return tuple(WORKLOADS[name].sizes)
+    except Exception:  # pragma: no cover - the workloads module is another stage's
+        return None
+
+
 def _project_variant_names():
     try:
         from .variants import VARIANTS
@@ -532,6 +540,15 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
             if counters is not None and parts[4] not in counters:
                 fail(field, f"{path!r} names counter {parts[4]!r}, which the allocator does not count; "
                             f"its counters are {', '.join(sorted(counters))}")
+        if parts[0] == "route" and len(parts) > 4 and parts[3] == "sizes" and parts[1] in phase.workloads:
+            sizes = _workload_sizes(parts[1])
+            if sizes is not None and parts[4] not in {str(x) for x in sizes}:
+                fail(field, f"{path!r} names size {parts[4]!r}, which {parts[1]} does not request "
+                            f"(its sizes: {', '.join(str(x) for x in sizes)})")
+        if parts[0] == "route" and len(parts) > 4 and parts[3] == "pools":
+            from .native import POOL_IDS
+            if parts[4] not in POOL_IDS:
+                fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
         if parts[0] == "header_cost" and not phase.header_cost:
             fail(field, f"{path!r} needs `header_cost: true` in the phase")
         if parts[0] in ("claim", "impact") and phase.claim is None:
