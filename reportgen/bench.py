@@ -283,8 +283,10 @@ def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | No
 # ---- reuse: one session per comparison ------------------------------------------------------
 
 def _usable(rec, spec) -> bool:
+    """Measured from the current sources and builds, in a session, with no failed run (a crash is
+    shown on the page it made and measured again next time, never reused as current)."""
     return (rec.source_hash == spec.source_hash and rec.extra.get("driver_hash") == spec.builds_hash
-            and rec.extra.get("session"))
+            and rec.extra.get("session") and not rec.failures)
 
 
 def find_session(store, keys, specs) -> tuple[list | None, list | None]:

@@ -55,6 +55,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+# Upper bounds of what a command line may ask for: beyond them a number is a typo, and the C
+# drivers take 64-bit counts (--ops 2**64 would overflow them).
+MAX_OPS = 10**12
+MAX_THREADS = 1024
+
+
+def _bounded_int(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:,} to {high:,}, got {text!r}")
+        return value
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
 def _claim_range(text: str) -> tuple[float, float]:
     """`--claim 0.17..0.27` (a claimed relative speed-up, low..high; one number: low = high)."""
     parts = text.split("..")
@@ -65,6 +84,10 @@ def _claim_range(text: str) -> tuple[float, float]:
     if len(values) not in (1, 2) or not all(v == v and abs(v) != float("inf") for v in values):
         raise argparse.ArgumentTypeError(f"expected LO..HI, e.g. 0.17..0.27 for +17..+27%, got {text!r}")
     lo, hi = values[0], values[-1]
+    from .phases import CLAIM_MAX, CLAIM_MIN
+    if not (CLAIM_MIN < lo and hi <= CLAIM_MAX):
+        raise argparse.ArgumentTypeError(f"a claimed speed-up must lie in ({CLAIM_MIN:g}, {CLAIM_MAX:g}] "
+                                         f"(above -100%, at most +10000%), got {text!r}")
     if lo > hi:
         raise argparse.ArgumentTypeError(f"the low end of {text!r} exceeds the high end")
     return lo, hi
@@ -82,6 +105,11 @@ def opened_store(project: Project):
     from .store import CorruptRecordWarning, Store
 
     store = Store.for_project(project, machine_id())
+    try:   # before anything is measured: a result that cannot be kept is lost work
+        store.check_writable()
+    except OSError as exc:
+        raise UserError(f"cannot write results into {store.dir}: {exc.strerror or exc} "
+                        "(REPORTGEN_RESULTS_DIR chooses another directory)") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptRecordWarning)
         try:
@@ -136,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["route"].add_argument("--workload", required=True)
     p["route"].add_argument("--variant", required=True)
-    p["route"].add_argument("--ops", type=_positive_int, default=None)
+    p["route"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
     p["route"].add_argument("--claim", type=_claim_range, default=None, metavar="LO..HI",
                             help="a claimed speed-up of one pool, e.g. 0.17..0.27: adds its Amdahl ceiling")
     p["route"].add_argument("--claim-pool", choices=("tiny", "mid", "large"), default=None,
@@ -145,17 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     p["bench"].add_argument("--workload", required=True)
     p["bench"].add_argument("--variant", action="append", required=True,
                             help="repeat for each allocator; the first is the baseline")
-    p["bench"].add_argument("--rounds", type=_positive_int, default=None,
+    p["bench"].add_argument("--rounds", type=_bounded_int(1, 10_000, "rounds"), default=None,
                             help="exactly this many interleaved rounds (default: until the precision is reached)")
     p["bench"].add_argument("--precision", type=_fraction, default=None, metavar="HALF_WIDTH",
                             help="target half-width of each comparison's 95%% CI of the speed-up "
                                  "(default 0.01: +-1%%)")
     p["bench"].add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
                             help="stop sampling after this long even if the precision is not reached (default 60)")
-    p["bench"].add_argument("--min-rounds", type=_positive_int, default=None)
-    p["bench"].add_argument("--max-rounds", type=_positive_int, default=None)
-    p["bench"].add_argument("--ops", type=_positive_int, default=None)
-    p["bench"].add_argument("--threads", type=_positive_int, default=None)
+    p["bench"].add_argument("--min-rounds", type=_bounded_int(1, 10_000, "min-rounds"), default=None)
+    p["bench"].add_argument("--max-rounds", type=_bounded_int(1, 10_000, "max-rounds"), default=None)
+    p["bench"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
+    p["bench"].add_argument("--threads", type=_bounded_int(1, MAX_THREADS, "threads"), default=None)
 
     p["header-cost"].add_argument("--variant", action="append", default=None)
     p["header-cost"].add_argument("--quick", action="store_true")
@@ -170,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="fewer ops and runs (labelled as such on every page)")
         p[name].add_argument("--phase", action="append", default=None)
 
-    p["serve"].add_argument("--port", type=_positive_int, default=8000)
+    p["serve"].add_argument("--port", type=_bounded_int(1, 65535, "port"), default=8000)
     p["serve"].add_argument("--host", default="127.0.0.1")
     return parser
 
@@ -189,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `reportgen route --json | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a full disk, a folder that vanished: one line, not a traceback
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"reportgen: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("reportgen: interrupted", file=sys.stderr)
         return 130

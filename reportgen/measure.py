@@ -132,6 +132,19 @@ def _tail(text: str, lines: int = 12) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _last_line(stderr: str) -> str:
+    """The child's last word on stderr: a fatal error's own line when there is one (faulthandler's
+    "Fatal Python error: Segmentation fault" before its stack), else the last line."""
+    lines = [l.strip() for l in (stderr or "").splitlines() if l.strip()]
+    fatal = [l for l in lines if l.startswith("Fatal Python error")]
+    return (fatal or lines or [""])[-1][:200]
+
+
+def _with_last_line(failure: str, stderr: str) -> str:
+    last = _last_line(stderr)
+    return f"{failure} (last line: {last})" if last and last not in failure else failure
+
+
 def measurement_cpus(threads: int = 1) -> list[int]:
     """The CPUs a measurement runs on: always the same ones, whichever allocator it measures.
 
@@ -172,12 +185,13 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
                               capture_output=True, text=True, timeout=timeout, env=child_env)
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return {"ok": False, "failure": f"timed out after {timeout:g} s", "stderr": _tail(err)}
+        return {"ok": False, "failure": _with_last_line(f"timed out after {timeout:g} s", err), "stderr": _tail(err)}
     except OSError as exc:
         return {"ok": False, "failure": f"could not start the child: {exc}", "stderr": ""}
     stderr = _tail(proc.stderr)
     if proc.returncode < 0:
-        return {"ok": False, "failure": f"killed by {_signal_name(-proc.returncode)}", "stderr": stderr}
+        return {"ok": False, "failure": _with_last_line(f"killed by {_signal_name(-proc.returncode)}", stderr),
+                "stderr": stderr}
     lines = [l for l in proc.stdout.strip().splitlines() if l.strip()]
     result = None
     if lines:
@@ -192,7 +206,7 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
         return {"ok": False, "failure": f"{cause} but {what}" + (f": {last}" if last else ""),
                 "stderr": stderr}
     if proc.returncode != 0 or not result.get("ok"):
-        failure = result.get("failure") or f"exited with status {proc.returncode}"
+        failure = result.get("failure") or _with_last_line(f"exited with status {proc.returncode}", stderr)
         return {"ok": False, "failure": failure, "stderr": stderr}
     return result
 

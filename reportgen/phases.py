@@ -14,6 +14,8 @@ what was expected (exit 2).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -44,6 +46,19 @@ from .project import Project
 #   header_cost.derived.delta_ns_median
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within")
 ROOTS = ("bench", "route", "header_cost", "claim", "impact")
+
+
+def _has_nan(v) -> bool:
+    if isinstance(v, float):
+        return v != v
+    if isinstance(v, (list, tuple)):
+        return any(_has_nan(x) for x in v)
+    return False
+
+
+# A claimed relative speed-up: above -100% (the factor 1 + x must stay positive) and at most
+# +10000%; finite (.inf / .nan make every route's Amdahl ceiling fail).
+CLAIM_MIN, CLAIM_MAX = -1.0, 100.0
 
 
 def _metric_path(v):
@@ -78,6 +93,8 @@ class Compare(_Strict):
         if self.op in ("contains", "excludes") and has_value and isinstance(self.value, list):
             raise ValueError(f"op {self.op!r} tests whether a measured interval [lo, hi] contains one number; "
                              "`value` must be a number")
+        if _has_nan(self.value):
+            raise ValueError("`value` must not be NaN (.nan): nothing compares with it")
         if self.op == "within" and has_value:
             v = self.value
             if not (isinstance(v, list) and len(v) == 2
@@ -125,6 +142,16 @@ class Claim(_Strict):
     pool: Literal["tiny", "mid", "large"] = "mid"
     source: Optional[str] = None
 
+    @field_validator("low", "high")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"a claimed speed-up must be a finite number, got {v}")
+        if not CLAIM_MIN < v <= CLAIM_MAX:
+            raise ValueError(f"a claimed speed-up must lie in ({CLAIM_MIN:g}, {CLAIM_MAX:g}] "
+                             f"(above -100%, at most +10000%), got {v}")
+        return v
+
     @model_validator(mode="after")
     def _order(self):
         if self.low > self.high:
@@ -160,6 +187,16 @@ class ReferenceStatement(_Strict):
     def _path(cls, v):
         return _metric_path(v)
 
+    @model_validator(mode="after")
+    def _range(self):
+        if self.low != self.low or self.high != self.high:
+            raise ValueError("low and high must be numbers, not NaN (.nan)")
+        if not math.isfinite(self.low) and not (self.low == -math.inf and math.isfinite(self.high)):
+            raise ValueError(f"low must be finite (or -.inf below a finite high), got {self.low}")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
 
 class Excerpt(_Strict):
     title: str
@@ -175,6 +212,15 @@ class Excerpt(_Strict):
         if not self.marker and not self.function:
             raise ValueError("an excerpt needs a `marker` or a `function` name")
         return self
+
+    @field_validator("file")
+    @classmethod
+    def _inside_native(cls, v: str) -> str:
+        # the page quotes the file: only the allocator's own sources, never a path out of the project
+        parts = Path(v).parts
+        if Path(v).is_absolute() or ".." in parts or not parts or parts[0] != "native":
+            raise ValueError(f"an excerpt's file is a path under native/ (e.g. native/mid.c), got {v!r}")
+        return v
 
 
 class ProfileEntry(_Strict):
@@ -206,7 +252,7 @@ class Recommendation(_Strict):
 
 
 class Phase(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$", max_length=64)
     title: str
     date: _dt.date
     status: Literal["planned", "investigating", "investigated", "accepted", "rejected", "superseded"]
@@ -233,6 +279,19 @@ class Phase(_Strict):
 
     # derived: where it came from (set by the loader)
     path: Optional[str] = Field(default=None, exclude=True)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _calendar_date(cls, v):
+        # a real calendar date written YYYY-MM-DD (the loader keeps it a string; pydantic checks the day)
+        if isinstance(v, _dt.date):
+            return v
+        if not (isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip())):
+            raise ValueError(f"expected a date written YYYY-MM-DD, got {v!r}")
+        try:
+            return _dt.date.fromisoformat(v.strip())
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a calendar date ({exc})") from None
 
     @property
     def project_variants(self) -> list[str]:
@@ -334,6 +393,91 @@ def _known_names() -> tuple[set[str] | None, set[str] | None]:
     return variants, workloads
 
 
+# ---- the allocator's counters, as the C library defines them -----------------------------
+
+@functools.lru_cache(maxsize=8)
+def _counter_names(header: Path, stats_c: Path, _stamp: tuple) -> frozenset[str] | None:
+    try:
+        h = header.read_text(encoding="utf-8")
+        c = stats_c.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    m = re.search(r"#define\s+HAK_COUNTERS\(X\)((?:[^\n]*\\\n)*[^\n]*)", h)
+    if not m:
+        return None
+    names = set(re.findall(r"\bX\((\w+)\)", m.group(1)))
+    body = re.search(r"hak_stats_json\s*\([^)]*\)\s*\{(.*?)\n\}", c, re.S)
+    if body:  # what hak_stats_json prints beside the X-macro's counters
+        names |= set(re.findall(r'\\"(\w+)\\"', body.group(1)))
+        names |= set(re.findall(r'_hak_json_array\(\s*&?\w+\s*,\s*"(\w+)"', body.group(1)))
+    return frozenset(names) if names else None
+
+
+def counter_names(native_dir: Path) -> frozenset[str] | None:
+    """The keys of the library's `hak_stats_json` (a variant's `counters`), derived from the C
+    sources -- the HAK_COUNTERS X-macro of native/hak_internal.h and the fields hak_stats_json
+    adds in native/stats.c -- never retyped here. None when the sources cannot be read."""
+    header, stats_c = native_dir / "hak_internal.h", native_dir / "stats.c"
+    try:
+        stamp = (header.stat().st_mtime_ns, stats_c.stat().st_mtime_ns)
+    except OSError:
+        return None
+    return _counter_names(header, stats_c, stamp)
+
+
+def _native_dir(root: Path | None) -> Path:
+    if root is not None and (root / "native" / "hak_internal.h").exists():
+        return root / "native"
+    return Project.locate().native_dir
+
+
+# ---- expressions in authored prose ----------------------------------------------------
+
+AUTHORED_NAMES = ("m", "claim_range")
+
+
+def _expression_paths(text: str):
+    """The metric paths `m('...')` names in authored text; raises ValueError for what cannot be checked."""
+    import jinja2
+    from jinja2 import meta, nodes
+
+    env = jinja2.Environment()
+    try:
+        ast = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"bad expression in authored text: {exc.message}") from None
+    for f in ast.find_all(nodes.Filter):   # the renderer's filters: their names only, for the analysis
+        env.filters.setdefault(f.name, lambda x, *a, **k: x)
+    for t in ast.find_all(nodes.Test):
+        env.tests.setdefault(t.name, lambda x, *a, **k: True)
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(AUTHORED_NAMES))
+    if unknown:
+        raise ValueError(f"unknown name {unknown[0]!r} in an expression; authored text may use "
+                         "m('metric.path') and claim_range")
+    for call in ast.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "m":
+            if len(call.args) != 1 or call.kwargs or not isinstance(call.args[0], nodes.Const) \
+                    or not isinstance(call.args[0].value, str):
+                raise ValueError("m() takes one metric path written out, e.g. m('bench.mid_mt_gap.hak-6b.median')")
+            yield call.args[0].value
+
+
+def _workload_sizes(name: str):
+    try:
+        from .workloads import WORKLOADS
+        return tuple(WORKLOADS[name].sizes)
+    except Exception:  # pragma: no cover - the workloads module is another stage's
+        return None
+
+
+def _project_variant_names():
+    try:
+        from .variants import VARIANTS
+        return list(VARIANTS)
+    except Exception:  # pragma: no cover - the variants module is another stage's
+        return None
+
+
 def _check_paths(check, where: str):
     if isinstance(check, Compare):
         yield where + ".metric", check.metric
@@ -411,7 +555,7 @@ def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[l
     return [p for p in primary if p != phase.baseline], tighter
 
 
-def _semantic_checks(phase: Phase, fail) -> None:
+def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
     variants, workloads = _known_names()
     if variants is not None:
         for field, name in [("baseline", phase.baseline), ("candidate", phase.candidate),
@@ -436,6 +580,18 @@ def _semantic_checks(phase: Phase, fail) -> None:
             paths += list(_check_paths(h.inconclusive_when, f"hypotheses[{i}].inconclusive_when"))
     _interval_rules(phase, fail)
     paths += [(f"reference_statements[{i}].metric", s.metric) for i, s in enumerate(phase.reference_statements)]
+    for field, text in _prose_fields(phase):
+        try:
+            for path in _expression_paths(text):
+                try:
+                    _metric_path(path)
+                except ValueError as exc:
+                    fail(field, f"in m({path!r}): {exc}")
+                paths.append((field, path))
+        except ValueError as exc:
+            fail(field, str(exc))
+    counters = counter_names(_native_dir(root))
+    project_variants = set(_project_variant_names() or [])
     for field, path in paths:
         parts = path.split(".")
         if parts[0] in ("bench", "route"):
@@ -448,6 +604,24 @@ def _semantic_checks(phase: Phase, fail) -> None:
                 if parts[2] != "comparisons" and subject not in names:
                     fail(field, f"{path!r} names allocator {subject!r}, which this phase does not "
                                 f"{'run' if parts[0] == 'bench' else 'route'} ({', '.join(names)})")
+        if parts[0] in ("bench", "route") and len(parts) > 3 and parts[2] != "comparisons" and parts[3] == "counters":
+            who = parts[2]
+            if project_variants and who not in project_variants:
+                fail(field, f"{path!r}: {who} is a system allocator; only the project's variants have counters")
+            if len(parts) < 5:
+                fail(field, f"{path!r} names no counter (counters.<name>)")
+            if counters is not None and parts[4] not in counters:
+                fail(field, f"{path!r} names counter {parts[4]!r}, which the allocator does not count; "
+                            f"its counters are {', '.join(sorted(counters))}")
+        if parts[0] == "route" and len(parts) > 4 and parts[3] == "sizes" and parts[1] in phase.workloads:
+            sizes = _workload_sizes(parts[1])
+            if sizes is not None and parts[4] not in {str(x) for x in sizes}:
+                fail(field, f"{path!r} names size {parts[4]!r}, which {parts[1]} does not request "
+                            f"(its sizes: {', '.join(str(x) for x in sizes)})")
+        if parts[0] == "route" and len(parts) > 4 and parts[3] == "pools":
+            from .native import POOL_IDS
+            if parts[4] not in POOL_IDS:
+                fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
         if parts[0] == "header_cost" and not phase.header_cost:
             fail(field, f"{path!r} needs `header_cost: true` in the phase")
         if parts[0] in ("claim", "impact") and phase.claim is None:
@@ -459,12 +633,44 @@ def _semantic_checks(phase: Phase, fail) -> None:
                         "use an expression such as {{ m('bench.<workload>.comparisons.<variant>.speedup') | pct }}")
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML as safe_load reads it, except: a key given twice in one mapping is an error (not
+    "the last one wins"), and dates stay text for the spec's own check (a real calendar date)."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _unique_mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            continue  # an unhashable key: construct_mapping reports it
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping (first at line {first + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:map", _unique_mapping)
+
+
 def load_phase(path: Path, root: Path | None = None) -> Phase:
     shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)
     except OSError as exc:
         raise UserError(f"{shown}: cannot read the phase spec ({exc.strerror})") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"{shown}: the phase spec nests too deeply or is too large to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -484,7 +690,7 @@ def load_phase(path: Path, root: Path | None = None) -> Phase:
 
     if phase.id != path.stem:
         fail("id", f"expected {path.stem!r} (the file name without .yaml), got {phase.id!r}")
-    _semantic_checks(phase, fail)
+    _semantic_checks(phase, fail, root)
     phase.path = shown
     return phase
 

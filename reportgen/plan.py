@@ -410,14 +410,16 @@ def cmd_run(args, project: Project) -> int:
     with opened_store(project) as store, prog:
         results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update,
                                    sub_progress=sub, store=store)
+    from .publish import exit_status
     if getattr(args, "json", False):
         print(json.dumps(results, indent=2))
-        return 0
+        return exit_status(phases, results)
+    from .render import run_failures
     for pid, r in results["phases"].items():
-        n_fail = len(r.get("failures") or [])
+        n_fail = len(run_failures(r))
         err.print(f"{pid}: {len(r['bench'])} benches, {sum(len(v) for v in r['route'].values())} routes"
                   f"{', header cost' if r.get('header_cost') else ''}"
                   + (f", [red]{n_fail} failed[/red]" if n_fail else ""))
-        for f in r.get("failures") or []:
+        for f in run_failures(r):
             err.print(f"  [red]failed[/red] {f['measurement']}: {f['error']}", markup=True, highlight=False)
-    return 0
+    return exit_status(phases, results)

@@ -22,28 +22,77 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
     from .site import build_site
 
     console = console or Console(stderr=True)
-    phases = load_phases(project, phase_ids)   # a broken spec stops here, before any work
+    every_phase = load_phases(project)          # a broken spec stops here, before any work
+    phases = load_phases(project, phase_ids) if phase_ids else every_phase
     started = time.monotonic()
     prog, update, sub = rich_progress(console, "publish")
     with prog:
         results = plan_and_measure(project, phases, quick=quick, force=force, progress=update, sub_progress=sub,
                                    store=store)
         update("render reports", 0, 2)
-        pages = render_all(project, phases, results)
+        # `--phase X` measures X; every other phase keeps its page, rendered from its last record
+        add_recorded(project, results, [p for p in every_phase if p.id not in results["phases"]], store)
+        pages = render_all(project, every_phase, results)
         update("build the site (mkdocs)", 1, 2)
         site = build_site(project, site_url=site_url)
         update("published", 2, 2)
-    failures = sum(len(r.get("failures") or []) for r in results["phases"].values())
+    failures, blocking = failure_summary(phases, results)
     console.print(f"published {len(phases)} phase report(s), {len(pages)} pages, into {site} "
                   f"in {time.monotonic() - started:.0f} s"
                   + (" [yellow](quick run)[/yellow]" if quick else "")
                   + (f"; [red]{failures} measurement(s) failed[/red] (shown on the pages)" if failures else ""))
+    for line in blocking:
+        console.print(f"[red]not measured[/red] {line}", markup=True, highlight=False)
     console.print("browse it with `reportgen serve`")
     return results
 
 
+def failure_summary(phases, results: dict) -> tuple[int, list[str]]:
+    """How many measurements of `phases` failed (each failed bench allocator, route, header cost or
+    measurement that could not run counts once), and, one line each, the failures that leave a
+    phase without a result: its baseline or candidate has failed runs (so no verdict) or its
+    bench could not run at all."""
+    from .render import failed_runs, run_failures
+
+    count, blocking = 0, []
+    for spec in phases:
+        pr = (results.get("phases") or {}).get(spec.id) or {}
+        count += len(run_failures(pr))
+        for wl, b in (pr.get("bench") or {}).items():
+            for r in (b or {}).get("results") or []:
+                if r.get("variant") in spec.project_variants and (r.get("failures") or not r.get("samples")):
+                    blocking.append(f"{spec.id}: {r['variant']} on {wl}: {failed_runs(r) or 'no successful run'}")
+        for f in pr.get("failures") or []:
+            if str(f.get("measurement", "")).startswith("bench "):
+                blocking.append(f"{spec.id}: {f['measurement']}: {f.get('error')}")
+    return count, blocking
+
+
+def exit_status(phases, results: dict) -> int:
+    """0, or 1 when a phase's baseline or candidate could not be measured (2 stays for bad input)."""
+    return 1 if failure_summary(phases, results)[1] else 0
+
+
+def add_recorded(project: Project, results: dict, phases, store=None) -> None:
+    """Put the last recorded results of `phases` (measured by an earlier run) into `results`."""
+    from .errors import UserError
+    from .plan import collect
+
+    if not phases:
+        return
+    try:
+        recorded = collect(project, phases, store=store)
+    except UserError:   # nothing recorded for them yet: their pages say "not measured yet"
+        return
+    for pid, res in recorded["phases"].items():
+        results["phases"].setdefault(pid, res)
+    for pid, prev in recorded.get("previous", {}).items():
+        results.setdefault("previous", {}).setdefault(pid, prev)
+
+
 def cmd_publish(args, project: Project) -> int:
     from .cli import opened_store
+    from .phases import load_phases
     with opened_store(project) as store:
-        publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force, store=store)
-    return 0
+        results = publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force, store=store)
+    return exit_status(load_phases(project, getattr(args, "phase", None)), results)

@@ -6,10 +6,16 @@ package (never from a CDN, never inlined per chart), so the site works offline.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
 import functools
+import html
 import http.server
 import logging
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from .errors import UserError
@@ -49,7 +55,8 @@ def nav_for(project: Project, docs_dir: Path) -> list:
         specs = []
     for spec in sorted(specs, key=lambda p: (p.date, p.id), reverse=True):
         if (phases_dir / f"{spec.id}.md").exists():
-            rendered.append({spec.title: f"phases/{spec.id}.md"})
+            # the theme prints navigation titles as HTML: authored text is escaped to stay text
+            rendered.append({html.escape(spec.title): f"phases/{spec.id}.md"})
     nav: list = [{"Home": "index.md"}]
     if (phases_dir / "index.md").exists():
         nav.append({"Phases": [{"Timeline": "phases/index.md"}, *rendered]})
@@ -62,9 +69,66 @@ def nav_for(project: Project, docs_dir: Path) -> list:
     return nav
 
 
+# ---- building: into a temporary folder, swapped in whole ---------------------------------
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(new: Path, site_dir: Path) -> None:
+    """Put the built `new` where `site_dir` is, in one step: a reader (or a kill) sees the old
+    site or the new one, never a mix. The old site is removed afterwards."""
+    if not site_dir.exists() and not site_dir.is_symlink():
+        new.rename(site_dir)
+        return
+    if _exchange(new, site_dir):
+        shutil.rmtree(new, ignore_errors=True)   # `new` now holds the old site
+        return
+    # No atomic exchange on this file system: the shortest window we can make.
+    old = site_dir.parent / f".{site_dir.name}.old-{new.name.rsplit('-', 1)[-1]}"
+    site_dir.rename(old)
+    new.rename(site_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _site_lock(site_dir: Path):
+    """One site build at a time per site folder; leftovers of a killed build are removed under it."""
+    lock = site_dir.parent / f".{site_dir.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for left in site_dir.parent.glob(f".{site_dir.name}.building-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        for left in site_dir.parent.glob(f".{site_dir.name}.old-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        yield
+    finally:
+        os.close(fd)
+
+
 def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | None = None,
                site_url: str | None = None) -> Path:
     """mkdocs build (through its Python API) into site_dir; errors become one UserError line.
+
+    The site is built into a temporary folder beside site_dir and swapped in whole when
+    the build succeeded: a failed or killed build leaves the previous site as it was.
+    Every page's content is checked for active content (reportgen/site_hooks.py).
 
     site_url: where the site will be served. mkdocs-material's instant navigation
     only takes over links on the origin (host *and port*) of site_url; elsewhere
@@ -85,20 +149,51 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
     ship_plotly(docs_dir)
     # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    hooks = [str(Path(__file__).with_name("site_hooks.py"))]
+    errors = _ErrorLog()
+    logging.getLogger("mkdocs").addHandler(errors)
     try:
-        overrides = {"site_url": site_url} if site_url else {}
-        cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(site_dir),
-                          nav=nav_for(project, docs_dir), **overrides)
-        cfg.plugins.on_startup(command="build", dirty=False)
-        try:
-            build(cfg)
-        finally:
-            cfg.plugins.on_shutdown()
+        site_dir.parent.mkdir(parents=True, exist_ok=True)
+        with _site_lock(site_dir):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.building-", dir=site_dir.parent))
+            try:
+                tmp.chmod(0o755)  # mkdtemp makes it private; the site is not
+                overrides = {"site_url": site_url} if site_url else {}
+                cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(tmp),
+                                  nav=nav_for(project, docs_dir), hooks=hooks, **overrides)
+                cfg.plugins.on_startup(command="build", dirty=False)
+                try:
+                    build(cfg)
+                finally:
+                    cfg.plugins.on_shutdown()
+                _swap_in(tmp, site_dir)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     except (mk_exc.ConfigurationError, mk_exc.BuildError, mk_exc.Abort) as exc:
-        raise UserError(f"mkdocs could not build the site: {exc}") from None
+        # mkdocs logs the cause and raises a bare "Aborted with a BuildError!": say the cause
+        why = errors.messages[-1] if errors.messages and isinstance(exc, mk_exc.Abort) else str(exc)
+        raise UserError(f"mkdocs could not build the site: {' '.join(why.split())}") from None
     except OSError as exc:
         raise UserError(f"mkdocs could not build the site: {exc}") from None
+    finally:
+        logging.getLogger("mkdocs").removeHandler(errors)
     return site_dir
+
+
+class _ErrorLog(logging.Handler):
+    """mkdocs' log during a build: errors kept for the one-line message, warnings shown."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        if record.levelno >= logging.ERROR:
+            self.messages.append(record.getMessage())
+        else:
+            import sys
+            print(record.getMessage(), file=sys.stderr)
 
 
 def cmd_site(args, project: Project) -> int:

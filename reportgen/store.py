@@ -214,6 +214,27 @@ class Store:
 
     # -- writing ------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        """Raise OSError (with the system's reason) unless a record can be written under dir.
+
+        Folders it had to create for the test are removed again: checking writes nothing."""
+        missing = []   # deepest first
+        for p in [self.dir, *self.dir.parents]:
+            if p.exists() or p.is_symlink():
+                break
+            missing.append(p)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".writable-", dir=self.dir)
+            os.close(fd)
+            os.unlink(tmp)
+        finally:
+            for p in missing:   # only if still empty: a concurrent run may have put records there
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
+
     def put(self, record: Record) -> Path:
         """Write a record once. Identical content already there: no-op.
         A different file at that path: RecordConflictError, nothing touched."""
@@ -319,10 +340,13 @@ class Store:
         return h[-1] if h else None
 
     def current(self, key: str, source_hash: str | None) -> Record | None:
-        """Newest record measured from this source (None: missing or stale, measure it)."""
+        """Newest record measured from this source (None: missing or stale, measure it).
+
+        A record with failed runs is never current: it stays in the history (and on the
+        pages that showed it), and the next run measures again."""
         for rec in reversed(self.history(key)):
             if rec.source_hash == source_hash:
-                return rec
+                return None if rec.failures else rec
         return None
 
     def scan(self) -> tuple[list[Record], list[Problem]]:

@@ -28,6 +28,13 @@ def project() -> Project:
 
 
 @pytest.fixture(scope="session")
+def phases(project) -> dict:
+    """The shipped phase specs by id."""
+    from reportgen.phases import load_phases
+    return {p.id: p for p in load_phases(project)}
+
+
+@pytest.fixture(scope="session")
 def lib_kind() -> str:
     """The build kind the hak fixtures load: "asan" under REPORTGEN_SANITIZE=1, else "lib"."""
     return LIB_KIND

@@ -132,7 +132,7 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
     glibc, broken = out["results"]
     assert len(glibc["samples"]) == 2 and not glibc["failures"]
     assert broken["samples"] == [] and len(broken["failures"]) == 3   # warm-up + 2 runs
-    assert all(f["cause"] == "killed by SIGSEGV" for f in broken["failures"])
+    assert all(f["cause"].startswith("killed by SIGSEGV") for f in broken["failures"])
     # a side with no successful run gets no verdict, and says why
     assert out["comparisons"][0]["verdict"] is None
     assert "no successful run" in out["comparisons"][0]["reason"]

@@ -100,6 +100,54 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     assert charts and all(json.loads(c.read_text()).get("data") is not None for c in charts)
 
 
+def test_publish_one_phase_keeps_the_other_pages(published):
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a"]) == 0
+    for pid in ("phase-6a", "phase-6b", "phase-6c"):
+        assert (published.docs_dir / "phases" / f"{pid}.md").is_file(), pid
+        assert (published.site_dir / "phases" / pid / "index.html").is_file(), pid
+    page = (published.docs_dir / "phases" / "phase-6b.md").read_text()
+    assert "Not measured yet" not in page and "| 1,024 B | tiny | tiny |" in page
+    assert "phase-6b/" in (published.site_dir / "phases" / "index.html").read_text()
+
+
+def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, monkeypatch, capsys):
+    from reportgen import bench, measure
+
+    def crash_6b(request, **kw):
+        if "hak-6b" in f"{request.get('bench_lib')} {request.get('hak_lib')}":   # timed and counted builds
+            return measure.run_child({"kind": "_test_crash", "how": "segv"}, **kw)
+        return measure.run_child(request, **kw)
+
+    monkeypatch.setattr(bench, "run_child", crash_6b)
+    before = bench_records(published)
+    capsys.readouterr()
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b", "--force"]) == 1
+    err = " ".join(capsys.readouterr().err.split())   # rich wraps long lines
+    assert "measurement(s) failed" in err and "phase-6b: hak-6b on mid_mt_gap" in err and "SIGSEGV" in err
+    assert "Traceback" not in err
+    page = (published.site_dir / "phases" / "phase-6b" / "index.html").read_text()
+    assert "SIGSEGV" in page and "Verdict: none, the measurement failed" in page
+    assert "SIGSEGV" in (published.site_dir / "phases" / "index.html").read_text()
+    crashed = bench_records(published)
+    assert len(crashed["hak-6b"]) == len(before["hak-6b"]) + 1
+    # the failed record is not reused: the next publish measures 6-B again, and it is a result again
+    monkeypatch.undo()
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
+    assert len(bench_records(published)["hak-6b"]) == len(crashed["hak-6b"]) + 1
+    assert "SIGSEGV" not in (published.docs_dir / "phases" / "phase-6b.md").read_text()
+
+
+def test_failed_children_are_not_reused_as_current(published, monkeypatch):
+    monkeypatch.setenv("REPORTGEN_CPUS", "99")     # every child fails to pin itself
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a", "--force"]) == 1
+    page = (published.docs_dir / "phases" / "phase-6a.md").read_text()
+    assert "**failed**" in page and "Invalid argument" in page
+    monkeypatch.delenv("REPORTGEN_CPUS")
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a"]) == 0
+    page = (published.docs_dir / "phases" / "phase-6a.md").read_text()
+    assert "**failed**" not in page and "Not measured yet" not in page
+
+
 def bench_groups(project: Project) -> dict[tuple, int]:
     """(workload, group of allocators, allocator) -> how many bench records it has."""
     out: dict[tuple, int] = {}

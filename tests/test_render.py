@@ -146,7 +146,7 @@ def test_charts_written_next_to_the_page_with_download_links(project, phases, re
     assert len([s for s in hc["layout"]["shapes"] if s["type"] == "line"]) == 3  # L1d, L2, L3
     index = (tmp_path / "phases" / "index.md").read_text()
     assert index.index("Phase 6-B") < index.index("Phase 6-A")  # newest first
-    assert (tmp_path / "phases" / "machine.md").read_text().count("Fixture CPU (invented)") == 1
+    assert "Fixture CPU (invented)" in (tmp_path / "phases" / "machine.md").read_text()
 
 
 def test_what_changed_since_the_previous_revision(project, phases, results):

@@ -75,13 +75,15 @@ def test_history_and_latest_ordering(store):
 
 
 def test_staleness_by_source_hash(store):
-    store.put(rec(0, source_hash="old"))
-    store.put(rec(1, source_hash="new"))
-    store.put(rec(2, source_hash="old"))  # e.g. the edit was reverted
+    store.put(rec(0, source_hash="old", failures=[]))
+    store.put(rec(1, source_hash="new", failures=[]))
+    store.put(rec(2, source_hash="old", failures=[]))  # e.g. the edit was reverted
     key = rec().key
-    assert store.current(key, "new") == rec(1, source_hash="new")
-    assert store.current(key, "old") == rec(2, source_hash="old")
+    assert store.current(key, "new") == rec(1, source_hash="new", failures=[])
+    assert store.current(key, "old") == rec(2, source_hash="old", failures=[])
     assert store.current(key, "edited-again") is None  # stale: measure it
+    store.put(rec(3, source_hash="new"))  # measured again, and a run crashed
+    assert store.current(key, "new") is None  # a record with a failed run is never current
 
 
 def test_corrupt_record_reported_by_name_and_left_alone(store):
