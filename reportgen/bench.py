@@ -282,37 +282,34 @@ def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | No
 
 # ---- reuse: one session per comparison ------------------------------------------------------
 
-def _usable(rec, spec) -> bool:
-    """Measured from the current sources and builds, in a session, with no failed run (a crash is
-    shown on the page it made and measured again next time, never reused as current)."""
+def _current(rec, spec) -> bool:
+    """Measured from the current sources and builds, in a session."""
     return (rec.source_hash == spec.source_hash and rec.extra.get("driver_hash") == spec.builds_hash
-            and rec.extra.get("session") and not rec.failures)
+            and bool(rec.extra.get("session")))
 
 
 def find_session(store, keys, specs) -> tuple[list | None, list | None]:
-    """(records of the newest completed session every allocator has, records of an interrupted one to resume).
+    """(records of the session to reuse, records of an interrupted session to resume).
 
-    Only records measured from the current sources and builds count; a comparison is never
+    Among the sessions measured from the current sources and builds that every allocator of
+    the group has, only the newest counts: reused when it completed cleanly, resumed when it
+    was interrupted, and measured again when any of its runs failed (a crash is shown on the
+    page it made and never hidden behind an older clean session).  A comparison is never
     assembled from two sessions."""
     sessions: dict[str, dict[int, object]] = {}
     for i, (key, spec) in enumerate(zip(keys, specs)):
         for rec in store.history(key):
-            if _usable(rec, spec):
+            if _current(rec, spec):
                 sessions.setdefault(rec.extra["session"], {})[i] = rec   # newest last: the latest wins
-    complete, partial = [], []
-    for sid, recs in sessions.items():
-        if len(recs) != len(specs):
-            continue
-        group = [recs[i] for i in range(len(specs))]
-        newest = max(r.created for r in group)
-        (partial if any(r.extra.get("stop_reason") == "interrupted" for r in group) else complete).append(
-            (newest, group))
-    pick = lambda lst: max(lst, key=lambda t: t[0])[1] if lst else None
-    done = pick(complete)
-    resume = pick(partial)
-    if done is not None and resume is not None and max(r.created for r in resume) < max(r.created for r in done):
-        resume = None
-    return done, resume
+    whole = [[recs[i] for i in range(len(specs))] for recs in sessions.values() if len(recs) == len(specs)]
+    if not whole:
+        return None, None
+    newest = max(whole, key=lambda group: max(r.created for r in group))
+    if any(r.failures for r in newest):
+        return None, None
+    if any(r.extra.get("stop_reason") == "interrupted" for r in newest):
+        return None, newest
+    return newest, None
 
 
 def _series_of(rec) -> _Series:
