@@ -93,6 +93,10 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0, \"mid_block_pad\": %d",
                 (size_t)HAK_MID_HEADER_BYTES, HAK_MID_BLOCK_PAD);
   _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
+  _hak_json_put(&j, ", \"large_segment_size\": %zu, \"large_huge_min\": %zu, \"large_dirty_max\": %zu",
+                (size_t)1 << HAK_LARGE_SEGMENT_SHIFT, (size_t)HAK_LARGE_HUGE_MIN, (size_t)HAK_LARGE_DIRTY_MAX);
+  _hak_json_put(&j, ", \"invalid_free\": \"%s\"", hak_invalid_free_mode(HAK_INVALID_FREE_MODE_QUERY) ==
+                HAK_INVALID_FREE_MODE_ABORT ? "abort" : "count");
   _hak_json_put(&j, ", \"mid_magic\": %u, \"stats\": %s", (unsigned)HAK_MID_MAGIC,
                 HAK_STATS ? "true" : "false");
   _hak_json_put(&j, ", \"preload\": %s, \"debug\": %s",
