@@ -324,6 +324,9 @@ size_t _hak_large_usable(_hak_large_t* desc, const void* p);   /* 0: not a live 
 void   _hak_large_lock(void);
 void   _hak_large_unlock(void);
 void   _hak_large_reinit(void);
+void   _hak_stats_lock_fork(void);   /* the counters' epoch lock, held across fork() */
+void   _hak_stats_unlock_fork(void);
+void   _hak_stats_reinit_fork(void);
 /* Live Tiny/Mid block?  (start of a block, handed out, not free) */
 bool   _hak_mid_block_live(const _hak_segment_t* seg, const void* p);
 

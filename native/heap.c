@@ -132,8 +132,10 @@ void _hak_global_lock_all(void) {
   pthread_mutex_lock(&_hak_heaps_lock);
   _hak_mid_registry_lock();
   _hak_large_lock();
+  _hak_stats_lock_fork();
 }
 void _hak_global_unlock_all(void) {
+  _hak_stats_unlock_fork();
   _hak_large_unlock();
   _hak_mid_registry_unlock();
   pthread_mutex_unlock(&_hak_heaps_lock);
@@ -146,6 +148,7 @@ void _hak_global_reinit_child(void) {
   pthread_mutex_init(&_hak_heaps_lock, NULL);
   _hak_mid_registry_reinit();
   _hak_large_reinit();
+  _hak_stats_reinit_fork();
   for (_hak_heap_t* h = _hak_heaps_all; h != NULL; h = h->next_all) {
     if (h == _hak_tls_heap || h == _hak_late_heap || h->abandoned) continue;
     h->abandoned = true;
