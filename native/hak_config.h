@@ -115,6 +115,15 @@
 #ifndef HAK_LARGE_EMPTY_KEEP
 #define HAK_LARGE_EMPTY_KEEP 1
 #endif
+/* Freed huge blocks kept mapped for reuse (the mmap + page faults of a new
+ * mapping cost microseconds): at most this many bytes in all, each at most
+ * half of it; a bigger block, or one more, is unmapped at once. */
+#ifndef HAK_LARGE_HUGE_CACHE
+#define HAK_LARGE_HUGE_CACHE ((size_t)32 << 20)
+#endif
+#ifndef HAK_LARGE_HUGE_CACHE_COUNT
+#define HAK_LARGE_HUGE_CACHE_COUNT 4
+#endif
 /* A Large block that realloc has to move to grow gets 1/HAK_LARGE_GROW_SLACK
  * more than asked, so a buffer grown in small steps moves O(log n) times. */
 #ifndef HAK_LARGE_GROW_SLACK

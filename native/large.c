@@ -19,7 +19,9 @@
  *   huge   Blocks of HAK_LARGE_HUGE_MIN bytes or more get a mapping of their
  *          own, aligned to a segment (its first segment-map slot is theirs),
  *          grown and shrunk by mremap: in place when the kernel can, else
- *          moved (page tables, not bytes) to a new aligned range.
+ *          moved (page tables, not bytes) to a new aligned range.  A few
+ *          freed ones (HAK_LARGE_HUGE_CACHE bytes, HAK_LARGE_HUGE_CACHE_COUNT
+ *          mappings) stay mapped for reuse by a request they fit closely.
  *
  * Every operation takes one lock: Large blocks are allocated and freed from
  * any thread.  It is not a Mid-path mutex, so it is not in mutex_locks.
@@ -77,6 +79,9 @@ static _hak_large_t* _hak_ldesc_free;
  * free of it is then told from a pointer hak never had.  Any new mapping there
  * overwrites it. */
 static _hak_large_t _hak_huge_freed = {.pool = HAK_POOL_LARGE, .kind = HAK_LARGE_NONE};
+/* Freed huge mappings kept for reuse (descriptors of kind NONE, linked by next). */
+static _hak_large_t* _hak_huge_cache;
+static size_t _hak_huge_cache_bytes, _hak_huge_cache_count;
 _Static_assert(HAK_LBIN_WORDS <= 64, "the bin summary is one word");
 
 void _hak_large_lock(void) { pthread_mutex_lock(&_hak_large_mutex); }
@@ -225,16 +230,19 @@ static _hak_lseg_t* _hak_lseg_new(void) {
 /* An entirely free segment beyond the ones kept (not counted in
  * _hak_lsegs_empty): back to the system. */
 static void _hak_lseg_release(_hak_lseg_t* seg) {
-  _hak_lpage_t* e = &seg->page[seg->first];
-  _hak_span_take_free(e);
+  /* its free spans (clean and dirty ones are not merged) leave the bins */
+  for (size_t idx = seg->first; idx < HAK_LSEG_PAGES; idx += seg->page[idx].pages) _hak_span_take_free(&seg->page[idx]);
   for (size_t off = 0; off < HAK_LSEG_SIZE; off += HAK_SEGMENT_SIZE) _hak_map_set((char*)seg + off, NULL);
   _hak_large_t* desc = seg->desc;
   _hak_lseg_t* next = seg->next;
   _hak_lseg_t* prev = seg->prev;
   if (!_hak_os_unmap(seg, HAK_LSEG_SIZE)) {  /* refused: keep it, as it was */
     for (size_t off = 0; off < HAK_LSEG_SIZE; off += HAK_SEGMENT_SIZE) _hak_map_set((char*)seg + off, (_hak_desc_t*)desc);
-    if (e->dirty) _hak_ldirty += (size_t)e->pages << HAK_LPAGE_SHIFT;
-    _hak_lbin_insert(e);
+    for (size_t idx = seg->first; idx < HAK_LSEG_PAGES; idx += seg->page[idx].pages) {
+      _hak_lpage_t* e = &seg->page[idx];
+      if (e->dirty) _hak_ldirty += (size_t)e->pages << HAK_LPAGE_SHIFT;
+      _hak_lbin_insert(e);
+    }
     _hak_lsegs_empty++;
     return;
   }
@@ -244,17 +252,35 @@ static void _hak_lseg_release(_hak_lseg_t* seg) {
   _hak_ldesc_release(desc);
 }
 
-/* Give dirty free pages back (their contents are dropped; they read as zeros). */
+/* A free span's pages back to the system if they hold data; true when it is
+ * clean (then its pages read as zeros). */
+static bool _hak_span_clean(_hak_lseg_t* seg, size_t idx) {
+  _hak_lpage_t* e = &seg->page[idx];
+  if (!e->dirty) return true;
+  size_t bytes = (size_t)e->pages << HAK_LPAGE_SHIFT;
+  if (madvise(_hak_laddr(seg, idx), bytes, MADV_DONTNEED) != 0) return false;
+  e->dirty = 0;
+  _hak_ldirty -= bytes;
+  return true;
+}
+
+/* Give every dirty free span back, and merge the clean free spans this leaves
+ * side by side (a free span is dirty or clean as a whole, so a freed span is
+ * merged only with dirty neighbours; here they become one again). */
 static void _hak_large_purge(void) {
   int saved = errno;
-  for (size_t b = 1; b < HAK_LBINS; b++) {
-    for (_hak_lpage_t* e = _hak_lbins[b]; e != NULL; e = e->next) {
-      if (!e->dirty) continue;
-      _hak_lseg_t* seg = _hak_lseg_of(e);
-      size_t bytes = (size_t)e->pages << HAK_LPAGE_SHIFT;
-      if (madvise(_hak_laddr(seg, _hak_lidx(seg, e)), bytes, MADV_DONTNEED) == 0) {
+  for (_hak_lseg_t* seg = _hak_lsegs; seg != NULL; seg = seg->next) {
+    for (size_t idx = seg->first; idx < HAK_LSEG_PAGES; idx += seg->page[idx].pages) {
+      _hak_lpage_t* e = &seg->page[idx];
+      if (e->used || !_hak_span_clean(seg, idx)) continue;
+      size_t r;
+      while ((r = idx + e->pages) < HAK_LSEG_PAGES && !seg->page[r].used && _hak_span_clean(seg, r)) {
+        size_t pages = e->pages + seg->page[r].pages;
+        _hak_lbin_remove(e);
+        _hak_lbin_remove(&seg->page[r]);
+        _hak_span_set(seg, idx, pages, false);
         e->dirty = 0;
-        _hak_ldirty -= bytes;
+        _hak_lbin_insert(e);
       }
     }
   }
@@ -289,21 +315,25 @@ static void* _hak_span_alloc(size_t pages, size_t align_pages, bool* zeroed) {
   return _hak_laddr(seg, start);
 }
 
-/* A used span becomes free: coalesced with free neighbours; an emptied
- * segment is kept or unmapped; dirty pages beyond the limit are given back. */
+/* A used span becomes free (dirty): coalesced with dirty free neighbours (a
+ * clean one stays apart, so that its pages are not counted as dirty and given
+ * back again and again); an emptied segment is kept or unmapped; dirty pages
+ * beyond the limit are given back. */
 static void _hak_span_release(_hak_lseg_t* seg, size_t idx, size_t pages) {
   seg->page[idx].used = 0;  /* never a used span's start again, even inside a larger span */
   seg->used_pages -= (uint32_t)pages;
   size_t r = idx + pages;
-  if (r < HAK_LSEG_PAGES && !seg->page[r].used) {
+  if (r < HAK_LSEG_PAGES && !seg->page[r].used && seg->page[r].dirty) {
     pages += seg->page[r].pages;
     _hak_span_take_free(&seg->page[r]);
   }
   if (idx > seg->first && !seg->page[idx - 1].used) {
     size_t left = seg->page[idx - 1].pages;
-    idx -= left;
-    pages += left;
-    _hak_span_take_free(&seg->page[idx]);
+    if (seg->page[idx - left].dirty) {
+      idx -= left;
+      pages += left;
+      _hak_span_take_free(&seg->page[idx]);
+    }
   }
   _hak_span_put_free(seg, idx, pages, true);
   if (seg->used_pages == 0) {
@@ -344,12 +374,48 @@ static _hak_bad_t _hak_large_stale(const void* p) {
 
 /* ---- huge blocks ------------------------------------------------------------------ */
 
-static void* _hak_huge_alloc(size_t size, size_t alignment) {
+/* A cached mapping that fits `map_size` closely (at most 1/4 more) and is
+ * aligned as asked; published again.  Under the lock. */
+static void* _hak_huge_reuse(size_t map_size, size_t align, bool* zeroed) {
+  for (_hak_large_t** link = &_hak_huge_cache; *link != NULL; link = &(*link)->next) {
+    _hak_large_t* d = *link;
+    if (d->size < map_size || d->size - map_size > map_size / 4 || ((uintptr_t)d->base & (align - 1)) != 0) continue;
+    if (!_hak_map_set(d->base, (_hak_desc_t*)d)) return NULL;
+    *link = d->next;
+    d->next = NULL;
+    d->kind = HAK_LARGE_HUGE;
+    _hak_huge_cache_bytes -= d->size;
+    _hak_huge_cache_count--;
+    *zeroed = false;
+    return d->base;
+  }
+  return NULL;
+}
+
+/* Keep a freed huge mapping for reuse, if it is small enough and there is
+ * room; its map slot says "freed" meanwhile.  Under the lock. */
+static bool _hak_huge_keep(_hak_large_t* d) {
+  if (d->size > HAK_LARGE_HUGE_CACHE / 2 || _hak_huge_cache_count >= HAK_LARGE_HUGE_CACHE_COUNT ||
+      _hak_huge_cache_bytes + d->size > HAK_LARGE_HUGE_CACHE)
+    return false;
+  _hak_map_set(d->base, (_hak_desc_t*)&_hak_huge_freed);
+  d->kind = HAK_LARGE_NONE;
+  d->next = _hak_huge_cache;
+  _hak_huge_cache = d;
+  _hak_huge_cache_bytes += d->size;
+  _hak_huge_cache_count++;
+  return true;
+}
+
+static void* _hak_huge_alloc(size_t size, size_t alignment, bool* zeroed) {
   size_t map_size = _hak_pages_of(size) << HAK_LPAGE_SHIFT;
   size_t align = alignment > HAK_SEGMENT_SIZE ? alignment : HAK_SEGMENT_SIZE;
+  *zeroed = true;
   _hak_large_lock();
-  _hak_large_t* desc = _hak_ldesc_new();
+  void* cached = _hak_huge_cache != NULL ? _hak_huge_reuse(map_size, align, zeroed) : NULL;
+  _hak_large_t* desc = cached ? NULL : _hak_ldesc_new();
   _hak_large_unlock();
+  if (cached != NULL) return cached;
   if (desc == NULL) return NULL;
   /* Reserved, unlike segments: an impossible request fails here, as with glibc,
    * instead of succeeding and killing the process when it is touched. */
@@ -376,8 +442,7 @@ static void* _hak_huge_alloc(size_t size, size_t alignment) {
 void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment, bool zero) {
   if (alignment < HAK_ALIGNMENT) alignment = HAK_ALIGNMENT;
   if (size > ((size_t)1 << 46)) return NULL;  /* more than the address space */
-  int saved = errno;
-  void* p;
+  void* p;  /* (the system calls below leave errno alone: _hak_os_alloc, _hak_os_unmap, purge) */
   if (size < HAK_LARGE_HUGE_MIN && alignment < HAK_LARGE_HUGE_MIN) {
     size_t pages = _hak_pages_of(size);
     size_t align_pages = alignment > HAK_LPAGE ? alignment >> HAK_LPAGE_SHIFT : 1;
@@ -387,17 +452,17 @@ void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment, bool ze
     _hak_large_unlock();
     if (p != NULL && zero && !zeroed) memset(p, 0, size);
   } else {
-    p = _hak_huge_alloc(size, alignment);  /* fresh pages: zero */
+    bool zeroed = false;
+    p = _hak_huge_alloc(size, alignment, &zeroed);  /* fresh pages are zero, cached ones not */
+    if (p != NULL && zero && !zeroed) memset(p, 0, size);
   }
   if (unlikely(p == NULL)) return NULL;
-  errno = saved;
   _hak_stat_inc(heap, large_allocs);
   _hak_stat_add(heap, large_bytes, size);
   return p;
 }
 
 void _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p) {
-  int saved = errno;
   _hak_large_lock();
   if (!_hak_large_current(desc, p)) {  /* a block freed (and unmapped) meanwhile */
     _hak_bad_t bad = _hak_large_stale(p);
@@ -423,12 +488,15 @@ void _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p) {
     }
     char* base = desc->base;
     size_t size = desc->size;
-    _hak_map_set(base, (_hak_desc_t*)&_hak_huge_freed);
-    _hak_ldesc_release(desc);
-    _hak_large_unlock();
-    if (!_hak_os_unmap(base, size)) { /* refused: it stays mapped, and counted */ }
+    if (_hak_huge_keep(desc)) {
+      _hak_large_unlock();
+    } else {
+      _hak_map_set(base, (_hak_desc_t*)&_hak_huge_freed);
+      _hak_ldesc_release(desc);
+      _hak_large_unlock();
+      if (!_hak_os_unmap(base, size)) { /* refused: it stays mapped, and counted */ }
+    }
   }
-  errno = saved;
   _hak_stat_inc(heap, large_frees);
 }
 
