@@ -107,6 +107,12 @@ static inline void _hak_free_in(_hak_heap_t* heap, void* p) {
     _hak_bad_free(heap, "free", HAK_BAD_FOREIGN, p);
     return;
   }
+  /* Every block hak hands out is 16-byte aligned (glibc checks the same):
+   * the one pointer check of every pool, before any pool reads near p. */
+  if (unlikely(((uintptr_t)p & (HAK_ALIGNMENT - 1)) != 0)) {
+    _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);
+    return;
+  }
   switch (desc->pool) {
     case HAK_POOL_TINY: _hak_tiny_free(heap, (_hak_segment_t*)desc, p); break;
     case HAK_POOL_MID:  _hak_mid_free(heap, (_hak_segment_t*)desc, p); break;
