@@ -17,6 +17,8 @@ import pytest
 from test_preload import compile_c, preload, run, stats_line  # noqa: F401 (preload: the fixture)
 
 LARGE_PROG = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -36,6 +38,30 @@ static long rss_mib(void) {
   if (fscanf(f, "%ld %ld", &size, &rss) != 2) rss = -1;
   fclose(f);
   return rss * 4096 / (1 << 20);
+}
+/* bytes of anonymous mappings (what hak maps is anonymous) */
+static long long anon_bytes(void) {
+  FILE* f = fopen("/proc/self/maps", "r");
+  char line[512];
+  long long total = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long lo, hi, off;
+    char perms[8], dev[16];
+    unsigned long inode;
+    int path = 0;
+    if (sscanf(line, "%llx-%llx %7s %llx %15s %lu %n", &lo, &hi, perms, &off, dev, &inode, &path) < 6) continue;
+    if (inode == 0 && (line[path] == '\n' || line[path] == 0)) total += (long long)(hi - lo);
+  }
+  fclose(f);
+  return total;
+}
+/* hak's own os_reserved_bytes, from the preloaded library's hak_stats_json */
+static long long reserved(void) {
+  size_t (*stats)(char*, size_t) = (size_t (*)(char*, size_t))dlsym(RTLD_DEFAULT, "hak_stats_json");
+  static char buf[8192];
+  if (stats == NULL || stats(buf, sizeof buf) >= sizeof buf) return -1;
+  const char* at = strstr(buf, "\"os_reserved_bytes\": ");
+  return at ? atoll(at + strlen("\"os_reserved_bytes\": ")) : -1;
 }
 int main(int argc, char** argv) {
   const char* what = argv[1];
@@ -106,6 +132,21 @@ int main(int argc, char** argv) {
     long full = rss_mib();
     for (int i = 0; i < n; i++) free(v[i]);
     printf("rss %ld %ld\n", full, rss_mib());
+  } else if (!strcmp(what, "accounting")) {  /* os_reserved_bytes follows what is mapped */
+    reserved(), anon_bytes();  /* their own first allocations (stdio) out of the way */
+    long long r0 = reserved(), a0 = anon_bytes();
+    void* v[3000];
+    char* big = NULL;
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < 3000; i++) v[i] = malloc(i % 100 == 0 ? (size_t)(5 + i % 7) << 20 : 33000 + (size_t)i * 97);
+      for (size_t size = 4096; size <= (24u << 20); size += 65536) big = realloc(big, size);
+      printf("%lld\n", (reserved() - r0) - (anon_bytes() - a0));
+      for (int i = 0; i < 3000; i += 2) free(v[i]);
+      big = realloc(big, 40000);
+      printf("%lld\n", (reserved() - r0) - (anon_bytes() - a0));
+      for (int i = 1; i < 3000; i += 2) free(v[i]);
+      printf("%lld\n", (reserved() - r0) - (anon_bytes() - a0));
+    }
   } else if (!strcmp(what, "impossible")) {
     errno = 0;
     volatile size_t big = (size_t)1 << 44;
@@ -169,6 +210,13 @@ def test_freed_spans_go_back_to_the_system(preload, large_exe):
     out = lines_of(run([str(large_exe), "release"], preload))
     full, after = map(int, out[0].split()[1:])
     assert full >= 900 and after < 100, out
+
+
+def test_os_reserved_bytes_is_what_is_mapped(preload, large_exe):
+    """Every mapping hak makes or drops is accounted for: the change in os_reserved_bytes
+    equals the change in anonymous mappings (to within the tables it maps besides)."""
+    out = lines_of(run([str(large_exe), "accounting"], preload))
+    assert len(out) == 9 and all(abs(int(x)) < 1 << 20 for x in out), out
 
 
 def test_impossible_request_fails_with_enomem(preload, large_exe):
