@@ -521,6 +521,19 @@ static inline bool _hak_worth_shrinking(size_t old_bytes, size_t new_bytes) {
   return old_bytes - new_bytes > old_bytes / (2 * HAK_LARGE_GROW_SLACK);
 }
 
+/* realloc's exits, the lock held: the block kept (errno as on entry), or p invalid. */
+static void* _hak_lrealloc_kept(void* p, int saved_errno) {
+  _hak_large_unlock();
+  errno = saved_errno;
+  return p;
+}
+static void* _hak_lrealloc_bad(_hak_heap_t* heap, _hak_bad_t bad, void* p) {
+  _hak_large_unlock();
+  _hak_bad_free(heap, "realloc", bad, p);
+  errno = EINVAL;
+  return NULL;
+}
+
 /* realloc of a Large block.  Returns the block (p, or where mremap moved it),
  * or NULL: then *move_usable is the block's usable size if the caller must
  * move it (malloc, copy, free), or 0 on failure (errno set). */
@@ -528,24 +541,13 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
   *move_usable = 0;
   int saved = errno;
   _hak_large_lock();
-  if (!_hak_large_current(desc, p)) {
-    _hak_bad_t bad = _hak_large_stale(p);
-    _hak_large_unlock();
-    _hak_bad_free(heap, "realloc", bad, p);
-    errno = EINVAL;
-    return NULL;
-  }
+  if (!_hak_large_current(desc, p)) return _hak_lrealloc_bad(heap, _hak_large_stale(p), p);
   bool stays_large = !(size <= HAK_TINY_MAX || (size >= HAK_MID_MIN && size <= HAK_MID_MAX));
   if (desc->kind == HAK_LARGE_SPANS) {
     _hak_lseg_t* seg = desc->seg;
     size_t idx = 0;
     _hak_bad_t bad;
-    if (!_hak_span_lookup(seg, p, &idx, &bad)) {
-      _hak_large_unlock();
-      _hak_bad_free(heap, "realloc", bad, p);
-      errno = EINVAL;
-      return NULL;
-    }
+    if (!_hak_span_lookup(seg, p, &idx, &bad)) return _hak_lrealloc_bad(heap, bad, p);
     size_t old = seg->page[idx].pages, want = _hak_pages_of(size);
     if (stays_large && want <= old) {  /* shrink in place: the tail becomes free */
       if (_hak_worth_shrinking(old << HAK_LPAGE_SHIFT, want << HAK_LPAGE_SHIFT)) {
@@ -553,9 +555,7 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
         _hak_span_set(seg, idx + want, old - want, true);
         _hak_span_release(seg, idx + want, old - want);
       }
-      _hak_large_unlock();
-      errno = saved;
-      return p;
+      return _hak_lrealloc_kept(p, saved);
     }
     size_t r = idx + old;
     if (stays_large && size < HAK_LARGE_HUGE_MIN && r < HAK_LSEG_PAGES && !seg->page[r].used &&
@@ -568,21 +568,14 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
       if (rest) _hak_span_put_free(seg, idx + want, rest, dirty);
       _hak_span_set(seg, idx, want, true);
       seg->used_pages += (uint32_t)(want - old);
-      _hak_large_unlock();
-      errno = saved;
-      return p;
+      return _hak_lrealloc_kept(p, saved);
     }
     _hak_large_unlock();
     *move_usable = old << HAK_LPAGE_SHIFT;
     return NULL;
   }
   /* huge */
-  if (p != desc->base) {
-    _hak_large_unlock();
-    _hak_bad_free(heap, "realloc", HAK_BAD_INVALID, p);
-    errno = EINVAL;
-    return NULL;
-  }
+  if (p != desc->base) return _hak_lrealloc_bad(heap, HAK_BAD_INVALID, p);
   size_t old = desc->size, want = _hak_pages_of(size) << HAK_LPAGE_SHIFT;
   if (!stays_large || size < HAK_LARGE_HUGE_MIN / 2) {  /* small enough for a span or a pool */
     _hak_large_unlock();
@@ -597,16 +590,12 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
         desc->size = want;
       }
     }
-    _hak_large_unlock();
-    errno = saved;
-    return p;
+    return _hak_lrealloc_kept(p, saved);
   }
   if (mremap(desc->base, old, want, 0) != MAP_FAILED) {  /* grown in place */
     atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)(want - old), memory_order_relaxed);
     desc->size = want;
-    _hak_large_unlock();
-    errno = saved;
-    return p;
+    return _hak_lrealloc_kept(p, saved);
   }
   /* Move the pages (not the bytes) to a new aligned range, with slack. */
   size_t grown = want + ((want / HAK_LARGE_GROW_SLACK + HAK_LPAGE - 1) & ~(HAK_LPAGE - 1));

@@ -295,7 +295,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
   _hak_stat_inc(heap, leaked_blocks);
   _hak_stat_add(heap, leaked_bytes, _hak_mid_class_size(cls));
-  hdr->magic = 0;  /* a second free of it is then recognised as foreign */
+  hdr->magic = 0;  /* and marked free above: a second free of it is a double free */
 #endif
 }
 // end-excerpt

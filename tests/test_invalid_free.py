@@ -13,6 +13,7 @@ import itertools
 
 import pytest
 
+from reportgen.variants import VARIANTS
 from test_preload import compile_c, run, stats_line
 
 BAD_FREE_PROG = r"""
@@ -100,7 +101,7 @@ def expected_line(kind: str, pool: str) -> str:
     return f"hak: {op}(): invalid pointer (0x"
 
 
-@pytest.mark.parametrize("variant", ["hak-6a", "hak-6b", "hak-6c", "hak-6a-pad16"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_bad_frees_abort_with_one_line_by_default(preload_libs, bad_free_exe, variant):
     failures = []
     for kind, pool in itertools.product(KINDS, SIZES):
@@ -113,7 +114,7 @@ def test_bad_frees_abort_with_one_line_by_default(preload_libs, bad_free_exe, va
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("variant", ["hak-6a", "hak-6b", "hak-6c", "hak-6a-pad16"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_bad_frees_are_counted_with_the_opt_out(preload_libs, bad_free_exe, variant):
     failures = []
     for kind, pool in itertools.product(KINDS, SIZES):
