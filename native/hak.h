@@ -7,6 +7,13 @@
  * The ctypes library exports the hak_* functions below; the LD_PRELOAD
  * library (built with HAK_PRELOAD) additionally exports the standard
  * malloc family as aliases of them.
+ *
+ * Large blocks (above Mid, or aligned beyond what Tiny gives) are runs of
+ * pages in shared Large segments, reused after free and given back to the
+ * system (madvise, munmap) when idle; blocks of HAK_LARGE_HUGE_MIN bytes or
+ * more have a mapping of their own.  realloc grows and shrinks them in place
+ * where it can (mremap for the huge ones).  A successful call leaves errno
+ * alone.
  */
 #ifndef HAK_H
 #define HAK_H
