@@ -21,14 +21,16 @@ from reportgen.native import POOLS
 
 TINY = st.integers(1, 2047)
 MID = st.integers(2048, 32768)
-LARGE = st.integers(32769, (1 << 20) - 1)
+# Large: spans mostly, now and then a block past HAK_LARGE_HUGE_MIN (4 MiB: a mapping of its own)
+LARGE = st.integers(0, 9).flatmap(
+    lambda r: st.integers(32769, (1 << 20) - 1) if r < 8 else st.integers(1 << 20, 6 << 20))
 EDGES = st.sampled_from([1, 15, 16, 17, 1023, 1024, 1025, 2046, 2047, 2048, 2049, 4095, 4096,
                          8192, 16385, 32767, 32768, 32769])
 # Tiny and Mid mostly; Large rare (5%, and at most MAX_LARGE_LIVE live at once).
 SIZES = st.integers(0, 99).flatmap(
     lambda r: TINY if r < 45 else MID if r < 85 else EDGES if r < 95 else LARGE)
 ALIGNMENTS = st.sampled_from([16, 16, 32, 64, 64, 128, 256, 1024, 4096, 65536])
-MAX_LARGE_LIVE = 4
+MAX_LARGE_LIVE = 8
 
 
 class Block:
