@@ -139,7 +139,7 @@ typedef enum { HAK_LARGE_NONE = 0, HAK_LARGE_SPANS = 1, HAK_LARGE_HUGE = 2 } _ha
 struct _hak_lseg_s;
 typedef struct _hak_large_s {
   uint32_t pool;               /* HAK_POOL_LARGE */
-  uint32_t kind;               /* _hak_large_kind_t; NONE: a free descriptor */
+  uint32_t kind;               /* _hak_large_kind_t; NONE: free (stored atomically: hak_pool_of reads it unlocked) */
   char*    base;               /* the mapping (huge: the user pointer too) */
   size_t   size;               /* bytes mapped */
   size_t   align;              /* huge: the mapping's alignment */

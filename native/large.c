@@ -117,7 +117,7 @@ static _hak_large_t* _hak_ldesc_new(void) {
 /* Back on the free list; it stays a Large descriptor of kind NONE, so a stale
  * lookup that still reaches it is recognised under the lock. */
 static void _hak_ldesc_release(_hak_large_t* d) {
-  d->kind = HAK_LARGE_NONE;
+  __atomic_store_n(&d->kind, HAK_LARGE_NONE, __ATOMIC_RELAXED);
   d->next = _hak_ldesc_free;
   _hak_ldesc_free = d;
 }
@@ -206,7 +206,7 @@ static _hak_lseg_t* _hak_lseg_new(void) {
   seg->desc = desc;
   seg->first = (uint32_t)((sizeof(_hak_lseg_t) + HAK_LPAGE - 1) >> HAK_LPAGE_SHIFT);
   seg->used_pages = 0;
-  desc->kind = HAK_LARGE_SPANS;
+  __atomic_store_n(&desc->kind, HAK_LARGE_SPANS, __ATOMIC_RELAXED);
   desc->base = (char*)seg;
   desc->size = HAK_LSEG_SIZE;
   desc->seg = seg;
@@ -383,7 +383,7 @@ static void* _hak_huge_reuse(size_t map_size, size_t align, bool* zeroed) {
     if (!_hak_map_set(d->base, (_hak_desc_t*)d)) return NULL;
     *link = d->next;
     d->next = NULL;
-    d->kind = HAK_LARGE_HUGE;
+    __atomic_store_n(&d->kind, HAK_LARGE_HUGE, __ATOMIC_RELAXED);
     _hak_huge_cache_bytes -= d->size;
     _hak_huge_cache_count--;
     *zeroed = false;
@@ -399,7 +399,7 @@ static bool _hak_huge_keep(_hak_large_t* d) {
       _hak_huge_cache_bytes + d->size > HAK_LARGE_HUGE_CACHE)
     return false;
   _hak_map_set(d->base, (_hak_desc_t*)&_hak_huge_freed);
-  d->kind = HAK_LARGE_NONE;
+  __atomic_store_n(&d->kind, HAK_LARGE_NONE, __ATOMIC_RELAXED);
   d->next = _hak_huge_cache;
   _hak_huge_cache = d;
   _hak_huge_cache_bytes += d->size;
@@ -422,7 +422,7 @@ static void* _hak_huge_alloc(size_t size, size_t alignment, bool* zeroed) {
   char* base = _hak_os_alloc_aligned_reserved(map_size, align);
   _hak_large_lock();
   if (base != NULL) {
-    desc->kind = HAK_LARGE_HUGE;
+    __atomic_store_n(&desc->kind, HAK_LARGE_HUGE, __ATOMIC_RELAXED);
     desc->base = base;
     desc->size = map_size;
     desc->align = align;

@@ -255,7 +255,9 @@ HAK_API void* hak_memalign(size_t alignment, size_t size) {
 HAK_API int hak_pool_of(const void* p) {
   _hak_desc_t* desc = p ? _hak_map_lookup(p) : NULL;
   if (desc == NULL) return HAK_POOL_NONE;
-  if (desc->pool == HAK_POOL_LARGE && ((_hak_large_t*)desc)->kind == HAK_LARGE_NONE) return HAK_POOL_NONE;  /* freed */
+  if (desc->pool == HAK_POOL_LARGE &&  /* a freed huge block, or a descriptor no longer in use */
+      __atomic_load_n(&((_hak_large_t*)desc)->kind, __ATOMIC_RELAXED) == HAK_LARGE_NONE)
+    return HAK_POOL_NONE;
   return (int)desc->pool;
 }
 
