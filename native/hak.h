@@ -7,6 +7,13 @@
  * The ctypes library exports the hak_* functions below; the LD_PRELOAD
  * library (built with HAK_PRELOAD) additionally exports the standard
  * malloc family as aliases of them.
+ *
+ * Large blocks (above Mid, or aligned beyond what Tiny gives) are runs of
+ * pages in shared Large segments, reused after free and given back to the
+ * system (madvise, munmap) when idle; blocks of HAK_LARGE_HUGE_MIN bytes or
+ * more have a mapping of their own.  realloc grows and shrinks them in place
+ * where it can (mremap for the huge ones).  A successful call leaves errno
+ * alone.
  */
 #ifndef HAK_H
 #define HAK_H
@@ -19,12 +26,35 @@ extern "C" {
 #endif
 
 /* ---- allocation ------------------------------------------------------- */
+/* Freeing (or reallocating) a pointer hak did not hand out, or has already
+ * taken back -- a double free, a pointer into a block or a block never
+ * handed out, a stack or static address -- from any thread, in any pool, is
+ * detected and reported as glibc does: one line on stderr ("hak: free():
+ * double free detected (0x...)", "hak: free(): invalid pointer (0x...)") and
+ * abort().  HAK_INVALID_FREE=count in the environment (or
+ * hak_invalid_free_mode) counts it instead (invalid_frees, double_frees,
+ * foreign_frees) and leaves the block alone; realloc then returns NULL with
+ * errno EINVAL.  Either way no block is ever on two free lists.
+ *
+ * Detection is exact for a block freed and freed again (whatever thread
+ * frees), for pointers outside hak's memory and for pointers that are not a
+ * block's start or lie past what was ever handed out.  It is not promised
+ * when the program writes into a block after freeing it (use after free)
+ * or when two threads free the same block at the same instant, one of them
+ * its owner. */
 void*  hak_malloc(size_t size);
 void   hak_free(void* ptr);
 void*  hak_calloc(size_t count, size_t size);
 void*  hak_realloc(void* ptr, size_t size);
 void*  hak_memalign(size_t alignment, size_t size);  /* NULL+EINVAL on a bad alignment */
-size_t hak_usable_size(const void* ptr);             /* 0 for a pointer hak did not hand out */
+size_t hak_usable_size(const void* ptr);             /* 0 for a pointer that is not a live block */
+
+#define HAK_INVALID_FREE_MODE_QUERY 0
+#define HAK_INVALID_FREE_MODE_ABORT 1
+#define HAK_INVALID_FREE_MODE_COUNT 2
+/* Set what an invalid free does (ABORT or COUNT; QUERY changes nothing);
+ * returns the mode in force before the call. */
+int    hak_invalid_free_mode(int mode);
 
 /* ---- introspection ---------------------------------------------------- */
 /* Which pool a live pointer belongs to: 0 = not hak's, 1 = tiny, 2 = mid, 3 = large. */
@@ -41,8 +71,18 @@ int    hak_route(size_t size);
 size_t hak_config_json(char* buf, size_t cap);
 
 /* ---- counters --------------------------------------------------------- */
-/* Counters are per thread (plain increments on the thread's own heap) and
- * summed over every heap, live or abandoned, on read. */
+/* Counters are per thread (increments on the thread's own heap, no lock) and
+ * summed over every heap, live or abandoned, on read; every counter only
+ * grows.  hak_stats_reset is an epoch: it records the current sums, and later
+ * reads report what was counted since.  So a reset while other threads
+ * allocate never undoes their counting: an event that races with the reset
+ * lands in one epoch or the next, never in neither, and no counter reads
+ * negative.  (Counters that must agree with each other, allocs and frees
+ * say, agree exactly only when the reset and the read are made while no
+ * other thread allocates.)  os_reserved_bytes is a level (bytes mapped now),
+ * not reset.  invalid_frees counts frees diagnosed invalid (with
+ * HAK_INVALID_FREE=count), double_frees and foreign_frees (not hak's memory)
+ * the kinds among them. */
 size_t hak_stats_json(char* buf, size_t cap);   /* one JSON object, same contract as above */
 void   hak_stats_reset(void);
 

@@ -94,6 +94,52 @@
 #define HAK_ADDRESS_BITS 48
 #endif
 
+/* ---- Large -------------------------------------------------------------- */
+/* Large blocks (sizes above Mid, and alignments the pools cannot give) are
+ * page-granular spans carved from Large segments of 2^HAK_LARGE_SEGMENT_SHIFT
+ * bytes (several segment-map slots each), kept on free-span bins after free
+ * and reused; a block of HAK_LARGE_HUGE_MIN bytes or more gets a mapping of
+ * its own, which realloc grows and shrinks with mremap. */
+#ifndef HAK_LARGE_SEGMENT_SHIFT
+#define HAK_LARGE_SEGMENT_SHIFT 25 /* 32 MiB */
+#endif
+#ifndef HAK_LARGE_HUGE_MIN
+#define HAK_LARGE_HUGE_MIN ((size_t)4 << 20)
+#endif
+/* Free pages of Large segments still holding data are given back to the
+ * system (madvise MADV_DONTNEED) once they add up to more than this. */
+#ifndef HAK_LARGE_DIRTY_MAX
+#define HAK_LARGE_DIRTY_MAX ((size_t)32 << 20)
+#endif
+/* Entirely free Large segments kept mapped for reuse; one more is unmapped. */
+#ifndef HAK_LARGE_EMPTY_KEEP
+#define HAK_LARGE_EMPTY_KEEP 1
+#endif
+/* Freed huge blocks kept mapped for reuse (the mmap + page faults of a new
+ * mapping cost microseconds): at most this many bytes in all, each at most
+ * half of it; a bigger block, or one more, is unmapped at once. */
+#ifndef HAK_LARGE_HUGE_CACHE
+#define HAK_LARGE_HUGE_CACHE ((size_t)32 << 20)
+#endif
+#ifndef HAK_LARGE_HUGE_CACHE_COUNT
+#define HAK_LARGE_HUGE_CACHE_COUNT 4
+#endif
+/* A Large block that realloc has to move to grow gets 1/HAK_LARGE_GROW_SLACK
+ * more than asked, so a buffer grown in small steps moves O(log n) times. */
+#ifndef HAK_LARGE_GROW_SLACK
+#define HAK_LARGE_GROW_SLACK 4
+#endif
+
+/* ---- invalid frees ------------------------------------------------------ */
+/* What a free (or realloc) of a pointer hak did not hand out, or has already
+ * taken back, does: 1 = one line on stderr and abort(), as glibc does;
+ * 0 = count it (invalid_frees, double_frees, foreign_frees) and go on.  The
+ * environment variable HAK_INVALID_FREE=abort|count overrides it at start-up,
+ * hak_invalid_free_mode() at run time. */
+#ifndef HAK_INVALID_FREE_ABORT
+#define HAK_INVALID_FREE_ABORT 1
+#endif
+
 /* ---- checks ------------------------------------------------------------- */
 #define _HAK_IS_POW2(x) ((x) > 0 && (((x) & ((x)-1)) == 0))
 #if !_HAK_IS_POW2(HAK_MID_MIN) || !_HAK_IS_POW2(HAK_MID_MAX) || HAK_MID_MIN > HAK_MID_MAX
@@ -104,6 +150,9 @@
 #endif
 #if HAK_MID_BLOCK_PAD < 0 || HAK_MID_BLOCK_PAD % 16 != 0
 #error "HAK_MID_BLOCK_PAD must be a non-negative multiple of 16"
+#endif
+#if HAK_LARGE_SEGMENT_SHIFT < HAK_SEGMENT_SHIFT || HAK_LARGE_SEGMENT_SHIFT > 30
+#error "a Large segment is a whole number of segments (and at most 1 GiB)"
 #endif
 #if HAK_MID_MAX * 8 > (1 << HAK_SEGMENT_SHIFT)
 #error "a segment must hold at least 8 blocks of the largest Mid class"

@@ -72,7 +72,7 @@ static inline uint32_t _hak_mid_magic_at(const void* hdr) {
   X(mid_allocs) X(mid_frees) X(mid_local_frees) X(mid_remote_frees) X(mid_bytes) \
   X(large_allocs) X(large_frees) X(large_bytes) \
   X(registry_lookups) X(mutex_locks) X(header_reads) \
-  X(leaked_blocks) X(leaked_bytes) X(foreign_frees)
+  X(leaked_blocks) X(leaked_bytes) X(foreign_frees) X(invalid_frees) X(double_frees)
 
 typedef struct _hak_stats_s {
 #define _HAK_FIELD(name) uint64_t name;
@@ -87,9 +87,19 @@ typedef struct _hak_stats_s {
 /* Hot-path counting.  HAK_STATS=0 (the timed builds) compiles these away, so a
  * timed run carries no instrument that one variant pays more often than another
  * (6-B's header_reads, 6-A's mutex_locks); the counted builds keep the default 1.
- * Diagnostics off the hot path (foreign_frees) are counted in every build. */
+ * Diagnostics off the hot path (foreign_frees, invalid_frees, double_frees) are
+ * counted in every build, with _hak_diag_inc.
+ *
+ * A heap's counters are written by the one thread that owns the heap, and read
+ * (summed) by any thread: the owner's increment is a relaxed atomic load and
+ * store (the same plain moves as `+=` on x86-64 and aarch64, no lock prefix),
+ * so a concurrent reader sees whole values and nothing is ever a data race.
+ * Counters only grow; hak_stats_reset subtracts a snapshot (see stats.c). */
+#define _hak_counter_add(ctr, n) \
+  __atomic_store_n(&(ctr), __atomic_load_n(&(ctr), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define _hak_diag_inc(heap, field) _hak_counter_add((heap)->stats.field, 1)
 #if HAK_STATS
-#define _hak_stat_add(heap, field, n) ((void)((heap)->stats.field += (n)))
+#define _hak_stat_add(heap, field, n) ((void)_hak_counter_add((heap)->stats.field, (n)))
 #else
 #define _hak_stat_add(heap, field, n) ((void)sizeof((heap)->stats.field += (n)))
 #endif
@@ -112,15 +122,29 @@ typedef struct _hak_segment_s {
   char*    blocks_start;       /* first block (aligned to the class size) */
   char*    blocks_end;
   struct _hak_segment_s* next; /* owner's segments of this class */
+  /* End of the blocks ever handed out (the owner's bump pointer in this
+   * segment): a block at or past it was never handed out.  Written by the
+   * owner when it bumps, read by any thread that frees into the segment. */
+  _Atomic(char*) used_end;
 } _hak_segment_t;
 
+static inline bool _hak_segment_handed_out(_hak_segment_t* seg, const void* p) {
+  return (const char*)p < atomic_load_explicit(&seg->used_end, memory_order_relaxed);
+}
+
+/* Large: what the segment map points to for a Large segment (spans) or a
+ * block with a mapping of its own (huge).  Kept out of the mappings, in slabs
+ * that are never unmapped, so a lock-free map lookup may always read it. */
+typedef enum { HAK_LARGE_NONE = 0, HAK_LARGE_SPANS = 1, HAK_LARGE_HUGE = 2 } _hak_large_kind_t;
+struct _hak_lseg_s;
 typedef struct _hak_large_s {
   uint32_t pool;               /* HAK_POOL_LARGE */
-  uint32_t _unused;
-  void*    user;               /* the pointer handed out: checked on free */
-  size_t   usable;
-  char*    map_base;
-  size_t   map_size;
+  uint32_t kind;               /* _hak_large_kind_t; NONE: free (stored atomically: hak_pool_of reads it unlocked) */
+  char*    base;               /* the mapping (huge: the user pointer too) */
+  size_t   size;               /* bytes mapped */
+  size_t   align;              /* huge: the mapping's alignment */
+  struct _hak_lseg_s* seg;     /* spans: the segment's header (at base) */
+  struct _hak_large_s* next;   /* free descriptors / huge: unused */
 } _hak_large_t;
 
 typedef struct { uint32_t pool; } _hak_desc_t;
@@ -144,12 +168,56 @@ bool  _hak_map_set(const void* segment_addr, _hak_desc_t* desc);   /* false: out
 void* _hak_os_alloc_aligned(size_t size, size_t alignment);        /* zeroed, NULL on failure */
 void* _hak_os_alloc_aligned_reserved(size_t size, size_t alignment); /* the same, overcommit-checked */
 void  _hak_os_free(void* p, size_t size);
+bool  _hak_os_unmap(void* p, size_t size);                      /* false: the kernel refused (nothing accounted) */
 _hak_segment_t* _hak_segment_new(struct _hak_heap_s* heap, _hak_pool_t pool, uint32_t class_idx,
                                  size_t block_size, size_t stride);
 
 static inline _hak_segment_t* _hak_segment_of(const void* p) {
   return (_hak_segment_t*)((uintptr_t)p & ~HAK_SEGMENT_MASK);
 }
+
+/* ---- invalid frees -------------------------------------------------------- */
+/* A free list's block is a node {next, key}: the word after the link holds a
+ * key bound to the block's address and a per-process secret while the block
+ * is free (on a local, remote or leaked list), and is cleared when the block
+ * is handed out.  A free that finds the key is a double free.  (glibc's
+ * tcache key; the link is where each pool already keeps it: the user pointer
+ * for Tiny and 6-A Mid, the header for 6-B Mid, so the check costs one load,
+ * compare and store on a line the free writes anyway, in every variant.) */
+extern uintptr_t _hak_free_secret;
+static inline uintptr_t _hak_free_key(const void* node) { return (uintptr_t)node ^ _hak_free_secret; }
+static inline bool _hak_node_is_free(const void* node) {
+  return __atomic_load_n((const uintptr_t*)node + 1, __ATOMIC_RELAXED) == _hak_free_key(node);
+}
+/* Local free: mark the block free; false if it already was. */
+static inline bool _hak_node_mark_free(void* node) {
+  uintptr_t* word = (uintptr_t*)node + 1;
+  uintptr_t key = _hak_free_key(node);
+  if (unlikely(*word == key)) return false;
+  *word = key;
+  return true;
+}
+/* Remote free: the same, atomically, so two threads freeing one block at once
+ * cannot both succeed. */
+static inline bool _hak_node_mark_free_atomic(void* node) {
+  uintptr_t* word = (uintptr_t*)node + 1;
+  uintptr_t key = _hak_free_key(node);
+  uintptr_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  do {
+    if (unlikely(cur == key)) return false;
+  } while (!__atomic_compare_exchange_n(word, &cur, key, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  return true;
+}
+/* Handing a block out: it is no longer free. */
+static inline void _hak_node_claim(void* node) { ((uintptr_t*)node)[1] = 0; }
+
+typedef enum { HAK_BAD_FOREIGN = 0, HAK_BAD_INVALID = 1, HAK_BAD_DOUBLE = 2 } _hak_bad_t;
+/* Report a free (op "free", "realloc", ...) of `p` diagnosed invalid: count it,
+ * then print one line and abort() unless HAK_INVALID_FREE=count. */
+struct _hak_heap_s;
+void _hak_bad_free(struct _hak_heap_s* heap, const char* op, _hak_bad_t what, const void* p)
+    __attribute__((cold, noinline));
+void _hak_options_init(void);  /* environment, secret: before the first block exists */
 
 /* ---- per-thread heaps ---------------------------------------------------- */
 typedef struct _hak_tiny_class_s {
@@ -246,7 +314,20 @@ void   _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p);
 void   _hak_mid_registry_lock(void);
 void   _hak_mid_registry_unlock(void);
 void   _hak_mid_registry_reinit(void);
-void*  _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment);
+/* Large (large.c): any thread, under one lock.  `zero`: the block must read as
+ * zeros (calloc); the pool knows which of its pages are still untouched. */
+void*  _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment, bool zero);
 void   _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p);
+/* realloc in place (or by mremap); NULL with *move_usable != 0: the caller moves it */
+void*  _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t size, size_t* move_usable);
+size_t _hak_large_usable(_hak_large_t* desc, const void* p);   /* 0: not a live Large block */
+void   _hak_large_lock(void);
+void   _hak_large_unlock(void);
+void   _hak_large_reinit(void);
+void   _hak_stats_lock_fork(void);   /* the counters' epoch lock, held across fork() */
+void   _hak_stats_unlock_fork(void);
+void   _hak_stats_reinit_fork(void);
+/* Live Tiny/Mid block?  (start of a block, handed out, not free) */
+bool   _hak_mid_block_live(const _hak_segment_t* seg, const void* p);
 
 #endif

@@ -86,6 +86,7 @@ static _hak_heap_t* _hak_heap_new_locked(void) {
  * goes through _hak_late_enter/_hak_late_leave instead. */
 _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
   if (_hak_tls_exited) return NULL;
+  _hak_options_init();
   _hak_heap_key_ensure();
   pthread_mutex_lock(&_hak_heaps_lock);
   _hak_heap_t* heap = _hak_heaps_abandoned;
@@ -110,6 +111,7 @@ _hak_heap_t* _hak_heap_list(void) { return __atomic_load_n(&_hak_heaps_all, __AT
 /* Rare (a free in glibc's thread teardown, say), so one shared heap under a
  * mutex serves them all; it owns what it allocates, like any heap. */
 _hak_heap_t* _hak_late_enter(void) {
+  _hak_options_init();
   pthread_mutex_lock(&_hak_late_lock);
   if (_hak_late_heap == NULL) {
     pthread_mutex_lock(&_hak_heaps_lock);
@@ -129,8 +131,12 @@ void _hak_global_lock_all(void) {
   pthread_mutex_lock(&_hak_late_lock);
   pthread_mutex_lock(&_hak_heaps_lock);
   _hak_mid_registry_lock();
+  _hak_large_lock();
+  _hak_stats_lock_fork();
 }
 void _hak_global_unlock_all(void) {
+  _hak_stats_unlock_fork();
+  _hak_large_unlock();
   _hak_mid_registry_unlock();
   pthread_mutex_unlock(&_hak_heaps_lock);
   pthread_mutex_unlock(&_hak_late_lock);
@@ -141,6 +147,8 @@ void _hak_global_reinit_child(void) {
   pthread_mutex_init(&_hak_late_lock, NULL);
   pthread_mutex_init(&_hak_heaps_lock, NULL);
   _hak_mid_registry_reinit();
+  _hak_large_reinit();
+  _hak_stats_reinit_fork();
   for (_hak_heap_t* h = _hak_heaps_all; h != NULL; h = h->next_all) {
     if (h == _hak_tls_heap || h == _hak_late_heap || h->abandoned) continue;
     h->abandoned = true;
@@ -150,6 +158,7 @@ void _hak_global_reinit_child(void) {
 }
 
 __attribute__((constructor)) static void _hak_heap_process_init(void) {
+  _hak_options_init();
   _hak_heap_key_ensure();
   pthread_atfork(_hak_global_lock_all, _hak_global_unlock_all, _hak_global_reinit_child);
 }

@@ -152,6 +152,7 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
   }
   void* block = seg->bump;
   seg->bump += stride;
+  atomic_store_explicit(&seg->chunks->used_end, seg->bump, memory_order_relaxed);
   return block;
 }
 
@@ -166,6 +167,7 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
     block = _hak_mid_alloc_slow(heap, cls);
     if (unlikely(block == NULL)) return NULL;
   }
+  _hak_node_claim(block);
   _hak_stat_inc(heap, mid_allocs);
   _hak_stat_add(heap, mid_bytes, size);
   _hak_stat_inc(heap, mid_class_allocs[cls]);
@@ -179,12 +181,40 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
 #endif
 }
 
+/* Every variant's local free ends here, and its remote free in
+ * _hak_mid_mark_remote: the double-free check is the same in all of them. */
 static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* block) {
+  if (unlikely(!_hak_node_mark_free(block))) {
+    _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, (char*)block + HAK_MID_HEADER_BYTES);
+    return;
+  }
   *(void**)block = heap->mid[cls].free_list;
   heap->mid[cls].free_list = block;
   _hak_stat_inc(heap, mid_frees);
   _hak_stat_inc(heap, mid_local_frees);
   _hak_stat_inc(heap, mid_class_frees[cls]);
+}
+
+/* A free by another thread: mark the block free (atomically); false, and
+ * reported, if it already was. */
+static inline bool _hak_mid_mark_remote(_hak_heap_t* heap, void* block) {
+  if (likely(_hak_node_mark_free_atomic(block))) return true;
+  _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, (char*)block + HAK_MID_HEADER_BYTES);
+  return false;
+}
+
+/* A live Mid block (for realloc and malloc_usable_size; the caller has checked
+ * that p is a block's start, handed out). */
+bool _hak_mid_block_live(const _hak_segment_t* seg, const void* p) {
+  const char* node = (const char*)p - HAK_MID_HEADER_BYTES;
+  if (_hak_node_is_free(node)) return false;
+#if defined(HAK_MID_FREE_HEADER)
+  const _hak_mid_header_t* hdr = (const _hak_mid_header_t*)node;
+  if (hdr->magic != _hak_mid_magic_at(hdr) || hdr->class_idx != seg->class_idx) return false;
+#else
+  (void)seg;
+#endif
+  return true;
 }
 
 /* ---- free ------------------------------------------------------------------ */
@@ -208,8 +238,8 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   _hak_mid_reg_entry_t e;
   if (unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
                !_hak_mid_at_block((uint64_t)((char*)p - e.base), e.class_idx) ||
-               (e.owner == heap && e.base == seg->chunk_base))) {  /* ours, current, beyond the bump */
-    heap->stats.foreign_frees++;  /* never handed out */
+               !_hak_segment_handed_out(chunk, p))) {  /* beyond its owner's bump pointer */
+    _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);  /* never handed out */
     return;
   }
   if (e.owner == heap) {
@@ -217,6 +247,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     return;
   }
   /* 4. Remote free: return the block to its owner's lock-free remote list. */
+  if (unlikely(!_hak_mid_mark_remote(heap, p))) return;
   _hak_stat_inc(heap, mid_frees);
   _hak_stat_inc(heap, mid_remote_frees);
   _hak_stat_inc(heap, mid_class_frees[e.class_idx]);
@@ -232,13 +263,14 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    block nor stale data is taken for a header. */
   _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
   if (unlikely((char*)hdr < chunk->blocks_start)) {
-    heap->stats.foreign_frees++;
+    _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);
     return;
   }
   _hak_stat_inc(heap, header_reads);
   uint32_t cls = hdr->class_idx;
   if (unlikely(hdr->magic != _hak_mid_magic_at(hdr) || cls != chunk->class_idx)) {
-    heap->stats.foreign_frees++;  /* not a live Mid block (or a double free) */
+    /* not a live Mid block: a free one (its header is now a list node), or none */
+    _hak_bad_free(heap, "free", _hak_node_is_free(hdr) ? HAK_BAD_DOUBLE : HAK_BAD_INVALID, p);
     return;
   }
   _hak_mid_class_t* seg = &heap->mid[cls];
@@ -252,6 +284,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     _hak_mid_push_local(heap, cls, hdr);
     return;
   }
+  if (unlikely(!_hak_mid_mark_remote(heap, hdr))) return;
   _hak_stat_inc(heap, mid_frees);
   _hak_stat_inc(heap, mid_remote_frees);
   _hak_stat_inc(heap, mid_class_frees[cls]);
@@ -262,7 +295,7 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   /* 4. Remote free NOT IMPLEMENTED (as in Phase 6-B): the block is leaked. */
   _hak_stat_inc(heap, leaked_blocks);
   _hak_stat_add(heap, leaked_bytes, _hak_mid_class_size(cls));
-  hdr->magic = 0;  /* a second free of it is then recognised as foreign */
+  hdr->magic = 0;  /* and marked free above: a second free of it is a double free */
 #endif
 }
 // end-excerpt

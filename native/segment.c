@@ -20,25 +20,52 @@ static void* _hak_os_map(size_t size, bool reserve) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-void _hak_os_free(void* p, size_t size) {
-  if (p == NULL) return;
-  munmap(p, size);
+/* Unmap and account; false (and nothing accounted) if the kernel refused,
+ * which it may when the unmapping splits a mapping at the mapping-count limit. */
+bool _hak_os_unmap(void* p, size_t size) {
+  if (p == NULL || size == 0) return true;
+  int saved = errno;
+  if (munmap(p, size) != 0) {
+    errno = saved;
+    return false;
+  }
   atomic_fetch_sub_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+  return true;
 }
+
+void _hak_os_free(void* p, size_t size) { (void)_hak_os_unmap(p, size); }
 
 /* Map `size` bytes aligned to `alignment` (a power of two >= the page size):
  * over-map by the alignment, then unmap the misaligned head and the tail.
- * `reserve`: let the kernel's overcommit check refuse what cannot be backed. */
+ * `reserve`: let the kernel's overcommit check refuse what cannot be backed.
+ * errno is left as it was, whatever happens (the caller reports failure). */
 static void* _hak_os_alloc(size_t size, size_t alignment, bool reserve) {
   if (size + alignment < size) return NULL;
-  char* raw = _hak_os_map(size + alignment, reserve);
-  if (raw == NULL) return NULL;
+  int saved = errno;
+  char* raw = alignment <= 4096 ? _hak_os_map(size, reserve) : _hak_os_map(size + alignment, reserve);
+  if (raw == NULL) {
+    errno = saved;
+    return NULL;
+  }
+  if (alignment <= 4096) {
+    atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+    return raw;
+  }
   uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
   size_t head = aligned - (uintptr_t)raw;
   size_t tail = alignment - head;
-  if (head) munmap(raw, head);
-  if (tail) munmap((char*)aligned + size, tail);
+  /* Each trim may need a new mapping (a split); if the kernel refuses, give
+   * the whole range back rather than keep what nobody accounts for. */
+  if ((head && munmap(raw, head) != 0) || (tail && munmap((char*)aligned + size, tail) != 0)) {
+    /* the head may or may not be gone: unmap what remains of [raw, raw + size + alignment);
+     * should even that be refused, the bytes stay mapped and are counted as such */
+    if (munmap(raw, size + alignment) != 0)
+      atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)(size + alignment), memory_order_relaxed);
+    errno = saved;
+    return NULL;
+  }
   atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+  errno = saved;
   return (void*)aligned;
 }
 
@@ -88,6 +115,7 @@ _hak_segment_t* _hak_segment_new(_hak_heap_t* heap, _hak_pool_t pool, uint32_t c
   seg->owner = heap;
   seg->blocks_start = (char*)seg + first;
   seg->blocks_end = seg->blocks_start + count * stride;
+  atomic_store_explicit(&seg->used_end, seg->blocks_start, memory_order_relaxed);
   if (!_hak_map_set(seg, (_hak_desc_t*)seg)) {
     _hak_os_free(seg, HAK_SEGMENT_SIZE);
     return NULL;

@@ -31,18 +31,40 @@ static void _hak_json_array(_hak_json_t* j, const char* key, const uint64_t* val
 
 /* ---- counters ------------------------------------------------------------------ */
 
+/* The sums at the last hak_stats_reset (the epoch's start), under its lock. */
+static pthread_mutex_t _hak_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static _hak_stats_t _hak_stats_base;
+
+void _hak_stats_lock_fork(void) { pthread_mutex_lock(&_hak_stats_lock); }
+void _hak_stats_unlock_fork(void) { pthread_mutex_unlock(&_hak_stats_lock); }
+void _hak_stats_reinit_fork(void) { pthread_mutex_init(&_hak_stats_lock, NULL); }
+
+#define _HAK_STAT_WORDS (sizeof(_hak_stats_t) / sizeof(uint64_t))
+
+/* Every heap's counters, summed.  Each word is read atomically (its owner
+ * writes it with a relaxed atomic store), so no value is torn. */
 static void _hak_stats_sum(_hak_stats_t* total) {
   memset(total, 0, sizeof *total);
+  uint64_t* dst = (uint64_t*)total;
   for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) {
     const uint64_t* src = (const uint64_t*)&h->stats;
-    uint64_t* dst = (uint64_t*)total;
-    for (size_t i = 0; i < sizeof(_hak_stats_t) / sizeof(uint64_t); i++) dst[i] += src[i];
+    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
   }
+}
+
+/* Counted since the last reset: counters only grow, so each difference is >= 0. */
+static void _hak_stats_since_reset(_hak_stats_t* s) {
+  pthread_mutex_lock(&_hak_stats_lock);
+  _hak_stats_sum(s);
+  uint64_t* dst = (uint64_t*)s;
+  const uint64_t* base = (const uint64_t*)&_hak_stats_base;
+  for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] -= base[i];
+  pthread_mutex_unlock(&_hak_stats_lock);
 }
 
 HAK_API size_t hak_stats_json(char* buf, size_t cap) {
   _hak_stats_t s;
-  _hak_stats_sum(&s);
+  _hak_stats_since_reset(&s);
   _hak_json_t j = {buf, cap, 0};
   const char* sep = "";
   _hak_json_put(&j, "{");
@@ -59,9 +81,14 @@ HAK_API size_t hak_stats_json(char* buf, size_t cap) {
   return j.len;
 }
 
-/* Zero every heap's counters (os_reserved_bytes is a level, not a count). */
+/* A new epoch: later reads count from the sums now.  No heap's counters are
+ * written, so a thread counting meanwhile loses nothing (a zeroing store
+ * racing with its increment could undo either); os_reserved_bytes is a
+ * level, not a count. */
 HAK_API void hak_stats_reset(void) {
-  for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) memset(&h->stats, 0, sizeof h->stats);
+  pthread_mutex_lock(&_hak_stats_lock);
+  _hak_stats_sum(&_hak_stats_base);
+  pthread_mutex_unlock(&_hak_stats_lock);
 }
 
 /* ---- configuration --------------------------------------------------------------- */
@@ -93,6 +120,10 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0, \"mid_block_pad\": %d",
                 (size_t)HAK_MID_HEADER_BYTES, HAK_MID_BLOCK_PAD);
   _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
+  _hak_json_put(&j, ", \"large_segment_size\": %zu, \"large_huge_min\": %zu, \"large_dirty_max\": %zu",
+                (size_t)1 << HAK_LARGE_SEGMENT_SHIFT, (size_t)HAK_LARGE_HUGE_MIN, (size_t)HAK_LARGE_DIRTY_MAX);
+  _hak_json_put(&j, ", \"invalid_free\": \"%s\"", hak_invalid_free_mode(HAK_INVALID_FREE_MODE_QUERY) ==
+                HAK_INVALID_FREE_MODE_ABORT ? "abort" : "count");
   _hak_json_put(&j, ", \"mid_magic\": %u, \"stats\": %s", (unsigned)HAK_MID_MAGIC,
                 HAK_STATS ? "true" : "false");
   _hak_json_put(&j, ", \"preload\": %s, \"debug\": %s",

@@ -20,6 +20,7 @@ static _HAK_NOINLINE void* _hak_tiny_alloc_slow(_hak_heap_t* heap, uint32_t cls)
   }
   void* block = tc->bump;
   tc->bump += size;
+  atomic_store_explicit(&tc->segments->used_end, tc->bump, memory_order_relaxed);
   return block;
 }
 
@@ -34,6 +35,7 @@ void* _hak_tiny_alloc(_hak_heap_t* heap, size_t size) {
     block = _hak_tiny_alloc_slow(heap, cls);
     if (unlikely(block == NULL)) return NULL;
   }
+  _hak_node_claim(block);
   _hak_stat_inc(heap, tiny_allocs);
   _hak_stat_add(heap, tiny_bytes, size);
   _hak_stat_inc(heap, tiny_class_allocs[cls]);
@@ -41,26 +43,30 @@ void* _hak_tiny_alloc(_hak_heap_t* heap, size_t size) {
 }
 
 void _hak_tiny_free(_hak_heap_t* heap, _hak_segment_t* seg, void* p) {
-  /* a pointer that is not at a block boundary was never handed out */
+  /* A pointer that is not at a block boundary, or at or past the segment's
+   * bump pointer, was never handed out: the same checks for every thread. */
   if (unlikely(((uintptr_t)p & (seg->block_size - 1)) != 0 || (char*)p < seg->blocks_start ||
-               (char*)p >= seg->blocks_end)) {
-    heap->stats.foreign_frees++;
+               !_hak_segment_handed_out(seg, p))) {
+    _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);
     return;
   }
   uint32_t cls = seg->class_idx;
   _hak_heap_t* owner = seg->owner;
-  /* our current segment: a block at or past the bump pointer was never handed out */
-  if (unlikely(owner == heap && seg == heap->tiny[cls].segments && (char*)p >= heap->tiny[cls].bump)) {
-    heap->stats.foreign_frees++;
-    return;
+  if (likely(owner == heap)) {
+    if (unlikely(!_hak_node_mark_free(p))) {
+      _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, p);
+      return;
+    }
+    *(void**)p = heap->tiny[cls].free;
+    heap->tiny[cls].free = p;
+  } else {
+    if (unlikely(!_hak_node_mark_free_atomic(p))) {
+      _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, p);
+      return;
+    }
+    _hak_stat_inc(heap, tiny_remote_frees);
+    _hak_remote_push(&owner->tiny_remote[cls], p);
   }
   _hak_stat_inc(heap, tiny_frees);
   _hak_stat_inc(heap, tiny_class_frees[cls]);
-  if (likely(owner == heap)) {
-    *(void**)p = heap->tiny[cls].free;
-    heap->tiny[cls].free = p;
-    return;
-  }
-  _hak_stat_inc(heap, tiny_remote_frees);
-  _hak_remote_push(&owner->tiny_remote[cls], p);
 }

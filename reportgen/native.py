@@ -35,6 +35,7 @@ class HakLib:
             "hak_config_json": (c_size_t, [c_char_p, c_size_t]),
             "hak_stats_json": (c_size_t, [c_char_p, c_size_t]),
             "hak_stats_reset": (None, []),
+            "hak_invalid_free_mode": (c_int, [c_int]),
         }
         for name, (restype, argtypes) in sig.items():
             fn = getattr(lib, name)
@@ -101,6 +102,15 @@ class HakLib:
 
     def reset_stats(self) -> None:
         self._lib.hak_stats_reset()
+
+    # ---- invalid frees ----
+    INVALID_FREE_MODES = {0: None, 1: "abort", 2: "count"}
+
+    def invalid_free_mode(self, mode: str | None = None) -> str:
+        """What a free of a pointer hak did not hand out does ("abort", glibc's way, or
+        "count"); sets it when `mode` is given, and returns the mode in force before."""
+        code = {None: 0, "abort": 1, "count": 2}[mode]
+        return self.INVALID_FREE_MODES[self._lib.hak_invalid_free_mode(code)]
 
     # ---- memory access helpers for tests and drivers ----
     @staticmethod

@@ -4,7 +4,10 @@ Hypothesis drives random sequences of malloc/free/realloc/calloc/memalign
 against a model of the live blocks and checks, after every step: contents
 survive, blocks never overlap, alignment, usable size, calloc zeroes, and
 the library's counters agree with the model (allocs - frees per pool ==
-live blocks in that pool as hak_pool_of says).
+live blocks in that pool as hak_pool_of says).  Double frees, frees of
+interior pointers and realloc of either are thrown in (in count mode): each
+is counted once as invalid and changes nothing -- no block is ever handed out
+twice or overlaps a live one.
 """
 from __future__ import annotations
 
@@ -18,14 +21,16 @@ from reportgen.native import POOLS
 
 TINY = st.integers(1, 2047)
 MID = st.integers(2048, 32768)
-LARGE = st.integers(32769, (1 << 20) - 1)
+# Large: spans mostly, now and then a block past HAK_LARGE_HUGE_MIN (4 MiB: a mapping of its own)
+LARGE = st.integers(0, 9).flatmap(
+    lambda r: st.integers(32769, (1 << 20) - 1) if r < 8 else st.integers(1 << 20, 6 << 20))
 EDGES = st.sampled_from([1, 15, 16, 17, 1023, 1024, 1025, 2046, 2047, 2048, 2049, 4095, 4096,
                          8192, 16385, 32767, 32768, 32769])
 # Tiny and Mid mostly; Large rare (5%, and at most MAX_LARGE_LIVE live at once).
 SIZES = st.integers(0, 99).flatmap(
     lambda r: TINY if r < 45 else MID if r < 85 else EDGES if r < 95 else LARGE)
 ALIGNMENTS = st.sampled_from([16, 16, 32, 64, 64, 128, 256, 1024, 4096, 65536])
-MAX_LARGE_LIVE = 4
+MAX_LARGE_LIVE = 8
 
 
 class Block:
@@ -44,6 +49,8 @@ class AllocatorModel(RuleBasedStateMachine):
         self.live: dict[int, Block] = {}
         self.starts: list[int] = []      # sorted start addresses of live blocks
         self.next_byte = 1
+        self.freed: list[int] = []       # pointers freed (some since handed out again)
+        self.invalid_frees = 0           # bad frees this run made, as the library must count them
 
     # ---- helpers ----
     def _pattern(self) -> int:
@@ -94,6 +101,37 @@ class AllocatorModel(RuleBasedStateMachine):
     @initialize()
     def start(self):
         self.lib.reset_stats()
+        self.mode_before = self.lib.invalid_free_mode("count")  # bad frees are counted, not fatal
+
+    def _bad_free_target(self, choice: int, offset: int) -> int | None:
+        """A pointer that is not a live block: one freed earlier and not handed out again
+        (a double free), or an address inside a live block (an interior pointer)."""
+        stale = [p for p in self.freed if p not in self.live]
+        if choice % 2 == 0 and stale:
+            return stale[choice // 2 % len(stale)]
+        if self.live:
+            block = self.live[self.starts[choice % len(self.starts)]]
+            if block.usable > 1:
+                return block.ptr + 1 + offset % (block.usable - 1)
+        return None
+
+    @rule(choice=st.integers(0, 1 << 16), offset=st.integers(0, 1 << 20), realloc=st.booleans())
+    def bad_free(self, choice, offset, realloc):
+        """Double and invalid frees are counted and change nothing: no block is handed out twice."""
+        ptr = self._bad_free_target(choice, offset)
+        if ptr is None:
+            return
+        before = self.lib.stats()
+        if realloc:
+            assert self.lib.realloc(ptr, 100) == 0, f"realloc of the invalid pointer {ptr:#x} succeeded"
+        else:
+            self.lib.free(ptr)
+        after = self.lib.stats()
+        self.invalid_frees += 1
+        assert after["invalid_frees"] == self.invalid_frees, (ptr, after)
+        assert after["double_frees"] <= after["invalid_frees"], after
+        for name in ("tiny", "mid", "large"):
+            assert after[f"{name}_frees"] == before[f"{name}_frees"], (name, ptr, after)
 
     @rule(target=blocks, size=SIZES)
     def malloc(self, size):
@@ -124,6 +162,7 @@ class AllocatorModel(RuleBasedStateMachine):
         self._verify(block)
         self._forget(block)
         self.lib.free(ptr)
+        self.freed.append(ptr)
 
     @rule(target=blocks, ptr=consumes(blocks), size=SIZES)
     def realloc(self, ptr, size):
@@ -134,6 +173,8 @@ class AllocatorModel(RuleBasedStateMachine):
         self._forget(old)
         new = self.lib.realloc(ptr, size)
         assert new != 0, f"realloc({ptr:#x}, {size}) returned NULL"
+        if new != ptr:
+            self.freed.append(ptr)
         kept = min(old.usable, size)
         assert self.lib.read(new, kept) == bytes([old.byte]) * kept, \
             f"realloc({old.size} -> {size}) lost contents"
@@ -166,6 +207,8 @@ class AllocatorModel(RuleBasedStateMachine):
             self._verify(block)
             self._forget(block)
             self.lib.free(block.ptr)
+        if getattr(self, "mode_before", None):
+            self.lib.invalid_free_mode(self.mode_before)
 
 
 def test_random_sequences(hak):

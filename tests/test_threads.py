@@ -232,3 +232,62 @@ def test_stress_exchange_between_threads(hak, seed):
         assert stats["registry_lookups"] == 0, stats   # the header variants have no registry
     for block in live:
         lib.free(block[0])
+
+
+def test_stats_reset_while_threads_allocate_undoes_nothing(hak):
+    """hak_stats_reset is an epoch: counting that races with it lands on one side.
+
+    Zeroing every heap's counters from the resetting thread raced with the
+    owners' increments (an owner's store of old + 1 undid the reset), leaving
+    counters off by hundreds of thousands; now no counter ever reads negative,
+    and allocs - frees of pairs is off by at most the pairs in flight."""
+    lib = hak
+    stop = threading.Event()
+    workers = 2
+
+    def churn():
+        while not stop.is_set():
+            for size in (64, 5000):
+                lib.free(lib.malloc(size))
+
+    def resetter():
+        try:
+            for _ in range(300):
+                lib.reset_stats()
+                s = lib.stats()
+                for name in ("tiny", "mid"):
+                    allocs, frees = s[f"{name}_allocs"], s[f"{name}_frees"]
+                    assert allocs < 1 << 40 and frees < 1 << 40, s  # never wrapped below zero
+                    assert abs(allocs - frees) <= workers, (name, s)
+        finally:
+            stop.set()
+
+    run_threads(churn, churn, resetter)
+    lib.reset_stats()
+    s = lib.stats()
+    assert all(v == 0 for k, v in s.items() if k.endswith(("_allocs", "_frees")) and isinstance(v, int)), s
+    p = lib.malloc(100)
+    lib.free(p)
+    s = lib.stats()
+    assert s["tiny_allocs"] == s["tiny_frees"] == 1, s
+
+
+@pytest.mark.parametrize("size", [100, 5000, 40000])
+def test_remote_double_free_is_counted_and_never_hands_a_block_out_twice(hak, size):
+    """Another thread frees a block twice: the second free is diagnosed, and the owner's
+    lists stay free of cycles (in count mode; the abort is tested under LD_PRELOAD)."""
+    lib = hak
+    before_mode = lib.invalid_free_mode("count")
+    try:
+        base = lib.stats()
+        p = lib.malloc(size)
+        run_threads(lambda: (lib.free(p), lib.free(p)))
+        s = lib.stats()
+        assert s["double_frees"] - base["double_frees"] == 1, s
+        assert s["invalid_frees"] - base["invalid_frees"] == 1, s
+        got = [lib.malloc(size) for _ in range(64)]
+        assert len(set(got)) == len(got), "a block was handed out twice"
+        for q in got:
+            lib.free(q)
+    finally:
+        lib.invalid_free_mode(before_mode)
