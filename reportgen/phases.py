@@ -478,21 +478,6 @@ def _project_variant_names():
         return None
 
 
-def _check_paths(check, where: str):
-    if isinstance(check, Compare):
-        yield where + ".metric", check.metric
-        if check.ref:
-            yield where + ".ref", check.ref
-    elif isinstance(check, All):
-        for i, c in enumerate(check.all):
-            yield from _check_paths(c, f"{where}.all[{i}]")
-    elif isinstance(check, Any_):
-        for i, c in enumerate(check.any):
-            yield from _check_paths(c, f"{where}.any[{i}]")
-    elif isinstance(check, Not):
-        yield from _check_paths(check.not_, where + ".not")
-
-
 def _leaves(check, where: str):
     if isinstance(check, Compare):
         yield where, check
@@ -504,6 +489,14 @@ def _leaves(check, where: str):
             yield from _leaves(c, f"{where}.any[{i}]")
     elif isinstance(check, Not):
         yield from _leaves(check.not_, where + ".not")
+
+
+def _check_paths(check, where: str):
+    """(field, path) of every metric and ref a check reads."""
+    for field, leaf in _leaves(check, where):
+        yield field + ".metric", leaf.metric
+        if leaf.ref:
+            yield field + ".ref", leaf.ref
 
 
 def check_leaves(phase: Phase):

@@ -405,3 +405,23 @@ def test_unreadable_record_is_one_warning_line_and_left_in_place(project, tmp_pa
 def test_workloads_are_defined_once():
     assert set(WORKLOADS) == {"mid_mt_gap", "mid_only", "mt_remote"}
     assert WORKLOADS["mid_mt_gap"].sizes == (1024, 2048, 4096, 8192) and WORKLOADS["mid_mt_gap"].slots == 256
+
+
+def test_sigterm_during_a_bench_keeps_the_completed_rounds(project, tmp_path):
+    """SIGTERM (a CI runner cancelling, a shutdown) ends the rounds the way Ctrl-C does: the
+    completed rounds are recorded as an interrupted session, one line on stderr, no traceback."""
+    import signal
+    import time
+
+    env = {**os.environ, "REPORTGEN_RESULTS_DIR": str(tmp_path / "results")}
+    argv = [sys.executable, "-m", "reportgen.cli", "--root", str(project.root), "bench", "--workload",
+            "mid_mt_gap", "--variant", "glibc", "--variant", "hak-6a", "--rounds", "500", "--ops", "20000"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)                      # a few rounds first (500 of them take far longer)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/bench/*/*.json")]
+    assert len(recs) == 2 and all(r["extra"]["stop_reason"] == "interrupted" for r in recs)
+    assert all(len(r["samples"]) >= 1 for r in recs)
