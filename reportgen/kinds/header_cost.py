@@ -11,15 +11,14 @@ bytes the library's config reports for that pool.
 """
 from __future__ import annotations
 
-import sys
-from datetime import datetime, timezone
 
-from .errors import UserError
-from .measure import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
+from ..build import lib_hash
+from ..errors import UserError
+from ..measure import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
                       resolve_allocator, run_child)
-from .project import Project
-from .store import in_order
-from .units import f_bytes
+from ..project import Project
+from ..store import in_order
+from .base import SingleRecordKind, measure_through_store
 
 # Requests for the space table: tiny ones, the Tiny/Mid boundary, and every Mid class.
 SPACE_REQUESTS = (16, 100, 512, 1024, 2047, 2048, 3000, 4096, 8192, 16384, 32768)
@@ -84,49 +83,25 @@ def _space_rows(specs, progress) -> tuple[list[dict], list[dict]]:
 def run_header_cost(project: Project, variants=None, quick: bool = False, store=None, force: bool = False,
                     progress=None) -> dict:
     """the `header-cost --json` shape (docs/json.md): caches, time[], space[]."""
-    from .machine import cache_sizes, environment
-    from .store import Failure, Record, key_for
-    from .variants import VARIANTS
+    from ..machine import cache_sizes
+    from ..variants import VARIANTS
 
     progress = progress or NullProgress()
     variants = list(variants or VARIANTS)
     specs = _space_specs(project, variants)   # bad names fail before any measuring
     lib = header_cost_lib(project)
-    driver_hash = lib.parent.name.rsplit("-", 1)[-1]
+    driver_hash = lib_hash(lib)
     sets = working_sets(quick)
     min_ops, reps = (1 << 18, 3) if quick else (1 << 21, 5)
     params = {"quick": quick, "stride": HEADER_COST_STRIDE, "min_ops": min_ops, "reps": reps,
               "working_sets": sets}
-    key = key_for("header_cost", None, None, params)
     caches = cache_sizes()
 
-    time_rows, failures, reused = None, [], False
-    if store is not None and not force:
-        rec = store.current(key, driver_hash)
-        if rec is not None and "time" in rec.extra:
-            time_rows, reused = [_reordered(r) for r in rec.extra["time"]], True
-            failures = [{"run": f.run, "cause": f.cause} for f in rec.failures]
-
-    progress.start((0 if reused else len(sets)) + len(variants), "header cost")
-    if time_rows is None:
-        time_rows = []
-        for i, ws in enumerate(sets):
-            res = run_child({"kind": "header_cost", "lib": str(lib), "working_set_bytes": ws,
-                             "stride": HEADER_COST_STRIDE, "min_ops": min_ops, "reps": reps, "seed": 0x6B},
-                            timeout=600)
-            progress.advance()
-            if res.get("ok"):
-                time_rows.append(_time_point(res))
-            else:
-                failures.append({"run": i, "cause": f"working set {ws}: {res['failure']}"})
-        if store is not None:
-            store.put(Record(kind="header_cost", params=params, source_hash=driver_hash,
-                             created=datetime.now(timezone.utc),
-                             environment=environment(project, header_cost_flags()),
-                             samples=[r["ns_with_header"] for r in time_rows],
-                             failures=[Failure(**f) for f in failures],
-                             extra={"time": time_rows, "caches": caches, "unit": "ns/op",
-                                    "samples_are": "ns_with_header per working set (dependent chain)"}))
+    time_kind = HeaderTimeKind(project, lib, driver_hash, params, sets, min_ops, reps, caches, len(variants))
+    timed = measure_through_store(time_kind, store, force=force, progress=progress)
+    if timed["reused"]:
+        progress.start(len(variants), "header cost")
+    time_rows, failures, reused = timed["time"], timed["failures"], timed["reused"]
 
     space, space_failures = _space_rows(specs, progress)
     if store is not None:
@@ -134,19 +109,55 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
             rows = [r for r in space if r["variant"] == spec.name]
             if not rows:
                 continue
-            skey = key_for("header_space", None, spec.name, {"requests": list(SPACE_REQUESTS)})
-            cur = store.current(skey, spec.source_hash)
-            if cur is None or cur.extra.get("space") != rows:
-                store.put(Record(kind="header_space", allocator=spec.name,
-                                 params={"requests": list(SPACE_REQUESTS)}, source_hash=spec.source_hash,
-                                 created=datetime.now(timezone.utc),
-                                 environment=environment(project, spec.build_flags),
-                                 extra={"space": rows, "driver_hash": spec.driver_hash}))
+            # the space table is measured every time (introspection, no timing) and kept when it changed
+            kept = SingleRecordKind("header_space", None, spec.name, {"requests": list(SPACE_REQUESTS)},
+                                    spec.source_hash, None, "space", spec.build_flags)
+            cur = kept.current_record(store)
+            if cur is None or cur.extra["space"] != rows:
+                store.put(kept.record(project, extra={"space": rows, "driver_hash": spec.driver_hash}))
     return {"caches": caches, "time": time_rows, "space": space, "stride_bytes": HEADER_COST_STRIDE,
             "quick": quick, "reps": reps, "min_ops": min_ops, "failures": failures + space_failures,
             "reused": reused,
             "method": "ns per free, median of the repetitions; ns_with_header / ns_without_header are the "
                       "dependent chain (latency exposed), `independent` lets loads overlap"}
+
+
+class HeaderTimeKind(SingleRecordKind):
+    """The kernel's timings over the working sets: one record, stale when the kernel's build changes."""
+
+    def __init__(self, project: Project, lib, driver_hash: str, params: dict, sets, min_ops: int, reps: int,
+                 caches: dict, n_variants: int):
+        super().__init__("header_cost", None, None, params, driver_hash, None, "time", header_cost_flags())
+        self.project, self.lib, self.sets, self.min_ops, self.reps = project, lib, sets, min_ops, reps
+        self.caches, self.n_variants = caches, n_variants
+
+    def current(self, store):
+        rec = self.current_record(store)
+        return None if rec is None else {"time": [_reordered(r) for r in rec.extra["time"]],
+                                         "failures": [{"run": f.run, "cause": f.cause} for f in rec.failures]}
+
+    def measure(self, progress, store, force: bool):
+        progress.start(len(self.sets) + self.n_variants, "header cost")
+        time_rows, failures = [], []
+        for i, ws in enumerate(self.sets):
+            res = run_child({"kind": "header_cost", "lib": str(self.lib), "working_set_bytes": ws,
+                             "stride": HEADER_COST_STRIDE, "min_ops": self.min_ops, "reps": self.reps, "seed": 0x6B},
+                            timeout=600)
+            progress.advance()
+            if res.get("ok"):
+                time_rows.append(_time_point(res))
+            else:
+                failures.append({"run": i, "cause": f"working set {ws}: {res['failure']}"})
+        return {"time": time_rows, "failures": failures}
+
+    def records(self, measured) -> list:
+        rows = measured["time"]
+        return [self.record(self.project, samples=[r["ns_with_header"] for r in rows], failures=measured["failures"],
+                            extra={"time": rows, "caches": self.caches, "unit": "ns/op",
+                                   "samples_are": "ns_with_header per working set (dependent chain)"})]
+
+    def result(self, found, reused: bool) -> dict:
+        return {**found, "reused": reused}
 
 
 def _reordered(row: dict) -> dict:
@@ -155,38 +166,3 @@ def _reordered(row: dict) -> dict:
         if isinstance(row.get(chain), dict):
             row[chain] = in_order(row[chain], _CHAIN_ORDER)
     return row
-
-
-def cmd_header_cost(args, project: Project) -> int:
-    from .cli import report_measurement
-    return report_measurement(args, project, lambda **kw: run_header_cost(
-        project, variants=args.variant, quick=args.quick, **kw), print_header_cost)
-
-
-def print_header_cost(out: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
-    caches = out["caches"]
-    con.print("caches: " + ", ".join(f"{k} {f_bytes(v)}" for k, v in caches.items()))
-    t = Table(title=f"header read, ns per free (stride {out['stride_bytes']} B, random order)")
-    for col in ("working set", "level", "dep. with", "dep. without", "header", "indep. with",
-                "indep. without", "header"):
-        t.add_column(col, justify="right")
-    for r in out["time"]:
-        ws = r["working_set_bytes"]
-        level = next((k for k in ("L1d", "L2", "L3") if k in caches and ws <= caches[k]), "DRAM")
-        d, i = r["dependent"], r["independent"]
-        t.add_row(f_bytes(ws), level, f"{d['with']:.2f}", f"{d['without']:.2f}", f"{r['header_ns']:+.2f}",
-                  f"{i['with']:.2f}", f"{i['without']:.2f}", f"{r['independent_header_ns']:+.2f}")
-    con.print(t)
-    s = Table(title="space per block")
-    for col in ("variant", "request", "pool", "block", "header bytes", "usable", "overhead"):
-        s.add_column(col, justify="right")
-    for r in out["space"]:
-        s.add_row(r["variant"], str(r["request"]), str(r["pool"]), str(r["block"]), str(r["header_bytes"]),
-                  str(r["usable"]), "-" if r["overhead_ratio"] is None else f"{r['overhead_ratio']:.1%}")
-    con.print(s)
-    for f in out["failures"]:
-        con.print(f"[red]failure[/red] {f}")
