@@ -26,6 +26,7 @@ from .errors import UserError
 from .machine import git_state, machine_id, machine_info
 from .phases import Phase
 from .project import Project
+from .results import PhaseResults
 from .store import Store
 
 # --quick: what serves tests and CI. Labelled "quick run" on every page.
@@ -170,11 +171,10 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
 def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unavailable: dict[str, str],
              hashes: dict, git: dict, quick: bool) -> dict:
     """The phase's results: the engine's JSON placed by workload and variant (plain data)."""
-    res: dict[str, Any] = {"phase": spec.id, "quick": quick, "bench": {}, "route": {}, "header_cost": None,
-                           "failures": failures, "unavailable": unavailable,
-                           "provenance": {"source_hashes": hashes, "git": git,
-                                          "assembled": _dt.datetime.now(_dt.timezone.utc).isoformat(
-                                              timespec="seconds")}}
+    res = PhaseResults(phase=spec.id, quick=quick, failures=failures, unavailable=unavailable,
+                       provenance={"source_hashes": hashes, "git": git,
+                                   "assembled": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                       ).dump()
     for need, data in measured.items():
         if need.kind == "bench":
             res["bench"][need.workload] = copy.deepcopy(data)   # shared between phases: adjusted per phase

@@ -47,6 +47,7 @@ from ..errors import UserError
 from ..machine import environment
 from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
 from ..project import Project
+from ..results import BenchResult
 from ..store import Failure, Record, key_for
 from ..workloads import Workload, get_workload
 from .base import Interrupted, measure_through_store
@@ -433,7 +434,7 @@ class BenchKind:
                                    primary is None or spec.name in primary, g.session)
                        for spec, s in zip(specs[1:], series[1:])]
         adjust_family(comparisons)
-        return {"workload": w.name, "ops": self.ops, "values_per_run": w.values,
+        return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": w.values,
                 "threads": self.threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
                 "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
                 "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
@@ -441,7 +442,7 @@ class BenchKind:
                 "comparisons": comparisons, "reused": reused, "measured_now": [] if reused else names,
                 "builds": {"timed": "project variants: the timed build (HAK_STATS=0, no counters); "
                                     "system allocators as installed",
-                           "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}}
+                           "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}})
 
 
 def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str) -> dict:

@@ -17,16 +17,12 @@ from ..errors import UserError
 from ..measure import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
                       resolve_allocator, run_child)
 from ..project import Project
-from ..store import in_order
+from ..results import HeaderCostResult, TimePoint
 from .base import SingleRecordKind, measure_through_store
 
 # Requests for the space table: tiny ones, the Tiny/Mid boundary, and every Mid class.
 SPACE_REQUESTS = (16, 100, 512, 1024, 2047, 2048, 3000, 4096, 8192, 16384, 32768)
 MIN_WS, MAX_WS = 4 << 10, 64 << 20
-# The documented order of a time row (records keep keys sorted; reused rows get it back).
-_TIME_ORDER = ("working_set_bytes", "ns_with_header", "ns_without_header", "header_ns", "dependent",
-               "independent", "independent_header_ns", "blocks", "ops_per_rep", "reps", "bad_magic")
-_CHAIN_ORDER = ("with", "without", "min_with", "min_without")
 
 
 def working_sets(quick: bool) -> list[int]:
@@ -115,11 +111,11 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
             cur = kept.current_record(store)
             if cur is None or cur.extra["space"] != rows:
                 store.put(kept.record(project, extra={"space": rows, "driver_hash": spec.driver_hash}))
-    return {"caches": caches, "time": time_rows, "space": space, "stride_bytes": HEADER_COST_STRIDE,
+    return HeaderCostResult.shape({"caches": caches, "time": time_rows, "space": space, "stride_bytes": HEADER_COST_STRIDE,
             "quick": quick, "reps": reps, "min_ops": min_ops, "failures": failures + space_failures,
             "reused": reused,
             "method": "ns per free, median of the repetitions; ns_with_header / ns_without_header are the "
-                      "dependent chain (latency exposed), `independent` lets loads overlap"}
+                      "dependent chain (latency exposed), `independent` lets loads overlap"})
 
 
 class HeaderTimeKind(SingleRecordKind):
@@ -133,7 +129,7 @@ class HeaderTimeKind(SingleRecordKind):
 
     def current(self, store):
         rec = self.current_record(store)
-        return None if rec is None else {"time": [_reordered(r) for r in rec.extra["time"]],
+        return None if rec is None else {"time": [TimePoint.shape(r) for r in rec.extra["time"]],
                                          "failures": [{"run": f.run, "cause": f.cause} for f in rec.failures]}
 
     def measure(self, progress, store, force: bool):
@@ -158,11 +154,3 @@ class HeaderTimeKind(SingleRecordKind):
 
     def result(self, found, reused: bool) -> dict:
         return {**found, "reused": reused}
-
-
-def _reordered(row: dict) -> dict:
-    row = in_order(row, _TIME_ORDER)
-    for chain in ("dependent", "independent"):
-        if isinstance(row.get(chain), dict):
-            row[chain] = in_order(row[chain], _CHAIN_ORDER)
-    return row

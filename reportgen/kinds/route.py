@@ -22,15 +22,12 @@ from ..errors import UserError
 from ..native import POOL_NAMES as POOLS
 from ..measure import resolve_allocator, run_child, workload_request
 from ..project import Project
+from ..results import RouteResult
 from ..store import in_order
 from ..workloads import get_workload
 from .base import SingleRecordKind, measure_through_store
 
 SINGLE_SIZE_REPEATS = 3
-_ORDER = ("workload", "variant", "ops", "thresholds", "sizes", "pools", "counters", "amdahl", "time_model",
-          "config", "failures", "source_hash", "reused")
-_SIZE_ORDER = ("size", "predicted", "measured", "count")
-_SHARE_ORDER = ("count_share", "byte_share", "time_share")
 
 
 def _pool_allocs(counters: dict) -> dict[str, int]:
@@ -84,14 +81,14 @@ def amdahl(pools: dict, claim: tuple[float, float], pool: str = "mid") -> dict |
 
 
 def _with_claim(out: dict, claim, claim_pool: str) -> dict:
-    """The routing as given back: documented key order, and the Amdahl block when a claim is given."""
+    """The routing as given back: documented shape and order (RouteResult), and the Amdahl block when a
+    claim is given."""
     out = dict(out)
-    out["sizes"] = [in_order(s, _SIZE_ORDER) for s in out["sizes"]]
-    out["pools"] = in_order({p: in_order(v, _SHARE_ORDER) for p, v in out["pools"].items()}, POOLS)
+    out["pools"] = in_order(out["pools"], POOLS)
     out.pop("amdahl", None)
     if claim is not None:
         out["amdahl"] = amdahl(out["pools"], claim, claim_pool)
-    return in_order(out, _ORDER)
+    return RouteResult.shape(out)
 
 
 def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
