@@ -34,24 +34,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (0.01 for +-1%), got {text!r}")
-    return value
+def _float_arg(name: str, ok, expected: str):
+    """A parser of a number `ok(value)` accepts; else "expected <expected>, got '<text>'"."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    parse.__name__ = name
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
-    return value
+_fraction = _float_arg("fraction", lambda v: 0 < v < 1, "a fraction between 0 and 1 (0.01 for +-1%)")
+_seconds = _float_arg("seconds", lambda v: 0 < v <= 86400, "seconds between 0 and 86400")
 
 
 # Upper bounds of what a command line may ask for: beyond them a number is a typo, and the C

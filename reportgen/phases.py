@@ -480,18 +480,10 @@ def _project_variant_names():
 
 
 def _check_paths(check, where: str):
-    if isinstance(check, Compare):
-        yield where + ".metric", check.metric
-        if check.ref:
-            yield where + ".ref", check.ref
-    elif isinstance(check, All):
-        for i, c in enumerate(check.all):
-            yield from _check_paths(c, f"{where}.all[{i}]")
-    elif isinstance(check, Any_):
-        for i, c in enumerate(check.any):
-            yield from _check_paths(c, f"{where}.any[{i}]")
-    elif isinstance(check, Not):
-        yield from _check_paths(check.not_, where + ".not")
+    for at, leaf in _leaves(check, where):
+        yield at + ".metric", leaf.metric
+        if leaf.ref:
+            yield at + ".ref", leaf.ref
 
 
 def _leaves(check, where: str):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class ResultModel(BaseModel):
@@ -37,185 +37,77 @@ class ResultModel(BaseModel):
         return [f.alias or name for name, f in cls.model_fields.items()]
 
 
-class RunFailure(ResultModel):
-    run: Any = None
-    cause: Any = None
+def kind_model(name: str, doc: str, fields: str, **typed) -> type[ResultModel]:
+    """A result model with `fields` (names, in the order of the keys): any value, absent until given,
+    except those `typed` as name=(type, default)."""
+    names = fields.split()
+    assert set(typed) <= set(names), set(typed) - set(names)
+    return create_model(name, __base__=ResultModel, __doc__=doc,
+                        **{n: typed.get(n, (Any, None)) for n in names})
 
+
+RunFailure = kind_model("RunFailure", "A failed run: which, and why.", "run cause")
 
 # ---- bench ------------------------------------------------------------------------------------
 
-class Sampling(ResultModel):
-    precision: Any = None
-    context_precision: Any = None
-    budget_s: Any = None
-    min_rounds: Any = None
-    max_rounds: Any = None
+Sampling = kind_model("Sampling", "When a comparison group stops sampling (kinds.bench.Sampling).",
+                      "precision context_precision budget_s min_rounds max_rounds")
 
+BenchRow = kind_model(
+    "BenchRow", "One allocator of a comparison group.",
+    "variant kind samples rounds median best3of5 best3of5_label ci95 q1 q3 iqr cv n warnings ns_per_op counters "
+    "counts counted_failure failures source_hash session created reused build",
+    variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
-class BenchRow(ResultModel):
-    """One allocator of a comparison group."""
-    variant: str
-    kind: Any = None
-    samples: Any = None
-    rounds: Any = None
-    median: Any = None
-    best3of5: Any = None
-    best3of5_label: Any = None
-    ci95: Any = None
-    q1: Any = None
-    q3: Any = None
-    iqr: Any = None
-    cv: Any = None
-    n: Any = None
-    warnings: Any = None
-    ns_per_op: Any = None
-    counters: Any = None
-    counts: Any = None
-    counted_failure: Any = None
-    failures: Optional[list[RunFailure]] = None
-    source_hash: Any = None
-    session: Any = None
-    created: Any = None
-    reused: Any = None
-    build: Any = None
+Comparison = kind_model(
+    "Comparison", "A candidate against the baseline, by round (stats.compare, paired), with its role and target.",
+    "baseline candidate role session target pairs paired ratio ci95 speedup speedup_ci95 p_value min_p_value "
+    "verdict reason mde power_note warnings n_baseline n_candidate higher_is_better alpha noise_floor half_width "
+    "precision_reached p_adjusted family_size",
+    baseline=(str, ...), candidate=(str, ...))
 
-
-class Comparison(ResultModel):
-    """A candidate against the baseline, by round (stats.compare, paired), with its role and target."""
-    baseline: str
-    candidate: str
-    role: Any = None
-    session: Any = None
-    target: Any = None
-    pairs: Any = None
-    paired: Any = None
-    ratio: Any = None
-    ci95: Any = None
-    speedup: Any = None
-    speedup_ci95: Any = None
-    p_value: Any = None
-    min_p_value: Any = None
-    verdict: Any = None
-    reason: Any = None
-    mde: Any = None
-    power_note: Any = None
-    warnings: Any = None
-    n_baseline: Any = None
-    n_candidate: Any = None
-    higher_is_better: Any = None
-    alpha: Any = None
-    noise_floor: Any = None
-    half_width: Any = None
-    precision_reached: Any = None
-    p_adjusted: Any = None
-    family_size: Any = None
-
-
-class BenchResult(ResultModel):
-    """`reportgen bench --json`: one comparison group, from one session."""
-    workload: str
-    ops: Any = None
-    values_per_run: Any = None
-    threads: Any = None
-    sizes: Any = None
-    unit: Any = None
-    session: Any = None
-    stop_reason: Any = None
-    stop: Any = None
-    rounds: Any = None
-    elapsed_s: Any = None
-    sampling: Optional[Sampling] = None
-    results: list[BenchRow] = Field(default_factory=list)
-    comparisons: list[Comparison] = Field(default_factory=list)
-    reused: Any = None
-    measured_now: Any = None
-    builds: Any = None
-
+BenchResult = kind_model(
+    "BenchResult", "`reportgen bench --json`: one comparison group, from one session.",
+    "workload ops values_per_run threads sizes unit session stop_reason stop rounds elapsed_s sampling results "
+    "comparisons reused measured_now builds",
+    workload=(str, ...), sampling=(Optional[Sampling], None), results=(list[BenchRow], Field(default_factory=list)),
+    comparisons=(list[Comparison], Field(default_factory=list)))
 
 # ---- route ------------------------------------------------------------------------------------
 
-class RouteSize(ResultModel):
-    size: Any
-    predicted: Any = None
-    measured: Any = None
-    count: Any = None
-    ns_per_op_alone: Any = None
-    ns_per_op_alone_runs: Any = None
-    pool_allocs_alone: Any = None
-    block_footprint: Any = None
-    usable: Any = None
+RouteSize = kind_model("RouteSize", "One request size: its predicted and measured pool, count and time alone.",
+                       "size predicted measured count ns_per_op_alone ns_per_op_alone_runs pool_allocs_alone "
+                       "block_footprint usable")
 
+PoolShares = kind_model("PoolShares", "A pool's share of the workload by count, bytes and time.",
+                        "count_share byte_share time_share count_share_by_size")
 
-class PoolShares(ResultModel):
-    count_share: Any = None
-    byte_share: Any = None
-    time_share: Any = None
-    count_share_by_size: Any = None
-
-
-class RouteResult(ResultModel):
-    """`reportgen route --json`: a workload's routing on a project variant."""
-    workload: str
-    variant: str
-    ops: Any = None
-    thresholds: Any = None
-    sizes: list[RouteSize] = Field(default_factory=list)
-    pools: dict[str, PoolShares] = Field(default_factory=dict)
-    counters: Any = None
-    amdahl: Any = None
-    time_model: Any = None
-    config: Any = None
-    failures: Optional[list[RunFailure]] = None
-    source_hash: Any = None
-    reused: Any = None
-
+RouteResult = kind_model(
+    "RouteResult", "`reportgen route --json`: a workload's routing on a project variant.",
+    "workload variant ops thresholds sizes pools counters amdahl time_model config failures source_hash reused",
+    workload=(str, ...), variant=(str, ...), sizes=(list[RouteSize], Field(default_factory=list)),
+    pools=(dict[str, PoolShares], Field(default_factory=dict)), failures=(Optional[list[RunFailure]], None))
 
 # ---- header cost --------------------------------------------------------------------------------
 
-class Chain(ResultModel):
-    with_: Any = Field(None, alias="with")
-    without: Any = None
-    min_with: Any = None
-    min_without: Any = None
+Chain = kind_model("Chain", "ns per free with and without the header read (median and minimum of the reps).",
+                   "with_ without min_with min_without", with_=(Any, Field(None, alias="with")))
 
+TimePoint = kind_model(
+    "TimePoint", "One working set of the header-cost kernel.",
+    "working_set_bytes ns_with_header ns_without_header header_ns dependent independent independent_header_ns "
+    "blocks ops_per_rep reps bad_magic",
+    dependent=(Optional[Chain], None), independent=(Optional[Chain], None))
 
-class TimePoint(ResultModel):
-    working_set_bytes: Any
-    ns_with_header: Any = None
-    ns_without_header: Any = None
-    header_ns: Any = None
-    dependent: Optional[Chain] = None
-    independent: Optional[Chain] = None
-    independent_header_ns: Any = None
-    blocks: Any = None
-    ops_per_rep: Any = None
-    reps: Any = None
-    bad_magic: Any = None
+SpaceRow = kind_model("SpaceRow", "The block one request really takes, per variant.",
+                      "variant request pool block header_bytes usable overhead_bytes overhead_ratio",
+                      variant=(str, ...))
 
-
-class SpaceRow(ResultModel):
-    variant: str
-    request: Any = None
-    pool: Any = None
-    block: Any = None
-    header_bytes: Any = None
-    usable: Any = None
-    overhead_bytes: Any = None
-    overhead_ratio: Any = None
-
-
-class HeaderCostResult(ResultModel):
-    """`reportgen header-cost --json`: the header read's time over working sets, and the space per block."""
-    caches: Any = None
-    time: list[TimePoint] = Field(default_factory=list)
-    space: list[SpaceRow] = Field(default_factory=list)
-    stride_bytes: Any = None
-    quick: Any = None
-    reps: Any = None
-    min_ops: Any = None
-    failures: Any = None
-    reused: Any = None
-    method: Any = None
+HeaderCostResult = kind_model(
+    "HeaderCostResult", "`reportgen header-cost --json`: the header read's time over working sets, and the space "
+    "per block.",
+    "caches time space stride_bytes quick reps min_ops failures reused method",
+    time=(list[TimePoint], Field(default_factory=list)), space=(list[SpaceRow], Field(default_factory=list)))
 
 
 # ---- a phase ------------------------------------------------------------------------------------
