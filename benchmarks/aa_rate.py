@@ -1,6 +1,6 @@
 """A/A rate on this machine: how often the bench's rule calls a variant different from itself.
 
-Each pair is one real `reportgen.bench.run_bench` call in which the same
+Each pair is one real `reportgen.kinds.bench.run_bench` call in which the same
 library runs under two names, through the very adaptive rounds a phase uses
 (interleaved rounds, paired by round, stopped when the 95% CI of the speed-up
 reaches the precision or the budget is spent).  The verdict is the one the
@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportgen.bench import BUDGET_S, PRECISION, Sampling, run_bench  # noqa: E402
+from reportgen.kinds.bench import BUDGET_S, PRECISION, Sampling, run_bench  # noqa: E402
 from reportgen.errors import UserError  # noqa: E402
 from reportgen.measure import resolve_allocator  # noqa: E402
 from reportgen.project import Project  # noqa: E402

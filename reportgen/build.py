@@ -281,6 +281,11 @@ def _build(spec: _Spec) -> Path:
     return spec.library
 
 
+def lib_hash(library: Path) -> str:
+    """The build hash of a library build_library made: it sits in <name>-<hash>/."""
+    return Path(library).parent.name.rsplit("-", 1)[-1]
+
+
 def build_library(project: Project, name: str, sources: Iterable[Path], defines: dict | None = None,
                   extra_link: Sequence[str] = (), *, compile_args: Sequence[str] | None = None,
                   include_dirs: Sequence[Path] | None = None) -> Path:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from .native import POOL_NAMES
 from .units import f_bytes
 
-POOL_ORDER = ("tiny", "mid", "large")
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380,
                font=dict(family="Roboto, Helvetica, Arial, sans-serif", size=13))
 
@@ -57,7 +57,7 @@ def routing(route: dict, title: str) -> go.Figure | None:
         return None
     fig = _fig(title, barmode="group", yaxis_title="share", yaxis_tickformat=".0%",
                legend=dict(orientation="h", y=-0.18))
-    names = [p for p in POOL_ORDER if p in pools] + [p for p in pools if p not in POOL_ORDER]
+    names = [p for p in POOL_NAMES if p in pools] + [p for p in pools if p not in POOL_NAMES]
     for field, label in (("count_share", "by count"), ("byte_share", "by bytes"), ("time_share", "by time")):
         fig.add_trace(go.Bar(x=names, y=[pools[p].get(field) for p in names], name=label))
     return fig

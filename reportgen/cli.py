@@ -1,20 +1,19 @@
 """Command line: a thin layer over the pipeline stages.
 
-Each subcommand parses its arguments here and calls one function of a stage
-module, imported lazily so `reportgen variants` does not import plotly.
+Each subcommand parses its arguments here and runs `main` of its module in
+reportgen/commands/, imported lazily so `reportgen variants` does not import plotly.
 Bad input raises UserError anywhere below; it is printed as one line and
 the exit status is 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
-import warnings
 
 from .errors import UserError
+from .native import POOL_NAMES
 from .project import Project
 
 
@@ -35,24 +34,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (0.01 for +-1%), got {text!r}")
-    return value
+def _float_arg(name: str, ok, expected: str):
+    """A parser of a number `ok(value)` accepts; else "expected <expected>, got '<text>'"."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    parse.__name__ = name
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
-    return value
+_fraction = _float_arg("fraction", lambda v: 0 < v < 1, "a fraction between 0 and 1 (0.01 for +-1%)")
+_seconds = _float_arg("seconds", lambda v: 0 < v <= 86400, "seconds between 0 and 86400")
 
 
 # Upper bounds of what a command line may ask for: beyond them a number is a typo, and the C
@@ -93,63 +90,23 @@ def _claim_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-@contextlib.contextmanager
-def opened_store(project: Project):
-    """The results store of this project and machine, for one command.
-
-    Unreadable records it meets are shown when the command ends, one line each on
-    stderr ("reportgen: warning: unreadable record PATH: REASON (left in place)"),
-    instead of as Python warnings; the store never deletes or rewrites them.
-    """
-    from .machine import machine_id
-    from .store import CorruptRecordWarning, Store
-
-    store = Store.for_project(project, machine_id())
-    try:   # before anything is measured: a result that cannot be kept is lost work
-        store.check_writable()
-    except OSError as exc:
-        raise UserError(f"cannot write results into {store.dir}: {exc.strerror or exc} "
-                        "(REPORTGEN_RESULTS_DIR chooses another directory)") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CorruptRecordWarning)
-        try:
-            yield store
-        finally:
-            for problem in store.problems():
-                print(f"reportgen: warning: {problem.line()}", file=sys.stderr)
-
-
-def report_measurement(args, project: Project, measure, show) -> int:
-    """What route, bench and header-cost share: measure through the store, with a progress
-    bar (none with --json), then print the result as JSON or as `show` renders it.
-
-    `measure(store=, progress=, force=)` runs the stage's library function.
-    """
-    import json
-
-    from .measure import cli_progress
-
-    with opened_store(project) as store, cli_progress(args.json) as progress:
-        out = measure(store=store, progress=progress, force=getattr(args, "force", False))
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        show(out)
-    return 0
-
-
-# name -> (module, function, help); the function takes (args, project) and returns an exit status
+# name -> help; the command is `reportgen/commands/<name with _ for ->.py`, whose main(args, project)
+# returns an exit status (imported only when run, so `reportgen variants` does not import plotly)
 COMMANDS = {
-    "variants": ("reportgen.variants", "cmd_variants", "list project variants and system peers"),
-    "route": ("reportgen.route", "cmd_route", "routing of a workload on a variant: predicted vs measured"),
-    "bench": ("reportgen.bench", "cmd_bench", "benchmark variants on a workload, with comparisons"),
-    "header-cost": ("reportgen.headercost", "cmd_header_cost", "cost of the Mid header read, time and space"),
-    "run": ("reportgen.plan", "cmd_run", "measure what the phases need (only what is missing or stale)"),
-    "render": ("reportgen.render", "cmd_render", "render phase reports into docs/phases"),
-    "site": ("reportgen.site", "cmd_site", "build the static site into site/"),
-    "serve": ("reportgen.site", "cmd_serve", "serve the built site locally"),
-    "publish": ("reportgen.publish", "cmd_publish", "build, measure, render and build the site"),
+    "variants": "list project variants and system peers",
+    "route": "routing of a workload on a variant: predicted vs measured",
+    "bench": "benchmark variants on a workload, with comparisons",
+    "header-cost": "cost of the Mid header read, time and space",
+    "run": "measure what the phases need (only what is missing or stale)",
+    "render": "render phase reports into docs/phases",
+    "site": "build the static site into site/",
+    "serve": "serve the built site locally",
+    "publish": "build, measure, render and build the site",
 }
+
+
+def command_module(name: str) -> str:
+    return "reportgen.commands." + name.replace("-", "_")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", help="project checkout (default: the one this package runs from)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    p = {name: sub.add_parser(name, help=help_) for name, (_, _, help_) in COMMANDS.items()}
+    p = {name: sub.add_parser(name, help=help_) for name, help_ in COMMANDS.items()}
 
     for name in ("variants", "route", "bench", "header-cost", "run"):
         p[name].add_argument("--json", action="store_true", help="machine-readable output")
@@ -167,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p["route"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
     p["route"].add_argument("--claim", type=_claim_range, default=None, metavar="LO..HI",
                             help="a claimed speed-up of one pool, e.g. 0.17..0.27: adds its Amdahl ceiling")
-    p["route"].add_argument("--claim-pool", choices=("tiny", "mid", "large"), default=None,
+    p["route"].add_argument("--claim-pool", choices=POOL_NAMES, default=None,
                             help="the pool the claim is about (default mid)")
 
     p["bench"].add_argument("--workload", required=True)
@@ -207,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         project = Project.locate(args.root)
-        module, func, _ = COMMANDS[args.command]
-        return int(getattr(importlib.import_module(module), func)(args, project) or 0)
+        return int(importlib.import_module(command_module(args.command)).main(args, project) or 0)
     except UserError as exc:
         print(f"reportgen: error: {exc}", file=sys.stderr)
         if exc.detail:

@@ -20,13 +20,13 @@ when its check is True, rejected when False, inconclusive when None or when its
 `inconclusive_when` check is True. The evidence is the list of leaf comparisons
 with the measured values, so a reader sees exactly which number decided.
 
-Measured quantities that come with an interval (INTERVAL_OF: a speed-up, a
+Measured quantities that come with an interval (metrics.INTERVAL_OF: a speed-up, a
 ratio, a median, ...) are judged on that interval, without the author asking:
 `speedup > 0` holds only if the whole 95% CI is above 0, fails only if the
 whole CI is at or below 0, and cannot be decided otherwise; `within [lo, hi]`
 holds if the CI lies inside, fails if it lies wholly outside.  Exact values
 (counters, routes, sizes) compare exactly.  Checks on noisy values without an
-interval (NOISY_LEAVES) are refused when the spec is loaded (phases.py).
+interval (metrics.NOISY_LEAVES) are refused when the spec is loaded (phases.py).
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import stats
+from .metrics import interval_key
 from .phases import All, Any_, Compare, Hypothesis, Not, Phase
 
 
@@ -45,33 +46,6 @@ class _Missing:
 
 
 MISSING = _Missing()
-
-# A measured point estimate -> the key of its 95% CI beside it (same node of the view).
-INTERVAL_OF = {"speedup": "speedup_ci95", "ratio": "ci95", "median": "ci95", "delta_ns_median": "delta_ns_ci95",
-               "claim.measured": "measured_ci95"}
-
-
-def interval_key(path: str) -> str | None:
-    """The key of the CI beside the estimate at `path`, if it is an estimate with one."""
-    if path in INTERVAL_OF:
-        return INTERVAL_OF[path]
-    leaf = path.rpartition(".")[2]
-    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost") else None
-# Values decided by noise that have no interval: a check on them is refused at spec load.
-NOISY_LEAVES = {
-    "verdict": "a verdict hides its interval; check `speedup` (judged on its 95% CI: > 0 faster, < 0 slower, "
-               "within [-m, m] equivalent)",
-    "p_value": "stop and decide on intervals, not p-values; check `speedup` instead",
-    "p_adjusted": "stop and decide on intervals, not p-values; check `speedup` instead",
-    "mde": "the detectable effect is a design estimate; the sampling stops on precision, check `speedup`",
-    **{k: "a single run statistic with no interval; check `median` (judged on its CI) instead"
-       for k in ("best3of5", "mean", "q1", "q3", "iqr", "min", "max", "cv", "ns_per_op")},
-    **{k: "a time share or ceiling comes from timed runs with no interval; check a count share instead"
-       for k in ("time_share", "share_time", "ceiling_low", "ceiling_high", "overall_low", "overall_high",
-                 "relative_error", "time_model_error", "ns_per_op_measured", "ns_per_op_modelled")},
-    **{k: "a header-cost timing with no interval; check `delta_ns_median` (judged on its CI) instead"
-       for k in ("delta_ns_min", "delta_ns_max", "rel_median")},
-}
 
 # Above this relative error of the time model (single-size runs against the mixed run, route's
 # `time_model.relative_error`), time shares and the Amdahl ceiling built on them are shown as an estimate.

@@ -29,6 +29,10 @@ from .project import Project
 CHILD_TUNABLES = "glibc.rtld.optional_static_tls=16384"
 DEFAULT_TIMEOUT = 300.0
 HEADER_COST_STRIDE = 64   # one cache line per block: each header read touches its own line
+# The size of `bench_remote_result_t.counts` (BENCH_MAX_SIZES in native/bench.h).  Retyped, not read:
+# the driver library exports no introspection of it (hak_config_json describes the allocator, not
+# bench.c), and adding such an export is a change to native/ (issue 8, item 5).
+BENCH_MAX_SIZES = 16
 
 
 # ---- the allocators: one driver build per allocator -------------------------
@@ -58,11 +62,6 @@ class AllocatorSpec:
         return self.kind == "project"
 
 
-def _lib_hash(path: Path) -> str:
-    """build_library puts each library in <name>-<hash>/: the hash is the directory's suffix."""
-    return Path(path).parent.name.rsplit("-", 1)[-1]
-
-
 def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
     """Build (or find cached) the driver for a project variant (name or Variant) or a system peer.
 
@@ -88,10 +87,10 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
         timed = build.build_library(project, f"bench-{variant.name}-timed", [bench_c],
                                     {"BENCH_ALLOC_HAK": "1"}, extra_link=[str(timed_hak)])
         return AllocatorSpec(variant.name, "project", str(lib), str(hak_lib),
-                             build.source_hash(project, variant), _lib_hash(lib),
+                             build.source_hash(project, variant), build.lib_hash(lib),
                              {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS),
                               "timed": {"HAK_STATS": "0"}},
-                             str(timed), _lib_hash(timed))
+                             str(timed), build.lib_hash(timed))
     available, path, why = variants.peer_status(allocator)
     if not available:
         raise UserError(f"system allocator {allocator!r} is not available: {why}")
@@ -100,9 +99,9 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
     lib = build.build_library(project, f"bench-{allocator}", [bench_c], {macro: "1"}, extra_link=link)
     real = Path(path).resolve() if path else None
     ident = f"{allocator}:{real.name if real else 'libc'}:{real.stat().st_size if real else 0}"
-    return AllocatorSpec(allocator, "system", str(lib), None, ident, _lib_hash(lib),
+    return AllocatorSpec(allocator, "system", str(lib), None, ident, build.lib_hash(lib),
                          {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)},
-                         str(lib), _lib_hash(lib))
+                         str(lib), build.lib_hash(lib))
 
 
 def header_cost_flags() -> dict:
@@ -248,7 +247,7 @@ def workload_request(spec: AllocatorSpec, workload, ops: int | None = None, thre
     raise ValueError(f"workload {workload.name}: unknown driver {workload.driver!r}")
 
 
-# ---- progress (rich, on stderr; silent when not a terminal or with --json) ------
+# ---- progress: the protocol (bars that show it live in reportgen.commands) ------
 
 class NullProgress:
     """The progress protocol the run_* functions use: start(total, description), advance(n)."""
@@ -264,40 +263,6 @@ class NullProgress:
 
     def __exit__(self, *exc):
         return False
-
-
-class RichProgress(NullProgress):
-    def __init__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-        self._task = None
-
-    def __enter__(self):
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._progress.__exit__(*exc)
-
-    def start(self, total: int, description: str) -> None:
-        if self._task is None:
-            self._task = self._progress.add_task(description, total=total)
-        else:
-            self._progress.reset(self._task, total=total, description=description)
-
-    def advance(self, n: int = 1) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n)
-
-
-def cli_progress(json_output: bool) -> NullProgress:
-    """A progress bar for a CLI command: only on a terminal, never with --json."""
-    if json_output or not sys.stderr.isatty():
-        return NullProgress()
-    return RichProgress()
 
 
 # ---- child side ------------------------------------------------------------------
@@ -341,7 +306,7 @@ def _child_remote(req: dict) -> dict:
     from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64
 
     class Result(Structure):
-        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * 16),
+        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * BENCH_MAX_SIZES),
                     ("alloc_failures", c_uint64)]
 
     hak = _load_hak(req)

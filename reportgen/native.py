@@ -14,7 +14,9 @@ import json
 from ctypes import c_char_p, c_int, c_size_t, c_void_p
 from pathlib import Path
 
+# The pools, by the id hak_route/hak_pool_of return (enum hak_pool in native/hak.h): the one list of pool names.
 POOLS = {0: None, 1: "tiny", 2: "mid", 3: "large"}
+POOL_NAMES = tuple(name for name in POOLS.values() if name)
 POOL_IDS = {name: pid for pid, name in POOLS.items() if name}
 
 

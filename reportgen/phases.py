@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .native import POOL_NAMES
 from .project import Project
 
 # ---- the check language ------------------------------------------------------
@@ -139,7 +140,7 @@ class Claim(_Strict):
     low: float
     high: float
     # The pool the claimed change touches (its time share bounds what the change can give: Amdahl).
-    pool: Literal["tiny", "mid", "large"] = "mid"
+    pool: Literal[POOL_NAMES] = "mid"
     source: Optional[str] = None
 
     @field_validator("low", "high")
@@ -238,7 +239,7 @@ class ReferenceProfile(_Strict):
 
 
 class SamplingSpec(_Strict):
-    """When this phase's comparison groups stop sampling (reportgen.bench.Sampling; defaults there)."""
+    """When this phase's comparison groups stop sampling (reportgen.kinds.bench.Sampling; defaults there)."""
     precision: Optional[float] = Field(default=None, gt=0, lt=1)
     context_precision: Optional[float] = Field(default=None, gt=0, lt=1)
     budget_s: Optional[float] = Field(default=None, gt=0, le=86400)
@@ -510,7 +511,7 @@ def check_leaves(phase: Phase):
 def _interval_rules(phase: Phase, fail) -> None:
     """A check is never decided by noise: noisy values without an interval are refused, and a
     measured value with an interval is compared by order or `within`, never for equality."""
-    from .hypotheses import NOISY_LEAVES, interval_key
+    from .metrics import NOISY_LEAVES, interval_key
     for field, leaf in check_leaves(phase):
         for path in filter(None, (leaf.metric, leaf.ref)):
             last = path.rsplit(".", 1)[-1]
@@ -700,4 +701,9 @@ def load_phases(project: Project, only: list[str] | None = None) -> list[Phase]:
             if name not in known:
                 raise UserError(f"unknown phase {name!r}; phases are: {', '.join(sorted(known))}")
         phases = [p for p in phases if p.id in only]
+    return chronological(phases)
+
+
+def chronological(phases) -> list[Phase]:
+    """Phases oldest first (by date, then id): the one order of phases everywhere."""
     return sorted(phases, key=lambda p: (p.date, p.id))

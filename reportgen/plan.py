@@ -2,8 +2,8 @@
 
 For each phase spec: a bench per workload over baseline + candidate + the
 available peers, a route per workload per project variant, and the header
-cost when the phase asks for it.  The measurement engine (bench, route,
-headercost) is given a Store, so a measurement whose record is current for
+cost when the phase asks for it.  The measurement kinds (reportgen/kinds/: bench, route,
+header_cost) are given a Store, so a measurement whose record is current for
 the variant's source hash is read back instead of run again.
 
 A phase's assembled results are kept in the store too, as a record of kind
@@ -24,8 +24,9 @@ from typing import Any, Callable
 
 from .errors import UserError
 from .machine import git_state, machine_id, machine_info
-from .phases import Phase, load_phases
+from .phases import Phase
 from .project import Project
+from .results import PhaseResults
 from .store import Store
 
 # --quick: what serves tests and CI. Labelled "quick run" on every page.
@@ -122,7 +123,7 @@ def sampling_for(spec: Phase | None, quick: bool):
     """The stopping rule of a phase's comparison groups: the spec's `sampling:` over the defaults."""
     from dataclasses import replace
 
-    from .bench import Sampling
+    from .kinds.bench import Sampling
     base = Sampling(budget_s=QUICK_BUDGET_S, min_rounds=QUICK_MIN_ROUNDS, max_rounds=QUICK_MAX_ROUNDS) \
         if quick else Sampling()
     if spec is not None and spec.sampling is not None and not quick:
@@ -144,14 +145,14 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
     `progress` follows the engine's protocol: start(total, description), advance(n).
     """
     if need.kind == "bench":
-        from .bench import run_bench
+        from .kinds.bench import run_bench
         sampling = sampling_for(spec, quick)
         primary, tighter = bench_roles(spec, need.workload, sampling)
         return run_bench(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
                          tighter=tighter, ops=quick_ops(need.workload) if quick else None, store=store,
                          force=force, progress=progress)
     if need.kind == "route":
-        from .route import run_route
+        from .kinds.route import run_route
         extra = {}
         if spec is not None and spec.claim is not None:
             # the engine's Amdahl block, computed from the routing's shares for this phase's claim
@@ -161,7 +162,7 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
                          ops=quick_ops(need.workload) if quick else None, store=store, force=force,
                          progress=progress, **extra)
     if need.kind == "header_cost":
-        from .headercost import run_header_cost
+        from .kinds.header_cost import run_header_cost
         return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force,
                                progress=progress)
     raise ValueError(need.kind)
@@ -170,11 +171,10 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
 def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unavailable: dict[str, str],
              hashes: dict, git: dict, quick: bool) -> dict:
     """The phase's results: the engine's JSON placed by workload and variant (plain data)."""
-    res: dict[str, Any] = {"phase": spec.id, "quick": quick, "bench": {}, "route": {}, "header_cost": None,
-                           "failures": failures, "unavailable": unavailable,
-                           "provenance": {"source_hashes": hashes, "git": git,
-                                          "assembled": _dt.datetime.now(_dt.timezone.utc).isoformat(
-                                              timespec="seconds")}}
+    res = PhaseResults(phase=spec.id, quick=quick, failures=failures, unavailable=unavailable,
+                       provenance={"source_hashes": hashes, "git": git,
+                                   "assembled": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                       ).dump()
     for need, data in measured.items():
         if need.kind == "bench":
             res["bench"][need.workload] = copy.deepcopy(data)   # shared between phases: adjusted per phase
@@ -189,7 +189,7 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
 def adjust_phase_family(phase_res: dict) -> None:
     """Holm over every primary comparison of the phase (all its workloads): a page that makes
     several judged comparisons keeps its family-wise error at 5%."""
-    from .bench import adjust_family
+    from .kinds.bench import adjust_family
     adjust_family([c for b in (phase_res.get("bench") or {}).values() if isinstance(b, dict)
                    for c in b.get("comparisons") or []])
 
@@ -369,57 +369,3 @@ def collect(project: Project, phases: list[Phase], quick: bool | None = None,
                         "run `reportgen run` (or `reportgen publish`) first")
     attach_history(results, store, phases, results["quick"])
     return results
-
-
-# ---- CLI ---------------------------------------------------------------------------
-
-def rich_progress(console=None, first: str = "measure"):
-    """A rich progress display: one bar for the whole job, one for the current measurement.
-
-    Returns (progress, update(message, done, total), sub(event)); use `progress` as a
-    context manager.
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
-    task = prog.add_task(first, total=1)
-    step = prog.add_task("", total=1, visible=False)
-
-    def update(message: str, done: int, total: int) -> None:
-        prog.update(task, description=message, completed=done, total=max(total, 1))
-
-    def sub(event) -> None:
-        kind, n, desc = event
-        if kind == "start":
-            prog.reset(step, total=max(n, 1), description=f"  {desc}", visible=True)
-        else:
-            prog.advance(step, n)
-
-    return prog, update, sub
-
-
-def cmd_run(args, project: Project) -> int:
-    from rich.console import Console
-
-    from .cli import opened_store
-
-    phases = load_phases(project, getattr(args, "phase", None))
-    err = Console(stderr=True)
-    prog, update, sub = rich_progress(err)
-    with opened_store(project) as store, prog:
-        results = plan_and_measure(project, phases, quick=args.quick, force=args.force, progress=update,
-                                   sub_progress=sub, store=store)
-    from .publish import exit_status
-    if getattr(args, "json", False):
-        print(json.dumps(results, indent=2))
-        return exit_status(phases, results)
-    from .render import run_failures
-    for pid, r in results["phases"].items():
-        n_fail = len(run_failures(r))
-        err.print(f"{pid}: {len(r['bench'])} benches, {sum(len(v) for v in r['route'].values())} routes"
-                  f"{', header cost' if r.get('header_cost') else ''}"
-                  + (f", [red]{n_fail} failed[/red]" if n_fail else ""))
-        for f in run_failures(r):
-            err.print(f"  [red]failed[/red] {f['measurement']}: {f['error']}", markup=True, highlight=False)
-    return exit_status(phases, results)

@@ -8,43 +8,44 @@ one variant's source re-measures only what depends on that variant.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from .project import Project
 
 
-def publish(project: Project, phase_ids=None, quick: bool = False, force: bool = False, console=None,
-            site_url: str | None = None, store=None) -> dict:
-    from rich.console import Console
+@dataclass
+class Published:
+    """What one publish did: the results, the pages written, the site, the phases measured."""
+    results: dict
+    pages: list
+    site: Path
+    phases: list
+    seconds: float
 
+
+def publish(project: Project, phase_ids=None, quick: bool = False, force: bool = False,
+            site_url: str | None = None, store=None, progress=None, sub_progress=None) -> Published:
+    """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure."""
     from .phases import load_phases
-    from .plan import plan_and_measure, rich_progress
+    from .plan import plan_and_measure
     from .render import render_all
     from .site import build_site
 
-    console = console or Console(stderr=True)
+    update = progress or (lambda message, done, total: None)
     every_phase = load_phases(project)          # a broken spec stops here, before any work
     phases = load_phases(project, phase_ids) if phase_ids else every_phase
     started = time.monotonic()
-    prog, update, sub = rich_progress(console, "publish")
-    with prog:
-        results = plan_and_measure(project, phases, quick=quick, force=force, progress=update, sub_progress=sub,
-                                   store=store)
-        update("render reports", 0, 2)
-        # `--phase X` measures X; every other phase keeps its page, rendered from its last record
-        add_recorded(project, results, [p for p in every_phase if p.id not in results["phases"]], store)
-        pages = render_all(project, every_phase, results)
-        update("build the site (mkdocs)", 1, 2)
-        site = build_site(project, site_url=site_url)
-        update("published", 2, 2)
-    failures, blocking = failure_summary(phases, results)
-    console.print(f"published {len(phases)} phase report(s), {len(pages)} pages, into {site} "
-                  f"in {time.monotonic() - started:.0f} s"
-                  + (" [yellow](quick run)[/yellow]" if quick else "")
-                  + (f"; [red]{failures} measurement(s) failed[/red] (shown on the pages)" if failures else ""))
-    for line in blocking:
-        console.print(f"[red]not measured[/red] {line}", markup=True, highlight=False)
-    console.print("browse it with `reportgen serve`")
-    return results
+    results = plan_and_measure(project, phases, quick=quick, force=force, progress=progress,
+                               sub_progress=sub_progress, store=store)
+    update("render reports", 0, 2)
+    # `--phase X` measures X; every other phase keeps its page, rendered from its last record
+    add_recorded(project, results, [p for p in every_phase if p.id not in results["phases"]], store)
+    pages = render_all(project, every_phase, results)
+    update("build the site (mkdocs)", 1, 2)
+    site = build_site(project, site_url=site_url)
+    update("published", 2, 2)
+    return Published(results, pages, site, phases, time.monotonic() - started)
 
 
 def failure_summary(phases, results: dict) -> tuple[int, list[str]]:
@@ -88,11 +89,3 @@ def add_recorded(project: Project, results: dict, phases, store=None) -> None:
         results["phases"].setdefault(pid, res)
     for pid, prev in recorded.get("previous", {}).items():
         results.setdefault("previous", {}).setdefault(pid, prev)
-
-
-def cmd_publish(args, project: Project) -> int:
-    from .cli import opened_store
-    from .phases import load_phases
-    with opened_store(project) as store:
-        results = publish(project, getattr(args, "phase", None), quick=args.quick, force=args.force, store=store)
-    return exit_status(load_phases(project, getattr(args, "phase", None)), results)

@@ -196,12 +196,6 @@ class _ErrorLog(logging.Handler):
             print(record.getMessage(), file=sys.stderr)
 
 
-def cmd_site(args, project: Project) -> int:
-    out = build_site(project)
-    print(f"site built into {out} (open it with `reportgen serve`)")
-    return 0
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, fmt, *args):  # one line per request is noise for a local preview
         pass
@@ -223,7 +217,7 @@ def serving(site_dir: Path, host: str = "127.0.0.1", port: int = 0):
         httpd.server_close()
 
 
-def _built_site_url(site_dir: Path) -> str | None:
+def built_site_url(site_dir: Path) -> str | None:
     import re
     try:
         text = (site_dir / "sitemap.xml").read_text(encoding="utf-8")
@@ -231,27 +225,3 @@ def _built_site_url(site_dir: Path) -> str | None:
         return None
     m = re.search(r"<loc>([^<]+)</loc>", text)
     return m.group(1) if m else None
-
-
-def cmd_serve(args, project: Project) -> int:
-    site_dir = project.site_dir
-    if not (site_dir / "index.html").exists():
-        raise UserError(f"no built site in {site_dir}: run `reportgen site` (or `reportgen publish`) first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
-    try:
-        httpd = http.server.ThreadingHTTPServer((args.host, args.port), handler)
-    except OSError as exc:
-        raise UserError(f"cannot serve on {args.host}:{args.port}: {exc.strerror} (try --port)") from None
-    url = f"http://{args.host}:{httpd.server_address[1]}/"
-    print(f"serving {site_dir} at {url} (Ctrl-C stops)")
-    built_for = _built_site_url(site_dir)
-    if built_for and built_for.rstrip("/") != url.rstrip("/"):
-        print(f"note: the site was built for {built_for}; elsewhere page links load whole pages "
-              "instead of the theme's instant navigation")
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
-    return 0

@@ -6,8 +6,13 @@ temporary file into place (atomic, and unlike os.replace it cannot clobber a
 file that appeared meanwhile). The name carries a hash of the content, so a
 record edited after the fact no longer matches its name and is reported.
 
+A record written by an older reportgen (a lower schema_version) is migrated
+when it is read, one version at a time (MIGRATIONS), and checked against the
+name it was written under; the file itself is never rewritten.
+
 A file that cannot be read as a record (bad JSON, a schema mismatch, a
-schema_version from a newer reportgen, content not matching its name) is a
+schema_version from a newer reportgen or one with no migration, content not
+matching its name) is a
 *problem*: it is never dropped silently, replaced or deleted. Readers skip
 it, emit a CorruptRecordWarning naming the file and the reason, and list it
 in `Store.problems()` for the CLI to show; `Store(..., strict=True)` raises
@@ -25,11 +30,14 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SCHEMA_VERSION = 1
+# MIGRATIONS[v]: a record of schema v (its JSON object) -> the same record in schema v + 1.  Bumping
+# SCHEMA_VERSION (a record's fields, or a result kind's shape in reportgen/results.py, changed) adds one.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 _TMP_PREFIX = ".tmp-"
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
@@ -86,6 +94,20 @@ def in_order(d: dict, order) -> dict:
     out = {k: d[k] for k in order if k in d}
     out.update((k, v) for k, v in d.items() if k not in out)
     return out
+
+
+def migrate(raw: dict) -> dict:
+    """A stored record's JSON object brought to SCHEMA_VERSION (as far as MIGRATIONS go)."""
+    version = raw.get("schema_version")
+    while isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION \
+            and version in MIGRATIONS:
+        raw = {**MIGRATIONS[version](dict(raw)), "schema_version": version + 1}
+        version += 1
+    return raw
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
 def slug(key: str) -> str:
@@ -166,7 +188,7 @@ class Record(BaseModel):
         return self
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2, allow_nan=False) + "\n"
+        return _canonical(self.model_dump(mode="json"))
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
@@ -297,17 +319,26 @@ class Store:
         if isinstance(version, int) and version > SCHEMA_VERSION:
             raise CorruptRecordError(path, f"schema_version {version} is newer than this reportgen "
                                            f"understands ({SCHEMA_VERSION}): upgrade reportgen")
+        migrated = migrate(raw)
         try:
-            rec = Record.model_validate(raw)
+            rec = Record.model_validate(migrated)
         except ValidationError as exc:
             errs = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'record'}: {e['msg']}"
                              for e in exc.errors()[:3])
             raise CorruptRecordError(path, f"schema mismatch ({errs})")
-        expected = rec.content_hash()[:12]
+        # a migrated record is checked as it was written: its name and its place come from that
+        if migrated is raw:
+            expected, key, kind = rec.content_hash()[:12], rec.key, rec.kind
+        else:
+            try:
+                expected = hashlib.sha256(_canonical(raw).encode()).hexdigest()[:12]
+            except ValueError as exc:
+                raise CorruptRecordError(path, f"not a canonical record ({exc})")
+            key, kind = str(raw.get("key")), str(raw.get("kind"))
         if not path.stem.endswith("-" + expected):
             raise CorruptRecordError(path, f"content does not match its name (hash {expected}): "
                                            "changed after it was written")
-        if path.parent.name != slug(rec.key) or path.parent.parent.name != rec.kind:
+        if path.parent.name != slug(key) or path.parent.parent.name != kind:
             raise CorruptRecordError(path, f"record with key {rec.key!r} is in the wrong directory")
         return rec
 

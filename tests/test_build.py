@@ -153,7 +153,7 @@ def test_cli_reports_missing_compiler_as_unavailable(project_copy, capsys, monke
 
 def test_compile_error_through_a_building_command_exits_2(project_copy, capsys):
     """Any command that needs a library turns a compile error into one line and exit 2."""
-    pytest.importorskip("reportgen.route", reason="reportgen route not written yet")
+    pytest.importorskip("reportgen.kinds.route", reason="reportgen route not written yet")
     from reportgen.cli import main
 
     broken = project_copy.native_dir / "mid.c"

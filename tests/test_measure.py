@@ -12,11 +12,11 @@ import sys
 import pytest
 
 from reportgen import build, measure
-from reportgen.bench import Sampling, run_bench
+from reportgen.kinds.bench import Sampling, run_bench
 from reportgen.build import build_library
 from reportgen.cli import main
-from reportgen.headercost import run_header_cost
-from reportgen.route import run_route
+from reportgen.kinds.header_cost import run_header_cost
+from reportgen.kinds.route import run_route
 from reportgen.stats import VERDICTS
 from reportgen.store import Store
 from reportgen.variants import peer_status, variant_with
@@ -127,7 +127,7 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
             return measure.AllocatorSpec("mimalloc", "system", str(crash), None, "crash", "crash")
         return real(project_, name)
 
-    monkeypatch.setattr("reportgen.bench.resolve_allocator", resolve)
+    monkeypatch.setattr("reportgen.kinds.bench.resolve_allocator", resolve)
     out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], sampling=Sampling.fixed(2), ops=OPS)
     glibc, broken = out["results"]
     assert len(glibc["samples"]) == 2 and not glibc["failures"]
@@ -306,7 +306,7 @@ def test_an_edit_measures_the_group_again_and_a_revert_reuses_the_old_session(pr
 
 def test_an_interrupted_session_keeps_its_rounds_and_resumes(project, tmp_path, monkeypatch):
     store = Store(tmp_path / "results", "test-machine")
-    from reportgen import bench
+    from reportgen.kinds import bench
     real = bench.run_child
     calls = {"n": 0}
 

@@ -111,7 +111,8 @@ def test_publish_one_phase_keeps_the_other_pages(published):
 
 
 def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, monkeypatch, capsys):
-    from reportgen import bench, measure
+    from reportgen import measure
+    from reportgen.kinds import bench
 
     def crash_6b(request, **kw):
         if "hak-6b" in f"{request.get('bench_lib')} {request.get('hak_lib')}":   # timed and counted builds

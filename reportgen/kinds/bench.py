@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -43,13 +42,15 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from . import stats
-from .errors import UserError
-from .machine import environment
-from .measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
-from .project import Project
-from .store import Failure, Record, key_for
-from .workloads import Workload, get_workload
+from .. import stats
+from ..errors import UserError
+from ..machine import environment
+from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
+from ..project import Project
+from ..results import BenchResult
+from ..store import Failure, Record, key_for
+from ..workloads import Workload, get_workload
+from .base import Interrupted, measure_through_store
 
 BEST3OF5_LABEL = "mean of the 3 best of the first 5 runs (the reference's figure; biased upwards)"
 
@@ -338,76 +339,107 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
     # The group is part of each record's key: a record is reused only for the comparison it was
     # measured in (phases that share a baseline keep their own, each measured beside its candidate).
     params = {**bench_params(w, ops, threads, sampling, targets), "group": names}
-    keys = [key_for("bench", w.name, n, params) for n in names]
+    kind = BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary)
+    return measure_through_store(kind, store, force=force, progress=progress)
 
-    reused, resume = (None, None)
-    if store is not None and not force:
-        reused, resume = find_session(store, keys, specs)
-    if reused is not None:
-        series = [_series_of(r) for r in reused]
+
+@dataclass
+class _Group:
+    """A comparison group's session: measured now, or read back from its records."""
+    series: list[_Series]
+    session: str
+    stop: str | None
+    elapsed: float | None
+    counted: list[tuple[dict | None, list, str | None]]
+    created: list[datetime]
+
+
+class BenchKind:
+    """One record per allocator of a comparison group; the unit of reuse is the group's session."""
+
+    def __init__(self, project: Project, w: Workload, specs, params: dict, ops: int, threads, sampling: Sampling,
+                 targets: dict[str, float], primary: list[str] | None):
+        self.project, self.w, self.specs, self.params = project, w, specs, params
+        self.ops, self.threads, self.sampling, self.targets, self.primary = ops, threads, sampling, targets, primary
+        self.names = [s.name for s in specs]
+        self.keys = [key_for("bench", w.name, n, params) for n in self.names]
+        self._found: tuple | None = None
+
+    def _sessions(self, store):
+        if self._found is None:
+            self._found = find_session(store, self.keys, self.specs)
+        return self._found
+
+    def current(self, store) -> _Group | None:
+        reused = self._sessions(store)[0]
+        if reused is None:
+            return None
         meta = reused[0].extra
-        session, stop, elapsed = meta["session"], meta.get("stop_reason"), meta.get("elapsed_s")
-        counted = [(r.counters or None, r.extra.get("counts") or [], r.extra.get("counted_failure"))
-                   for r in reused]
-        created = [r.created for r in reused]
-    else:
+        return _Group([_series_of(r) for r in reused], meta["session"], meta.get("stop_reason"), meta.get("elapsed_s"),
+                      [(r.counters or None, r.extra.get("counts") or [], r.extra.get("counted_failure"))
+                       for r in reused],
+                      [r.created for r in reused])
+
+    def measure(self, progress, store, force: bool) -> _Group:
+        n = len(self.specs)
+        resume = self._sessions(store)[1] if store is not None and not force else None
         if resume is not None:
             series = [_series_of(r) for r in resume]
             session = resume[0].extra["session"]
             start = max((max(s.rounds) for s in series if s.rounds), default=0) + 1
             prior = float(resume[0].extra.get("elapsed_s") or 0.0)
         else:
-            series = [_Series([], [], [], []) for _ in specs]
+            series = [_Series([], [], [], []) for _ in self.specs]
             session, start, prior = uuid.uuid4().hex[:12], 0, 0.0
         restore = _sigterm_as_interrupt()
         t0 = time.monotonic()
         try:
-            left = replace(sampling, budget_s=max(0.0, sampling.budget_s - prior))
-            stop, elapsed = _run_rounds(w, specs, ops, threads, left, targets, series, start, session, progress)
-            counted = _counted_runs(w, specs, ops, threads)
+            left = replace(self.sampling, budget_s=max(0.0, self.sampling.budget_s - prior))
+            stop, elapsed = _run_rounds(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start,
+                                        session, progress)
+            counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
         except (KeyboardInterrupt, _Interrupted):
-            if store is not None:
-                _save(store, w, specs, params, series, session, "interrupted", prior + time.monotonic() - t0,
-                      [(None, [], None)] * len(specs), project)
-            raise KeyboardInterrupt from None
+            raise Interrupted(_Group(series, session, "interrupted", prior + time.monotonic() - t0,
+                                     [(None, [], None)] * n, [datetime.now(timezone.utc)] * n)) from None
         finally:
             restore()
-        elapsed += prior
-        created = [datetime.now(timezone.utc)] * len(specs)
-        if store is not None:
-            created = [_save(store, w, specs, params, series, session, stop, elapsed, counted, project)] * len(specs)
-    rows = [_result_row(spec, s, c, session, reused is not None, cr.isoformat())
-            for spec, s, c, cr in zip(specs, series, counted, created)]
-    comparisons = [_comparison(names[0], spec.name, series[0], s, targets[spec.name],
-                               primary is None or spec.name in primary, session)
-                   for spec, s in zip(specs[1:], series[1:])]
-    adjust_family(comparisons)
-    return {"workload": w.name, "ops": ops, "values_per_run": w.values,
-            "threads": threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
-            "session": session, "stop_reason": stop, "stop": STOP_REASONS.get(stop, stop),
-            "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
-            "elapsed_s": elapsed, "sampling": asdict(sampling), "results": rows, "comparisons": comparisons,
-            "reused": reused is not None, "measured_now": [] if reused is not None else names,
-            "builds": {"timed": "project variants: the timed build (HAK_STATS=0, no counters); "
-                                "system allocators as installed",
-                       "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}}
+        return _Group(series, session, stop, elapsed + prior, counted, [datetime.now(timezone.utc)] * n)
 
+    def records(self, g: _Group) -> list[Record]:
+        """One record per allocator, all with one creation time."""
+        w, specs = self.w, self.specs
+        out = []
+        for i, (spec, s) in enumerate(zip(specs, g.series)):
+            counters, counts, counted_failure = g.counted[i]
+            extra = {"driver_hash": spec.builds_hash, "session": g.session, "stop_reason": g.stop,
+                     "elapsed_s": g.elapsed, "rounds": s.rounds, "sampling_stopped": s.stopped,
+                     "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
+                     "counts": counts, "counted_failure": counted_failure, "unit": "ops/s", "warmup_rounds": 1,
+                     "values_per_run": w.values}
+            out.append(Record(kind="bench", workload=w.name, allocator=spec.name, params=self.params,
+                              source_hash=spec.source_hash, created=g.created[0],
+                              environment=environment(self.project, spec.build_flags), samples=s.samples,
+                              counters=counters or {}, failures=[Failure(**f) for f in s.failures], extra=extra))
+        return out
 
-def _save(store, w, specs, params, series, session, stop, elapsed, counted, project) -> datetime:
-    """One record per allocator, all with one creation time (returned)."""
-    created = datetime.now(timezone.utc)
-    for i, (spec, s) in enumerate(zip(specs, series)):
-        counters, counts, counted_failure = counted[i]
-        extra = {"driver_hash": spec.builds_hash, "session": session, "stop_reason": stop,
-                 "elapsed_s": elapsed, "rounds": s.rounds, "sampling_stopped": s.stopped,
-                 "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
-                 "counts": counts, "counted_failure": counted_failure, "unit": "ops/s", "warmup_rounds": 1,
-                 "values_per_run": w.values}
-        store.put(Record(kind="bench", workload=w.name, allocator=spec.name, params=params,
-                         source_hash=spec.source_hash, created=created,
-                         environment=environment(project, spec.build_flags), samples=s.samples,
-                         counters=counters or {}, failures=[Failure(**f) for f in s.failures], extra=extra))
-    return created
+    def result(self, g: _Group, reused: bool) -> dict:
+        """The `bench --json` shape (docs/json.md)."""
+        w, specs, names, series, primary = self.w, self.specs, self.names, g.series, self.primary
+        rows = [_result_row(spec, s, c, g.session, reused, cr.isoformat())
+                for spec, s, c, cr in zip(specs, series, g.counted, g.created)]
+        comparisons = [_comparison(names[0], spec.name, series[0], s, self.targets[spec.name],
+                                   primary is None or spec.name in primary, g.session)
+                       for spec, s in zip(specs[1:], series[1:])]
+        adjust_family(comparisons)
+        return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": w.values,
+                "threads": self.threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
+                "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
+                "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
+                "elapsed_s": g.elapsed, "sampling": asdict(self.sampling), "results": rows,
+                "comparisons": comparisons, "reused": reused, "measured_now": [] if reused else names,
+                "builds": {"timed": "project variants: the timed build (HAK_STATS=0, no counters); "
+                                    "system allocators as installed",
+                           "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}})
 
 
 def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str) -> dict:
@@ -461,53 +493,3 @@ def adjust_family(comparisons: list[dict]) -> None:
         if c.get("role") == "context":
             c["verdict"] = None
             c["reason"] = "context peer: shown for scale, not judged"
-
-
-# ---- CLI ---------------------------------------------------------------------------
-
-def cmd_bench(args, project: Project) -> int:
-    from .cli import report_measurement
-    sampling = Sampling()
-    if args.rounds:
-        sampling = Sampling.fixed(args.rounds)
-    over = {k: v for k, v in (("precision", args.precision), ("budget_s", args.budget),
-                              ("min_rounds", args.min_rounds), ("max_rounds", args.max_rounds)) if v is not None}
-    sampling = replace(sampling, **over)
-    return report_measurement(args, project, lambda **kw: run_bench(
-        project, args.workload, args.variant, sampling=sampling, ops=args.ops, threads=args.threads, **kw),
-        print_bench)
-
-
-def _m(x: float | None) -> str:
-    return "-" if x is None else f"{x / 1e6:.2f} M"
-
-
-def print_bench(out: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
-    source = "reused from results/" if out.get("reused") else "measured now"
-    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['values_per_run']} loops a run, ops/s; "
-                    f"session {out['session']} ({source}): {out['rounds']} rounds, {out['stop']}")
-    for col in ("allocator", "median", "95% CI", "CV", "runs ok", "failures", "remote/registry/mutex/leaked"):
-        t.add_column(col, overflow="fold")
-    for r in out["results"]:
-        ci = f"{_m(r['ci95'][0])} .. {_m(r['ci95'][1])}" if r.get("ci95") else "-"
-        c = r.get("counters") or {}
-        counters = "/".join(str(c.get(k)) for k in ("mid_remote_frees", "registry_lookups", "mutex_locks",
-                                                        "leaked_blocks")) if c else "-"
-        fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
-        t.add_row(r["variant"], _m(r["median"]), ci, "-" if r["cv"] is None else f"{r['cv']:.1%}", str(r["n"]),
-                  fails, counters)
-    con.print(t)
-    for c in out["comparisons"]:
-        ratio = "-" if c.get("ratio") is None else f"{c['ratio']:.4f}"
-        ci = (f"[{c['speedup_ci95'][0]:+.2%}, {c['speedup_ci95'][1]:+.2%}]" if c.get("speedup_ci95") else "-")
-        half = "-" if c.get("half_width") is None else f"±{c['half_width']:.2%}"
-        p = "-" if c.get("p_value") is None else f"{c.get('p_adjusted', c['p_value']):.3g}"
-        verdict = c["verdict"] if c.get("verdict") else c.get("reason", "")
-        con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
-                  f"({half}, target ±{c['target']:.1%}), p = {p}: [bold]{verdict}[/bold]")
-        for wmsg in c.get("warnings") or []:
-            con.print(f"  [yellow]warning[/yellow]: {wmsg}")

@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
-from datetime import datetime, timezone
 
-from . import stats
-from .errors import UserError
-from .measure import NullProgress, resolve_allocator, run_child, workload_request
-from .project import Project
-from .store import in_order
-from .workloads import get_workload
+from .. import stats
+from ..errors import UserError
+from ..native import POOL_NAMES as POOLS
+from ..measure import resolve_allocator, run_child, workload_request
+from ..project import Project
+from ..results import RouteResult
+from ..store import in_order
+from ..workloads import get_workload
+from .base import SingleRecordKind, measure_through_store
 
-POOLS = ("tiny", "mid", "large")
 SINGLE_SIZE_REPEATS = 3
-_ORDER = ("workload", "variant", "ops", "thresholds", "sizes", "pools", "counters", "amdahl", "time_model",
-          "config", "failures", "source_hash", "reused")
-_SIZE_ORDER = ("size", "predicted", "measured", "count")
-_SHARE_ORDER = ("count_share", "byte_share", "time_share")
 
 
 def _pool_allocs(counters: dict) -> dict[str, int]:
@@ -85,14 +81,14 @@ def amdahl(pools: dict, claim: tuple[float, float], pool: str = "mid") -> dict |
 
 
 def _with_claim(out: dict, claim, claim_pool: str) -> dict:
-    """The routing as given back: documented key order, and the Amdahl block when a claim is given."""
+    """The routing as given back: documented shape and order (RouteResult), and the Amdahl block when a
+    claim is given."""
     out = dict(out)
-    out["sizes"] = [in_order(s, _SIZE_ORDER) for s in out["sizes"]]
-    out["pools"] = in_order({p: in_order(v, _SHARE_ORDER) for p, v in out["pools"].items()}, POOLS)
+    out["pools"] = in_order(out["pools"], POOLS)
     out.pop("amdahl", None)
     if claim is not None:
         out["amdahl"] = amdahl(out["pools"], claim, claim_pool)
-    return in_order(out, _ORDER)
+    return RouteResult.shape(out)
 
 
 def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
@@ -103,9 +99,6 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     With `claim=(lo, hi)` (a claimed relative speed-up of `claim_pool`, default mid) the
     result also holds an `amdahl` block; without one it has none.
     """
-    from .machine import environment
-    from .store import Failure, Record, key_for
-
     w = get_workload(workload)
     if ops is not None and (not isinstance(ops, int) or ops <= 0):
         raise UserError(f"--ops must be a positive whole number, got {ops!r}")
@@ -114,20 +107,44 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     if not spec.is_project:
         raise UserError(f"route needs a project variant (its counters and thresholds); "
                         f"{spec.name!r} is a system allocator")
-    ops = ops or w.ops
-    # what is measured, and nothing else: a claim only changes what is computed from it
-    params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS}
-    if w.driver == "gap":
-        params["slots"] = w.slots
-    else:
-        params["threads"] = w.threads
-    key = key_for("route", w.name, spec.name, params)
-    if store is not None and not force:
-        rec = store.current(key, spec.source_hash)
-        if rec is not None and rec.extra.get("driver_hash") == spec.builds_hash and "route" in rec.extra:
-            return _with_claim({**rec.extra["route"], "reused": True}, claim, claim_pool)
+    return measure_through_store(RouteKind(project, w, spec, ops or w.ops, claim, claim_pool), store,
+                                 force=force, progress=progress)
 
-    progress = progress or NullProgress()
+
+class RouteKind(SingleRecordKind):
+    """One record per workload and variant: the routing, kept whole under extra["route"]."""
+
+    def __init__(self, project: Project, w, spec, ops: int, claim, claim_pool: str):
+        # what is measured, and nothing else: a claim only changes what is computed from it
+        params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS}
+        if w.driver == "gap":
+            params["slots"] = w.slots
+        else:
+            params["threads"] = w.threads
+        super().__init__("route", w.name, spec.name, params, spec.source_hash, spec.builds_hash, "route",
+                         spec.build_flags)
+        self.project, self.w, self.spec, self.ops = project, w, spec, ops
+        self.claim, self.claim_pool = claim, claim_pool
+
+    def current(self, store):
+        rec = self.current_record(store)
+        return None if rec is None else {**rec.extra["route"], "reused": True}
+
+    def result(self, found, reused: bool) -> dict:
+        return _with_claim(found if reused else found[0], self.claim, self.claim_pool)
+
+    def records(self, measured) -> list:
+        out, full, failures = measured
+        samples = [full["elapsed_ns"] / full["ops"]] if full.get("ok") else []
+        return [self.record(self.project, samples=samples, counters=out["counters"], failures=failures,
+                            extra={"unit": "ns/op", "route": out})]
+
+    def measure(self, progress, store, force: bool):
+        return _measure(self.w, self.spec, self.ops, progress)
+
+
+def _measure(w, spec, ops: int, progress) -> tuple[dict, dict, list[dict]]:
+    """The routing of `w` on `spec`: (the result, the full counted run, the failures)."""
     progress.start(2 + len(w.sizes) * SINGLE_SIZE_REPEATS, f"route {w.name} on {spec.name}")
     failures: list[dict] = []
     timeout = max(120.0, ops * 2e-6 * 20)
@@ -216,66 +233,4 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
            "sizes": sizes_out, "pools": pools, "counters": counters or {},
            "time_model": time_model, "config": config, "failures": failures,
            "source_hash": spec.source_hash, "reused": False}
-    if store is not None:
-        samples = [full["elapsed_ns"] / full["ops"]] if full.get("ok") else []
-        rec = Record(kind="route", workload=w.name, allocator=spec.name, params=params,
-                     source_hash=spec.source_hash, created=datetime.now(timezone.utc),
-                     environment=environment(project, spec.build_flags), samples=samples,
-                     counters=counters or {}, failures=[Failure(**f) for f in failures],
-                     extra={"driver_hash": spec.builds_hash, "unit": "ns/op", "route": out})
-        store.put(rec)
-    return _with_claim(out, claim, claim_pool)
-
-
-def cmd_route(args, project: Project) -> int:
-    from .cli import report_measurement
-    return report_measurement(args, project, lambda **kw: run_route(
-        project, args.workload, args.variant, ops=args.ops, claim=getattr(args, "claim", None),
-        claim_pool=getattr(args, "claim_pool", None), **kw), print_route)
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{x:.1%}"
-
-
-def print_route(out: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
-    th = out["thresholds"]
-    t = Table(title=f"{out['workload']} on {out['variant']} (tiny_max {th['tiny_max']}, "
-                    f"mid {th['mid_min']}..{th['mid_max']}; {out['ops']:,} ops)")
-    for col in ("size", "predicted", "measured", "count", "ns/op alone", "block"):
-        t.add_column(col)
-    for s in out["sizes"]:
-        ok = s["predicted"] == s["measured"]
-        t.add_row(str(s["size"]), str(s["predicted"]), f"{'' if ok else '[red]'}{s['measured']}",
-                  "-" if s["count"] is None else f"{s['count']:,}",
-                  "-" if s["ns_per_op_alone"] is None else f"{s['ns_per_op_alone']:.1f}",
-                  str(s.get("block_footprint")))
-    con.print(t)
-    p = Table(title="shares per pool")
-    for col in ("pool", "by count", "by bytes", "by time"):
-        p.add_column(col)
-    for name, v in out["pools"].items():
-        p.add_row(name, _pct(v["count_share"]), _pct(v["byte_share"]), _pct(v["time_share"]))
-    con.print(p)
-    c = out["counters"]
-    if c:
-        con.print("counters: " + ", ".join(f"{k} {c[k]:,}" for k in (
-            "tiny_allocs", "mid_allocs", "large_allocs", "mid_remote_frees", "registry_lookups",
-            "mutex_locks", "header_reads", "leaked_blocks") if k in c))
-    a = out.get("amdahl")
-    if a:
-        con.print(f"Amdahl: a claimed {a['claim'][0]:+.0%}..{a['claim'][1]:+.0%} on {a['pool']} "
-                  f"(time share {a['time_share']:.1%}) can give at most "
-                  f"{a['ceiling'][0] - 1:+.1%}..{a['ceiling'][1] - 1:+.1%} overall; the count-share "
-                  f"estimate ({a['count_share']:.0%}) says {a['reference_estimate'][0] - 1:+.1%}.."
-                  f"{a['reference_estimate'][1] - 1:+.1%}")
-    tm = out.get("time_model")
-    if tm:
-        con.print(f"time model: {tm['ns_per_op_modelled']:.1f} ns/op from single-size runs vs "
-                  f"{tm['ns_per_op_measured']:.1f} measured ({tm['relative_error']:+.1%})")
-    for f in out["failures"]:
-        con.print(f"[red]failure[/red] {f['cause']}")
+    return out, full, failures

@@ -1,0 +1,52 @@
+"""`reportgen bench`: allocators on one workload, compared (the engine: reportgen.kinds.bench)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..project import Project
+from ..units import f_mega, f_pct, f_range
+from ._shared import report_measurement, stdout_console
+
+
+def main(args, project: Project) -> int:
+    from ..kinds.bench import Sampling, run_bench
+
+    sampling = Sampling()
+    if args.rounds:
+        sampling = Sampling.fixed(args.rounds)
+    over = {k: v for k, v in (("precision", args.precision), ("budget_s", args.budget),
+                              ("min_rounds", args.min_rounds), ("max_rounds", args.max_rounds)) if v is not None}
+    sampling = replace(sampling, **over)
+    return report_measurement(args, project, lambda **kw: run_bench(
+        project, args.workload, args.variant, sampling=sampling, ops=args.ops, threads=args.threads, **kw),
+        print_bench)
+
+
+def print_bench(out: dict) -> None:
+    from rich.table import Table
+
+    con = stdout_console()
+    source = "reused from results/" if out.get("reused") else "measured now"
+    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['values_per_run']} loops a run, ops/s; "
+                    f"session {out['session']} ({source}): {out['rounds']} rounds, {out['stop']}")
+    for col in ("allocator", "median", "95% CI", "CV", "runs ok", "failures", "remote/registry/mutex/leaked"):
+        t.add_column(col, overflow="fold")
+    for r in out["results"]:
+        ci = f_range(r.get("ci95"), f_mega, na="-")
+        c = r.get("counters") or {}
+        counters = "/".join(str(c.get(k)) for k in ("mid_remote_frees", "registry_lookups", "mutex_locks",
+                                                        "leaked_blocks")) if c else "-"
+        fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
+        t.add_row(r["variant"], f_mega(r["median"], na="-"), ci, f_pct(r["cv"], na="-"), str(r["n"]),
+                  fails, counters)
+    con.print(t)
+    for c in out["comparisons"]:
+        ratio = "-" if c.get("ratio") is None else f"{c['ratio']:.4f}"
+        ci = (f"[{c['speedup_ci95'][0]:+.2%}, {c['speedup_ci95'][1]:+.2%}]" if c.get("speedup_ci95") else "-")
+        half = "-" if c.get("half_width") is None else f"±{c['half_width']:.2%}"
+        p = "-" if c.get("p_value") is None else f"{c.get('p_adjusted', c['p_value']):.3g}"
+        verdict = c["verdict"] if c.get("verdict") else c.get("reason", "")
+        con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
+                  f"({half}, target ±{c['target']:.1%}), p = {p}: [bold]{verdict}[/bold]")
+        for wmsg in c.get("warnings") or []:
+            con.print(f"  [yellow]warning[/yellow]: {wmsg}")

@@ -1,0 +1,143 @@
+"""The result kinds: one definition each (bench, route, header cost, a phase's results), versioned.
+
+What `run_bench`, `run_route` and `run_header_cost` return, what `--json`
+prints, what the store keeps inside its records, what the renderer and the
+test fixtures read: every one of them is shaped by the model here.  The order
+of a model's fields is the documented order of the keys (records keep keys
+sorted; `shape` gives a stored result its documented order back), and
+docs/json.md lists these fields (tests/test_results.py holds the two together).
+
+Values are kept exactly as measured (leaves are `Any`: an int stays an int,
+a float a float), fields not listed ride along as extra detail, and a field
+left out stays out (a fixture or an old record may hold only part of a
+result).  SCHEMA_VERSION of a kind says which shape it is; a change of shape
+bumps it and the store's record schema, with a migration of the older records
+(store.MIGRATIONS).
+
+To add a result kind: a model here (ResultModel), its engine in reportgen/kinds/.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+
+class ResultModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def shape(cls, data: dict) -> dict:
+        """`data` in the documented shape and order (fields it does not hold stay out)."""
+        return cls.model_validate(data).model_dump(exclude_unset=True, by_alias=True)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.alias or name for name, f in cls.model_fields.items()]
+
+
+def kind_model(name: str, doc: str, fields: str, **typed) -> type[ResultModel]:
+    """A result model with `fields` (names, in the order of the keys): any value, absent until given,
+    except those `typed` as name=(type, default)."""
+    names = fields.split()
+    assert set(typed) <= set(names), set(typed) - set(names)
+    return create_model(name, __base__=ResultModel, __doc__=doc,
+                        **{n: typed.get(n, (Any, None)) for n in names})
+
+
+RunFailure = kind_model("RunFailure", "A failed run: which, and why.", "run cause")
+
+# ---- bench ------------------------------------------------------------------------------------
+
+Sampling = kind_model("Sampling", "When a comparison group stops sampling (kinds.bench.Sampling).",
+                      "precision context_precision budget_s min_rounds max_rounds")
+
+BenchRow = kind_model(
+    "BenchRow", "One allocator of a comparison group.",
+    "variant kind samples rounds median best3of5 best3of5_label ci95 q1 q3 iqr cv n warnings ns_per_op counters "
+    "counts counted_failure failures source_hash session created reused build",
+    variant=(str, ...), failures=(Optional[list[RunFailure]], None))
+
+Comparison = kind_model(
+    "Comparison", "A candidate against the baseline, by round (stats.compare, paired), with its role and target.",
+    "baseline candidate role session target pairs paired ratio ci95 speedup speedup_ci95 p_value min_p_value "
+    "verdict reason mde power_note warnings n_baseline n_candidate higher_is_better alpha noise_floor half_width "
+    "precision_reached p_adjusted family_size",
+    baseline=(str, ...), candidate=(str, ...))
+
+BenchResult = kind_model(
+    "BenchResult", "`reportgen bench --json`: one comparison group, from one session.",
+    "workload ops values_per_run threads sizes unit session stop_reason stop rounds elapsed_s sampling results "
+    "comparisons reused measured_now builds",
+    workload=(str, ...), sampling=(Optional[Sampling], None), results=(list[BenchRow], Field(default_factory=list)),
+    comparisons=(list[Comparison], Field(default_factory=list)))
+
+# ---- route ------------------------------------------------------------------------------------
+
+RouteSize = kind_model("RouteSize", "One request size: its predicted and measured pool, count and time alone.",
+                       "size predicted measured count ns_per_op_alone ns_per_op_alone_runs pool_allocs_alone "
+                       "block_footprint usable")
+
+PoolShares = kind_model("PoolShares", "A pool's share of the workload by count, bytes and time.",
+                        "count_share byte_share time_share count_share_by_size")
+
+RouteResult = kind_model(
+    "RouteResult", "`reportgen route --json`: a workload's routing on a project variant.",
+    "workload variant ops thresholds sizes pools counters amdahl time_model config failures source_hash reused",
+    workload=(str, ...), variant=(str, ...), sizes=(list[RouteSize], Field(default_factory=list)),
+    pools=(dict[str, PoolShares], Field(default_factory=dict)), failures=(Optional[list[RunFailure]], None))
+
+# ---- header cost --------------------------------------------------------------------------------
+
+Chain = kind_model("Chain", "ns per free with and without the header read (median and minimum of the reps).",
+                   "with_ without min_with min_without", with_=(Any, Field(None, alias="with")))
+
+TimePoint = kind_model(
+    "TimePoint", "One working set of the header-cost kernel.",
+    "working_set_bytes ns_with_header ns_without_header header_ns dependent independent independent_header_ns "
+    "blocks ops_per_rep reps bad_magic",
+    dependent=(Optional[Chain], None), independent=(Optional[Chain], None))
+
+SpaceRow = kind_model("SpaceRow", "The block one request really takes, per variant.",
+                      "variant request pool block header_bytes usable overhead_bytes overhead_ratio",
+                      variant=(str, ...))
+
+HeaderCostResult = kind_model(
+    "HeaderCostResult", "`reportgen header-cost --json`: the header read's time over working sets, and the space "
+    "per block.",
+    "caches time space stride_bytes quick reps min_ops failures reused method",
+    time=(list[TimePoint], Field(default_factory=list)), space=(list[SpaceRow], Field(default_factory=list)))
+
+
+# ---- a phase ------------------------------------------------------------------------------------
+
+class PhaseResults(ResultModel):
+    """A phase's results (plan.assemble): the kinds' results placed by workload and variant."""
+    phase: str
+    quick: bool = False
+    bench: dict[str, Any] = Field(default_factory=dict)          # workload -> BenchResult
+    route: dict[str, Any] = Field(default_factory=dict)          # workload -> variant -> RouteResult
+    header_cost: Any = None                                      # HeaderCostResult or None
+    failures: list[Any] = Field(default_factory=list)
+    unavailable: dict[str, Any] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    def dump(self) -> dict:
+        return self.model_dump()
+
+
+KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult}
+
+
+def field_lists() -> str:
+    """The markdown list of every result model's fields, in order (docs/json.md holds it verbatim)."""
+    models = [BenchResult, BenchRow, Comparison, Sampling, RunFailure, RouteResult, RouteSize, PoolShares,
+              HeaderCostResult, TimePoint, Chain, SpaceRow, PhaseResults]
+    lines = [f"- `{m.__name__}` (version {m.SCHEMA_VERSION}): " + ", ".join(f"`{n}`" for n in m.field_names())
+             for m in models]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":   # python -m reportgen.results: the field lists for docs/json.md
+    print(field_lists(), end="")
