@@ -50,7 +50,7 @@ static inline uint32_t bench_below(uint32_t bits, uint32_t n) {
 static inline void* bench_alloc_touch(size_t size) {
   void* p = BENCH_MALLOC(size);
   /* One written byte per block: the allocator cannot hand out memory it never maps. */
-  if (likely(p != NULL)) *(volatile char*)p = (char)size;
+  if (_hak_likely(p != NULL)) *(volatile char*)p = (char)size;
   return p;
 }
 
@@ -156,31 +156,31 @@ static inline void cpu_relax(void) {
 
 static void* remote_main(void* arg) {
   remote_thread_t* t = arg;
-  while (!atomic_load_explicit(t->go, memory_order_acquire)) cpu_relax();
+  while (!_hak_atomic_load_acquire(t->go)) cpu_relax();
   uint64_t produced = 0, consumed = 0, idle = 0;
   const uint64_t n = t->my_ops;  /* every thread makes and takes the same number */
   while (produced < n || consumed < n) {
     int progress = 0;
     if (produced < n) {
-      uint64_t tail = atomic_load_explicit(&t->out->tail, memory_order_relaxed);
-      uint64_t head = atomic_load_explicit(&t->out->head, memory_order_acquire);
+      uint64_t tail = _hak_atomic_load_relaxed(&t->out->tail);
+      uint64_t head = _hak_atomic_load_acquire(&t->out->head);
       if (tail - head < RING_SIZE) {
         uint32_t k = bench_below((uint32_t)bench_rng(&t->rng), t->nsizes);
         void* p = bench_alloc_touch(t->sizes[k]);
-        if (unlikely(p == NULL)) t->alloc_failures++;
+        if (_hak_unlikely(p == NULL)) t->alloc_failures++;
         t->out->e[tail & (RING_SIZE - 1)] = (ring_entry_t){p, k};
-        atomic_store_explicit(&t->out->tail, tail + 1, memory_order_release);
+        _hak_atomic_store_release(&t->out->tail, tail + 1);
         t->counts[k]++;
         produced++;
         progress = 1;
       }
     }
     if (consumed < n) {
-      uint64_t head = atomic_load_explicit(&t->in->head, memory_order_relaxed);
-      uint64_t tail = atomic_load_explicit(&t->in->tail, memory_order_acquire);
+      uint64_t head = _hak_atomic_load_relaxed(&t->in->head);
+      uint64_t tail = _hak_atomic_load_acquire(&t->in->tail);
       if (head < tail) {
         ring_entry_t e = t->in->e[head & (RING_SIZE - 1)];
-        atomic_store_explicit(&t->in->head, head + 1, memory_order_release);
+        _hak_atomic_store_release(&t->in->head, head + 1);
         if (e.p) BENCH_FREE(e.p, t->sizes[e.k]);   /* a block another thread allocated (NULL: failed) */
         consumed++;
         progress = 1;
@@ -222,7 +222,7 @@ BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t thre
     for (uint32_t i = 0; i < started; i++) ts[i].my_ops = 0;
   }
   const uint64_t t0 = bench_now_ns();
-  atomic_store_explicit(&go, 1, memory_order_release);
+  _hak_atomic_store_release(&go, 1);
   for (uint32_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
   uint64_t t1 = t0;
   for (uint32_t i = 0; i < started; i++) if (ts[i].done_ns > t1) t1 = ts[i].done_ns;

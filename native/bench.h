@@ -22,10 +22,8 @@
 
 /* ---- helpers shared by the drivers (inline, not exported) ----------------- */
 #include <time.h>
-#ifndef likely
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#endif
+
+#include "hak_atomic.h"  /* _hak_likely/_hak_unlikely, _hak_atomic_*: the allocator's spellings */
 
 static inline uint64_t bench_now_ns(void) {
   struct timespec ts;

@@ -56,7 +56,7 @@ static inline void hc_push(hc_seg_t* segs, uint32_t cls, char* p) {
 
 static inline uint32_t hc_class_from_header(char* p, uint64_t* bad) {
   const _hak_mid_header_t* h = (const _hak_mid_header_t*)(p - sizeof(_hak_mid_header_t));
-  if (unlikely(h->magic != _hak_mid_magic_at(h))) (*bad)++;
+  if (_hak_unlikely(h->magic != _hak_mid_magic_at(h))) (*bad)++;
   return h->class_idx;
 }
 

@@ -1,12 +1,54 @@
 /* hak.h -- public interface of the "hak" allocator under investigation.
  *
- * One code base, several variants: the Mid pool's free path is chosen at
- * build time (HAK_MID_FREE_REGISTRY for Phase 6-A, HAK_MID_FREE_HEADER for
- * Phase 6-B).  Every tunable is a named build flag (see hak_config.h).
+ * ---- variants ----------------------------------------------------------
+ * One code base; a variant is a set of build flags (reportgen/variants.py),
+ * never a copy of the code.  They differ only in the Mid pool's free path
+ * (mid.c, `_hak_mid_free`):
+ *   hak-6a        HAK_MID_FREE_REGISTRY (Phase 6-A).  Mid chunks are
+ *                 registered in a global registry; a free inside the caller's
+ *                 current chunk of that class is local and lock-free, any
+ *                 other Mid pointer takes a mutex-guarded registry lookup, and
+ *                 a block owned by another thread goes back to its owner's
+ *                 lock-free remote list.
+ *   hak-6b        HAK_MID_FREE_HEADER (Phase 6-B).  A 16-byte header (class
+ *                 index, address-bound magic) in front of every Mid block is
+ *                 read on every free; a local free is lock-free, a remote free
+ *                 is not implemented: the block is leaked and counted
+ *                 (leaked_blocks, leaked_bytes).
+ *   hak-6c        HAK_MID_FREE_HEADER + HAK_MID_REMOTE_LOCKFREE (Phase 6-C).
+ *                 6-B's header free, and a remote free pushes the block onto
+ *                 its owner's lock-free list: nothing leaked, no mutex.
+ *   hak-6a-pad16  HAK_MID_FREE_REGISTRY + HAK_MID_BLOCK_PAD=16: the control
+ *                 for 6-B.  6-A's free path, with blocks placed where 6-B's
+ *                 are (stride = class size + 16) and no header read, to tell
+ *                 the header's cost from its effect on block placement.
+ * Tiny (power-of-two classes up to HAK_TINY_MAX) and Large are the same in
+ * every variant.  hak_config_json reports the variant and every flag.
  *
- * The ctypes library exports the hak_* functions below; the LD_PRELOAD
- * library (built with HAK_PRELOAD) additionally exports the standard
- * malloc family as aliases of them.
+ * ---- build flags (hak_config.h has them all, with their defaults) --------
+ *   HAK_STATS=0     hot-path counters compiled out (the "timed" build kind);
+ *                   1 (default): every allocation, free, lookup, mutex counted.
+ *   HAK_DEBUG=1     internal assertions on the free paths' invariants (the
+ *                   "asan" build kind, with -fsanitize=address,undefined);
+ *                   0 (default): none, and no code for them.
+ *   HAK_PRELOAD     also export malloc, free, calloc, realloc and
+ *                   malloc_usable_size (the LD_PRELOAD library).
+ *   thresholds      HAK_TINY_MAX, HAK_MID_MIN, HAK_MID_MAX (routing),
+ *                   HAK_SEGMENT_SHIFT, HAK_MID_MAGIC, HAK_MID_BLOCK_PAD.
+ *   Large           HAK_LARGE_SEGMENT_SHIFT (span segments), HAK_LARGE_HUGE_MIN
+ *                   (own mapping from there), HAK_LARGE_DIRTY_MAX (dirty
+ *                   bytes kept before madvise), HAK_LARGE_EMPTY_KEEP (empty
+ *                   segments kept), HAK_LARGE_HUGE_CACHE(_COUNT) (freed huge
+ *                   mappings kept), HAK_LARGE_GROW_SLACK (growth slack).
+ *   HAK_INVALID_FREE_ABORT  the default of the invalid-free mode (1: abort).
+ * Environment: HAK_INVALID_FREE=count|abort chooses what an invalid free
+ * does, read once before the first block (see "allocation" below).
+ *
+ * ---- API ---------------------------------------------------------------
+ * The ctypes library exports the hak_* functions below: the malloc family,
+ * introspection (pool, footprint, route, configuration) and counters.  The
+ * LD_PRELOAD library (HAK_PRELOAD) also exports the standard malloc family
+ * as aliases of them.
  *
  * Large blocks (above Mid, or aligned beyond what Tiny gives) are runs of
  * pages in shared Large segments, reused after free and given back to the
@@ -14,6 +56,11 @@
  * more have a mapping of their own.  realloc grows and shrinks them in place
  * where it can (mremap for the huge ones).  A successful call leaves errno
  * alone.
+ *
+ * Internal layout: hak_internal.h (types, inline helpers, _hak_assert),
+ * hak_atomic.h (the one spelling of branch hints and atomics), hak_config.h
+ * (flags); router.c (entry points), tiny.c, mid.c, large.c (pools), heap.c,
+ * segment.c, stats.c, preload.c.
  */
 #ifndef HAK_H
 #define HAK_H

@@ -69,6 +69,12 @@
 #ifndef HAK_STATS
 #define HAK_STATS 1
 #endif
+/* 1: internal assertions on the free paths' invariants (_hak_assert in
+ * hak_internal.h) are compiled in; the asan build kind sets it.  0 (every
+ * other build): they are not, and cost nothing. */
+#ifndef HAK_DEBUG
+#define HAK_DEBUG 0
+#endif
 
 /* ---- memory layout ------------------------------------------------------ */
 /* Tiny and Mid carve blocks from aligned segments of 2^HAK_SEGMENT_SHIFT bytes

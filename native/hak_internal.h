@@ -4,25 +4,30 @@
 #define HAK_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hak.h"
+#include "hak_atomic.h"  /* _hak_likely/_hak_unlikely, _hak_atomic_* */
 #include "hak_config.h"
 
 /* ---- compiler helpers --------------------------------------------------- */
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 #define HAK_API     __attribute__((visibility("default")))
 #define _HAK_NOINLINE __attribute__((noinline))
 
-#if defined(HAK_DEBUG) && HAK_DEBUG
-void _hak_assert_fail(const char* expr, const char* file, int line);
-#define hak_assert(x) ((x) ? (void)0 : _hak_assert_fail(#x, __FILE__, __LINE__))
+/* Internal assertions (mimalloc's mi_assert_internal): invariants the free
+ * paths trust -- a block on a block boundary of its segment, a class index in
+ * range, a list node carrying the free key, a remote block going back to its
+ * owner, a Large span's bookkeeping.  Compiled in by HAK_DEBUG=1 (the asan
+ * build kind); without it the expression is not even evaluated, so a release
+ * build's code is what it was without them.  A failure prints one line and
+ * aborts. */
+#if HAK_DEBUG
+void _hak_assert_fail(const char* expr, const char* file, int line) __attribute__((cold, noreturn));
+#define _hak_assert(x) (_hak_likely(x) ? (void)0 : _hak_assert_fail(#x, __FILE__, __LINE__))
 #else
-#define hak_assert(x) ((void)0)
+#define _hak_assert(x) ((void)0)
 #endif
 
 /* compile-time log2 of a power of two (for array sizes) */
@@ -96,7 +101,8 @@ typedef struct _hak_stats_s {
  * so a concurrent reader sees whole values and nothing is ever a data race.
  * Counters only grow; hak_stats_reset subtracts a snapshot (see stats.c). */
 #define _hak_counter_add(ctr, n) \
-  __atomic_store_n(&(ctr), __atomic_load_n(&(ctr), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+  _hak_atomic_store_relaxed(_hak_atomic_view(uint64_t, &(ctr)), \
+                            _hak_atomic_load_relaxed(_hak_atomic_view(uint64_t, &(ctr))) + (n))
 #define _hak_diag_inc(heap, field) _hak_counter_add((heap)->stats.field, 1)
 #if HAK_STATS
 #define _hak_stat_add(heap, field, n) ((void)_hak_counter_add((heap)->stats.field, (n)))
@@ -129,7 +135,7 @@ typedef struct _hak_segment_s {
 } _hak_segment_t;
 
 static inline bool _hak_segment_handed_out(_hak_segment_t* seg, const void* p) {
-  return (const char*)p < atomic_load_explicit(&seg->used_end, memory_order_relaxed);
+  return (const char*)p < _hak_atomic_load_relaxed(&seg->used_end);
 }
 
 /* Large: what the segment map points to for a Large segment (spans) or a
@@ -139,7 +145,7 @@ typedef enum { HAK_LARGE_NONE = 0, HAK_LARGE_SPANS = 1, HAK_LARGE_HUGE = 2 } _ha
 struct _hak_lseg_s;
 typedef struct _hak_large_s {
   uint32_t pool;               /* HAK_POOL_LARGE */
-  uint32_t kind;               /* _hak_large_kind_t; NONE: free (stored atomically: hak_pool_of reads it unlocked) */
+  _Atomic(uint32_t) kind;      /* _hak_large_kind_t; NONE: free (atomic: hak_pool_of reads it unlocked) */
   char*    base;               /* the mapping (huge: the user pointer too) */
   size_t   size;               /* bytes mapped */
   size_t   align;              /* huge: the mapping's alignment */
@@ -158,10 +164,10 @@ extern _Atomic(_hak_map_leaf_t*) _hak_map_top[1u << HAK_MAP_TOP_BITS];
 
 static inline _hak_desc_t* _hak_map_lookup(const void* p) {
   uintptr_t seg = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
-  if (unlikely(seg >> HAK_MAP_BITS)) return NULL;
-  _hak_map_leaf_t* leaf = atomic_load_explicit(&_hak_map_top[seg >> HAK_MAP_LEAF_BITS], memory_order_acquire);
-  if (unlikely(leaf == NULL)) return NULL;
-  return atomic_load_explicit(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)], memory_order_acquire);
+  if (_hak_unlikely(seg >> HAK_MAP_BITS)) return NULL;
+  _hak_map_leaf_t* leaf = _hak_atomic_load_acquire(&_hak_map_top[seg >> HAK_MAP_LEAF_BITS]);
+  if (_hak_unlikely(leaf == NULL)) return NULL;
+  return _hak_atomic_load_acquire(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)]);
 }
 bool  _hak_map_set(const void* segment_addr, _hak_desc_t* desc);   /* false: out of memory */
 
@@ -186,26 +192,29 @@ static inline _hak_segment_t* _hak_segment_of(const void* p) {
  * compare and store on a line the free writes anyway, in every variant.) */
 extern uintptr_t _hak_free_secret;
 static inline uintptr_t _hak_free_key(const void* node) { return (uintptr_t)node ^ _hak_free_secret; }
+static inline _Atomic(uintptr_t)* _hak_node_key_word(const void* node) {
+  return _hak_atomic_view(uintptr_t, (uintptr_t*)node + 1);
+}
 static inline bool _hak_node_is_free(const void* node) {
-  return __atomic_load_n((const uintptr_t*)node + 1, __ATOMIC_RELAXED) == _hak_free_key(node);
+  return _hak_atomic_load_relaxed(_hak_node_key_word(node)) == _hak_free_key(node);
 }
 /* Local free: mark the block free; false if it already was. */
 static inline bool _hak_node_mark_free(void* node) {
   uintptr_t* word = (uintptr_t*)node + 1;
   uintptr_t key = _hak_free_key(node);
-  if (unlikely(*word == key)) return false;
+  if (_hak_unlikely(*word == key)) return false;
   *word = key;
   return true;
 }
 /* Remote free: the same, atomically, so two threads freeing one block at once
  * cannot both succeed. */
 static inline bool _hak_node_mark_free_atomic(void* node) {
-  uintptr_t* word = (uintptr_t*)node + 1;
+  _Atomic(uintptr_t)* word = _hak_node_key_word(node);
   uintptr_t key = _hak_free_key(node);
-  uintptr_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  uintptr_t cur = _hak_atomic_load_relaxed(word);
   do {
-    if (unlikely(cur == key)) return false;
-  } while (!__atomic_compare_exchange_n(word, &cur, key, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    if (_hak_unlikely(cur == key)) return false;
+  } while (!_hak_atomic_cas_weak_relaxed(word, &cur, key));
   return true;
 }
 /* Handing a block out: it is no longer free. */
@@ -262,7 +271,7 @@ void _hak_global_reinit_child(void);
  * _hak_late_enter / _hak_late_leave around the operation). */
 static inline _hak_heap_t* _hak_heap(void) {
   _hak_heap_t* heap = _hak_tls_heap;
-  if (likely(heap != NULL)) return heap;
+  if (_hak_likely(heap != NULL)) return heap;
   return _hak_heap_init_thread();
 }
 
@@ -270,15 +279,15 @@ static inline _hak_heap_t* _hak_heap(void) {
 /* Blocks freed by other threads: a push-only stack per owner and class; the
  * owner takes the whole list at once, so there is no ABA. */
 static inline void _hak_remote_push(_Atomic(void*)* list, void* block) {
-  void* head = atomic_load_explicit(list, memory_order_relaxed);
+  void* head = _hak_atomic_load_relaxed(list);
   do {
     *(void**)block = head;
-  } while (!atomic_compare_exchange_weak_explicit(list, &head, block, memory_order_release, memory_order_relaxed));
+  } while (!_hak_atomic_cas_weak_release(list, &head, block));
 }
 /* Take every block on the list: the first is returned, the rest (linked through
  * their first word) becomes the caller's free list. */
 static inline void* _hak_remote_take(_Atomic(void*)* list, void** free_list) {
-  void* first = atomic_exchange_explicit(list, NULL, memory_order_acquire);
+  void* first = _hak_atomic_exchange_acquire(list, NULL);
   if (first != NULL) *free_list = *(void**)first;
   return first;
 }
@@ -288,6 +297,27 @@ static inline void _hak_lock(pthread_mutex_t* m, _hak_heap_t* heap) {
   pthread_mutex_lock(m);
   if (heap) _hak_stat_inc(heap, mutex_locks);
 }
+
+/* ---- free-path invariants (HAK_DEBUG) ---------------------------------------- */
+/* A Tiny/Mid block (its list node: the user pointer, or 6-B's header) that a
+ * free path is about to link, or an allocation has just unlinked: it lies in
+ * its segment `seg` (pool, class), inside the blocks range, on a block
+ * boundary, below the bump pointer.  Nothing is evaluated without HAK_DEBUG. */
+#define _hak_assert_block(seg, node, pool_, cls) do {                                          \
+    _hak_assert(_hak_segment_of(node) == (seg));                                                \
+    _hak_assert((seg)->pool == (pool_) && (seg)->class_idx == (cls));                           \
+    _hak_assert((char*)(node) >= (seg)->blocks_start && (char*)(node) < (seg)->blocks_end);     \
+    _hak_assert((size_t)((char*)(node) - (seg)->blocks_start) % (seg)->stride == 0);            \
+    _hak_assert(_hak_segment_handed_out((seg), (node)));                                         \
+  } while (0)
+/* A block just taken from a free list (local or remote) of `heap`: it carries
+ * the free key, and it is one of heap's blocks of that class -- so a remote
+ * free pushed it onto its owner's list, not another heap's. */
+#define _hak_assert_popped(heap, node, pool_, cls) do {                                        \
+    _hak_assert(_hak_node_is_free(node));                                                       \
+    _hak_assert(_hak_segment_of(node)->owner == (heap));                                        \
+    _hak_assert_block(_hak_segment_of(node), (node), (pool_), (cls));                           \
+  } while (0)
 
 /* ---- size classes -------------------------------------------------------- */
 static inline unsigned _hak_ceil_log2(size_t n) {   /* n >= 2 */

@@ -23,12 +23,12 @@ static pthread_mutex_t _hak_late_lock = PTHREAD_MUTEX_INITIALIZER;
 static _hak_heap_t* _hak_late_heap;
 
 static pthread_mutex_t _hak_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
-static _hak_heap_t* _hak_heaps_all;        /* every heap; only ever prepended */
+static _Atomic(_hak_heap_t*) _hak_heaps_all;  /* every heap; only ever prepended (under _hak_heaps_lock) */
 static _hak_heap_t* _hak_heaps_abandoned;
 static pthread_key_t _hak_heap_key;
 static _Atomic(int) _hak_heap_key_state;   /* 0 none, 1 creating, 2 ready */
 
-#if defined(HAK_DEBUG) && HAK_DEBUG
+#if HAK_DEBUG
 void _hak_assert_fail(const char* expr, const char* file, int line) {
   char msg[256];
   int n = snprintf(msg, sizeof msg, "hak: assertion failed: %s (%s:%d)\n", expr, file, line);
@@ -55,16 +55,16 @@ static void _hak_heap_thread_exit(void* arg) {
 
 /* pthread_key_create allocates nothing, so it is safe from inside malloc. */
 static void _hak_heap_key_ensure(void) {
-  if (likely(atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 2)) return;
+  if (_hak_likely(_hak_atomic_load_acquire(&_hak_heap_key_state) == 2)) return;
   int expected = 0;
-  if (atomic_compare_exchange_strong(&_hak_heap_key_state, &expected, 1)) {
+  if (_hak_atomic_cas_strong_acq_rel(&_hak_heap_key_state, &expected, 1)) {
     if (pthread_key_create(&_hak_heap_key, _hak_heap_thread_exit) == 0)
-      atomic_store_explicit(&_hak_heap_key_state, 2, memory_order_release);
+      _hak_atomic_store_release(&_hak_heap_key_state, 2);
     else
-      atomic_store_explicit(&_hak_heap_key_state, 0, memory_order_release);
+      _hak_atomic_store_release(&_hak_heap_key_state, 0);
     return;
   }
-  while (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 1) { /* another thread is creating it */ }
+  while (_hak_atomic_load_acquire(&_hak_heap_key_state) == 1) { /* another thread is creating it */ }
 }
 
 /* A fresh heap, linked into the list of every heap; call with _hak_heaps_lock held. */
@@ -77,8 +77,8 @@ static _hak_heap_t* _hak_heap_new_locked(void) {
     (void)!write(2, msg, sizeof msg - 1);
     abort();
   }
-  heap->next_all = _hak_heaps_all;
-  __atomic_store_n(&_hak_heaps_all, heap, __ATOMIC_RELEASE);
+  heap->next_all = _hak_atomic_load_relaxed(&_hak_heaps_all);
+  _hak_atomic_store_release(&_hak_heaps_all, heap);
   return heap;
 }
 
@@ -100,12 +100,12 @@ _HAK_NOINLINE _hak_heap_t* _hak_heap_init_thread(void) {
   _hak_stat_inc(heap, mutex_locks);
   pthread_mutex_unlock(&_hak_heaps_lock);
   _hak_tls_heap = heap;
-  if (atomic_load_explicit(&_hak_heap_key_state, memory_order_acquire) == 2)
+  if (_hak_atomic_load_acquire(&_hak_heap_key_state) == 2)
     pthread_setspecific(_hak_heap_key, heap);
   return heap;
 }
 
-_hak_heap_t* _hak_heap_list(void) { return __atomic_load_n(&_hak_heaps_all, __ATOMIC_ACQUIRE); }
+_hak_heap_t* _hak_heap_list(void) { return _hak_atomic_load_acquire(&_hak_heaps_all); }
 
 /* ---- late calls of exited threads --------------------------------------------- */
 /* Rare (a free in glibc's thread teardown, say), so one shared heap under a
@@ -149,7 +149,7 @@ void _hak_global_reinit_child(void) {
   _hak_mid_registry_reinit();
   _hak_large_reinit();
   _hak_stats_reinit_fork();
-  for (_hak_heap_t* h = _hak_heaps_all; h != NULL; h = h->next_all) {
+  for (_hak_heap_t* h = _hak_atomic_load_relaxed(&_hak_heaps_all); h != NULL; h = h->next_all) {
     if (h == _hak_tls_heap || h == _hak_late_heap || h->abandoned) continue;
     h->abandoned = true;
     h->next_abandoned = _hak_heaps_abandoned;

@@ -117,7 +117,7 @@ static _hak_large_t* _hak_ldesc_new(void) {
 /* Back on the free list; it stays a Large descriptor of kind NONE, so a stale
  * lookup that still reaches it is recognised under the lock. */
 static void _hak_ldesc_release(_hak_large_t* d) {
-  __atomic_store_n(&d->kind, HAK_LARGE_NONE, __ATOMIC_RELAXED);
+  _hak_atomic_store_relaxed(&d->kind, HAK_LARGE_NONE);
   d->next = _hak_ldesc_free;
   _hak_ldesc_free = d;
 }
@@ -138,6 +138,7 @@ static void _hak_lbin_insert(_hak_lpage_t* e) {
 
 static void _hak_lbin_remove(_hak_lpage_t* e) {
   size_t b = _hak_lbin(e->pages);
+  _hak_assert(e->prev != NULL || _hak_lbins[b] == e);  /* on the bin of its length */
   if (e->prev) e->prev->next = e->next;
   else _hak_lbins[b] = e->next;
   if (e->next) e->next->prev = e->prev;
@@ -191,6 +192,8 @@ static void _hak_span_put_free(_hak_lseg_t* seg, size_t idx, size_t pages, bool 
 }
 
 static void _hak_span_take_free(_hak_lpage_t* e) {
+  _hak_assert(!e->used && e->start);
+  _hak_assert(!e->dirty || _hak_ldirty >= (size_t)e->pages << HAK_LPAGE_SHIFT);
   _hak_lbin_remove(e);
   if (e->dirty) _hak_ldirty -= (size_t)e->pages << HAK_LPAGE_SHIFT;
 }
@@ -206,7 +209,7 @@ static _hak_lseg_t* _hak_lseg_new(void) {
   seg->desc = desc;
   seg->first = (uint32_t)((sizeof(_hak_lseg_t) + HAK_LPAGE - 1) >> HAK_LPAGE_SHIFT);
   seg->used_pages = 0;
-  __atomic_store_n(&desc->kind, HAK_LARGE_SPANS, __ATOMIC_RELAXED);
+  _hak_atomic_store_relaxed(&desc->kind, HAK_LARGE_SPANS);
   desc->base = (char*)seg;
   desc->size = HAK_LSEG_SIZE;
   desc->seg = seg;
@@ -320,15 +323,23 @@ static void* _hak_span_alloc(size_t pages, size_t align_pages, bool* zeroed) {
  * back again and again); an emptied segment is kept or unmapped; dirty pages
  * beyond the limit are given back. */
 static void _hak_span_release(_hak_lseg_t* seg, size_t idx, size_t pages) {
+  /* a used span: its first and last pages agree, it lies after the header */
+  _hak_assert(seg->page[idx].used && seg->page[idx].start && seg->page[idx].pages == pages);
+  _hak_assert(idx >= seg->first && idx + pages <= HAK_LSEG_PAGES && seg->used_pages >= pages);
+  _hak_assert(pages == 1 || (seg->page[idx + pages - 1].pages == pages && seg->page[idx + pages - 1].used &&
+                             !seg->page[idx + pages - 1].start));
   seg->page[idx].used = 0;  /* never a used span's start again, even inside a larger span */
   seg->used_pages -= (uint32_t)pages;
   size_t r = idx + pages;
   if (r < HAK_LSEG_PAGES && !seg->page[r].used && seg->page[r].dirty) {
+    _hak_assert(seg->page[r].start && r + seg->page[r].pages <= HAK_LSEG_PAGES);
     pages += seg->page[r].pages;
     _hak_span_take_free(&seg->page[r]);
   }
   if (idx > seg->first && !seg->page[idx - 1].used) {
     size_t left = seg->page[idx - 1].pages;
+    _hak_assert(left >= 1 && left <= idx - seg->first && seg->page[idx - left].start &&
+                seg->page[idx - left].pages == left && !seg->page[idx - left].used);
     if (seg->page[idx - left].dirty) {
       idx -= left;
       pages += left;
@@ -363,7 +374,7 @@ static bool _hak_span_lookup(_hak_lseg_t* seg, const void* p, size_t* idx_out, _
 
 /* Under the lock: is `desc` (found without it) still what the map says for p? */
 static bool _hak_large_current(_hak_large_t* desc, const void* p) {
-  return desc->kind != HAK_LARGE_NONE && _hak_map_lookup(p) == (_hak_desc_t*)desc;
+  return _hak_atomic_load_relaxed(&desc->kind) != HAK_LARGE_NONE && _hak_map_lookup(p) == (_hak_desc_t*)desc;
 }
 /* Under the lock, for a p that is not current: why not. */
 static _hak_bad_t _hak_large_stale(const void* p) {
@@ -383,7 +394,7 @@ static void* _hak_huge_reuse(size_t map_size, size_t align, bool* zeroed) {
     if (!_hak_map_set(d->base, (_hak_desc_t*)d)) return NULL;
     *link = d->next;
     d->next = NULL;
-    __atomic_store_n(&d->kind, HAK_LARGE_HUGE, __ATOMIC_RELAXED);
+    _hak_atomic_store_relaxed(&d->kind, HAK_LARGE_HUGE);
     _hak_huge_cache_bytes -= d->size;
     _hak_huge_cache_count--;
     *zeroed = false;
@@ -399,7 +410,7 @@ static bool _hak_huge_keep(_hak_large_t* d) {
       _hak_huge_cache_bytes + d->size > HAK_LARGE_HUGE_CACHE)
     return false;
   _hak_map_set(d->base, (_hak_desc_t*)&_hak_huge_freed);
-  __atomic_store_n(&d->kind, HAK_LARGE_NONE, __ATOMIC_RELAXED);
+  _hak_atomic_store_relaxed(&d->kind, HAK_LARGE_NONE);
   d->next = _hak_huge_cache;
   _hak_huge_cache = d;
   _hak_huge_cache_bytes += d->size;
@@ -422,7 +433,7 @@ static void* _hak_huge_alloc(size_t size, size_t alignment, bool* zeroed) {
   char* base = _hak_os_alloc_aligned_reserved(map_size, align);
   _hak_large_lock();
   if (base != NULL) {
-    __atomic_store_n(&desc->kind, HAK_LARGE_HUGE, __ATOMIC_RELAXED);
+    _hak_atomic_store_relaxed(&desc->kind, HAK_LARGE_HUGE);
     desc->base = base;
     desc->size = map_size;
     desc->align = align;
@@ -456,7 +467,7 @@ void* _hak_large_alloc(_hak_heap_t* heap, size_t size, size_t alignment, bool ze
     p = _hak_huge_alloc(size, alignment, &zeroed);  /* fresh pages are zero, cached ones not */
     if (p != NULL && zero && !zeroed) memset(p, 0, size);
   }
-  if (unlikely(p == NULL)) return NULL;
+  if (_hak_unlikely(p == NULL)) return NULL;
   _hak_stat_inc(heap, large_allocs);
   _hak_stat_add(heap, large_bytes, size);
   return p;
@@ -470,9 +481,10 @@ void _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p) {
     _hak_bad_free(heap, "free", bad, p);
     return;
   }
-  if (desc->kind == HAK_LARGE_SPANS) {
+  if (_hak_atomic_load_relaxed(&desc->kind) == HAK_LARGE_SPANS) {
     size_t idx = 0;
     _hak_bad_t bad;
+    _hak_assert(desc->seg == (_hak_lseg_t*)desc->base && desc->seg->desc == desc);
     if (!_hak_span_lookup(desc->seg, p, &idx, &bad)) {
       _hak_large_unlock();
       _hak_bad_free(heap, "free", bad, p);
@@ -488,6 +500,7 @@ void _hak_large_free(_hak_heap_t* heap, _hak_large_t* desc, void* p) {
     }
     char* base = desc->base;
     size_t size = desc->size;
+    _hak_assert(((uintptr_t)base & (desc->align - 1)) == 0 && size % HAK_LPAGE == 0 && desc->seg == NULL);
     if (_hak_huge_keep(desc)) {
       _hak_large_unlock();
     } else {
@@ -504,7 +517,7 @@ size_t _hak_large_usable(_hak_large_t* desc, const void* p) {
   size_t usable = 0, idx = 0;
   _hak_large_lock();
   if (_hak_large_current(desc, p)) {
-    if (desc->kind == HAK_LARGE_SPANS) {
+    if (_hak_atomic_load_relaxed(&desc->kind) == HAK_LARGE_SPANS) {
       _hak_bad_t bad;
       if (_hak_span_lookup(desc->seg, p, &idx, &bad)) usable = (size_t)desc->seg->page[idx].pages << HAK_LPAGE_SHIFT;
     } else if (p == desc->base) {
@@ -543,7 +556,7 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
   _hak_large_lock();
   if (!_hak_large_current(desc, p)) return _hak_lrealloc_bad(heap, _hak_large_stale(p), p);
   bool stays_large = !(size <= HAK_TINY_MAX || (size >= HAK_MID_MIN && size <= HAK_MID_MAX));
-  if (desc->kind == HAK_LARGE_SPANS) {
+  if (_hak_atomic_load_relaxed(&desc->kind) == HAK_LARGE_SPANS) {
     _hak_lseg_t* seg = desc->seg;
     size_t idx = 0;
     _hak_bad_t bad;
@@ -586,14 +599,14 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
     if (_hak_worth_shrinking(old, want)) {
       /* shrinking the end of a mapping never splits it; if refused, keep it all */
       if (mremap(desc->base, old, want, 0) != MAP_FAILED) {
-        atomic_fetch_sub_explicit(&_hak_os_reserved, (int64_t)(old - want), memory_order_relaxed);
+        _hak_atomic_sub_relaxed(&_hak_os_reserved, (int64_t)(old - want));
         desc->size = want;
       }
     }
     return _hak_lrealloc_kept(p, saved);
   }
   if (mremap(desc->base, old, want, 0) != MAP_FAILED) {  /* grown in place */
-    atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)(want - old), memory_order_relaxed);
+    _hak_atomic_add_relaxed(&_hak_os_reserved, (int64_t)(want - old));
     desc->size = want;
     return _hak_lrealloc_kept(p, saved);
   }
@@ -616,7 +629,7 @@ void* _hak_large_realloc(_hak_heap_t* heap, _hak_large_t* desc, void* p, size_t 
     return NULL;
   }
   /* dest's range (counted) now holds the block; the old range is gone */
-  atomic_fetch_sub_explicit(&_hak_os_reserved, (int64_t)old, memory_order_relaxed);
+  _hak_atomic_sub_relaxed(&_hak_os_reserved, (int64_t)old);
   _hak_map_set(desc->base, NULL);
   desc->base = dest;
   desc->size = grown;

@@ -134,7 +134,10 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
   _hak_mid_class_t* seg = &heap->mid[cls];
   /* 1. blocks returned by other threads (6-A remote frees) */
   void* remote = _hak_remote_take(&heap->mid_remote[cls], &seg->free_list);
-  if (remote != NULL) return remote;
+  if (remote != NULL) {
+    _hak_assert_popped(heap, remote, HAK_POOL_MID, cls);
+    return remote;
+  }
   /* 2. never-used blocks of the current chunk, else refill with a new chunk */
   size_t stride = HAK_MID_STRIDE(cls);
   if (seg->bump == NULL || seg->bump + stride > seg->end) {
@@ -152,20 +155,21 @@ static _HAK_NOINLINE void* _hak_mid_alloc_slow(_hak_heap_t* heap, uint32_t cls) 
   }
   void* block = seg->bump;
   seg->bump += stride;
-  atomic_store_explicit(&seg->chunks->used_end, seg->bump, memory_order_relaxed);
+  _hak_atomic_store_relaxed(&seg->chunks->used_end, seg->bump);
   return block;
 }
 
 void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
   uint32_t cls = _hak_mid_class(size);
-  hak_assert(cls < HAK_MID_CLASSES);
+  _hak_assert(cls < HAK_MID_CLASSES);
   _hak_mid_class_t* seg = &heap->mid[cls];
   void* block = seg->free_list;
-  if (likely(block != NULL)) {
+  if (_hak_likely(block != NULL)) {
+    _hak_assert_popped(heap, block, HAK_POOL_MID, cls);
     seg->free_list = *(void**)block;
   } else {
     block = _hak_mid_alloc_slow(heap, cls);
-    if (unlikely(block == NULL)) return NULL;
+    if (_hak_unlikely(block == NULL)) return NULL;
   }
   _hak_node_claim(block);
   _hak_stat_inc(heap, mid_allocs);
@@ -184,7 +188,10 @@ void* _hak_mid_alloc(_hak_heap_t* heap, size_t size) {
 /* Every variant's local free ends here, and its remote free in
  * _hak_mid_mark_remote: the double-free check is the same in all of them. */
 static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* block) {
-  if (unlikely(!_hak_node_mark_free(block))) {
+  _hak_assert(cls < HAK_MID_CLASSES);
+  _hak_assert(_hak_segment_of(block)->owner == heap);  /* local: the caller's own block */
+  _hak_assert_block(_hak_segment_of(block), block, HAK_POOL_MID, cls);
+  if (_hak_unlikely(!_hak_node_mark_free(block))) {
     _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, (char*)block + HAK_MID_HEADER_BYTES);
     return;
   }
@@ -198,7 +205,7 @@ static inline void _hak_mid_push_local(_hak_heap_t* heap, uint32_t cls, void* bl
 /* A free by another thread: mark the block free (atomically); false, and
  * reported, if it already was. */
 static inline bool _hak_mid_mark_remote(_hak_heap_t* heap, void* block) {
-  if (likely(_hak_node_mark_free_atomic(block))) return true;
+  if (_hak_likely(_hak_node_mark_free_atomic(block))) return true;
   _hak_bad_free(heap, "free", HAK_BAD_DOUBLE, (char*)block + HAK_MID_HEADER_BYTES);
   return false;
 }
@@ -224,10 +231,11 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   /* 1. The class comes from the chunk the segment map found for p (the
    *    reference passed the size; either way no per-block metadata is read). */
   uint32_t cls = chunk->class_idx;
+  _hak_assert(_hak_segment_of(p) == chunk && chunk->pool == HAK_POOL_MID && cls < HAK_MID_CLASSES);
   _hak_mid_class_t* seg = &heap->mid[cls];
   /* 2. Fast path: p is a block handed out from the caller's TLS segment of
    *    that class (below its bump pointer, at a block boundary): lock-free. */
-  if (likely((char*)p >= seg->chunk_base && (char*)p < seg->bump &&
+  if (_hak_likely((char*)p >= seg->chunk_base && (char*)p < seg->bump &&
              _hak_mid_at_block((uint64_t)((char*)p - seg->chunk_base), cls))) {
     _hak_mid_push_local(heap, cls, p);
     return;
@@ -236,21 +244,25 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    older chunk of ours).  Look it up in the global registry, under its
    *    mutex, to find the owner and the class. */
   _hak_mid_reg_entry_t e;
-  if (unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
+  if (_hak_unlikely(!_hak_mid_registry_lookup(heap, p, &e) ||
                !_hak_mid_at_block((uint64_t)((char*)p - e.base), e.class_idx) ||
                !_hak_segment_handed_out(chunk, p))) {  /* beyond its owner's bump pointer */
     _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);  /* never handed out */
     return;
   }
+  /* the registry and the segment map agree on the chunk */
+  _hak_assert(e.base == chunk->blocks_start && e.end == chunk->blocks_end);
+  _hak_assert(e.owner == chunk->owner && e.class_idx == chunk->class_idx);
   if (e.owner == heap) {
     _hak_mid_push_local(heap, e.class_idx, p);
     return;
   }
   /* 4. Remote free: return the block to its owner's lock-free remote list. */
-  if (unlikely(!_hak_mid_mark_remote(heap, p))) return;
+  if (_hak_unlikely(!_hak_mid_mark_remote(heap, p))) return;
   _hak_stat_inc(heap, mid_frees);
   _hak_stat_inc(heap, mid_remote_frees);
   _hak_stat_inc(heap, mid_class_frees[e.class_idx]);
+  _hak_assert_block(chunk, p, HAK_POOL_MID, e.class_idx);
   _hak_remote_push(&e.owner->mid_remote[e.class_idx], p);
 }
 // end-excerpt
@@ -262,20 +274,23 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
    *    address and the class must be the chunk's, so neither a pointer into a
    *    block nor stale data is taken for a header. */
   _hak_mid_header_t* hdr = (_hak_mid_header_t*)p - 1;
-  if (unlikely((char*)hdr < chunk->blocks_start)) {
+  _hak_assert(_hak_segment_of(p) == chunk && chunk->pool == HAK_POOL_MID);
+  if (_hak_unlikely((char*)hdr < chunk->blocks_start)) {
     _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);
     return;
   }
   _hak_stat_inc(heap, header_reads);
   uint32_t cls = hdr->class_idx;
-  if (unlikely(hdr->magic != _hak_mid_magic_at(hdr) || cls != chunk->class_idx)) {
+  if (_hak_unlikely(hdr->magic != _hak_mid_magic_at(hdr) || cls != chunk->class_idx)) {
     /* not a live Mid block: a free one (its header is now a list node), or none */
     _hak_bad_free(heap, "free", _hak_node_is_free(hdr) ? HAK_BAD_DOUBLE : HAK_BAD_INVALID, p);
     return;
   }
+  /* a header that passed the magic check was written by an allocation */
+  _hak_assert(cls < HAK_MID_CLASSES && _hak_segment_handed_out(chunk, hdr));
   _hak_mid_class_t* seg = &heap->mid[cls];
   /* 2. Fast path: the block is in the caller's current chunk of that class. */
-  if (likely((char*)hdr >= seg->chunk_base && (char*)hdr < seg->end)) {
+  if (_hak_likely((char*)hdr >= seg->chunk_base && (char*)hdr < seg->end)) {
     _hak_mid_push_local(heap, cls, hdr);  /* lock-free */
     return;
   }
@@ -284,7 +299,9 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
     _hak_mid_push_local(heap, cls, hdr);
     return;
   }
-  if (unlikely(!_hak_mid_mark_remote(heap, hdr))) return;
+  _hak_assert(chunk->owner != heap);
+  _hak_assert_block(chunk, hdr, HAK_POOL_MID, cls);
+  if (_hak_unlikely(!_hak_mid_mark_remote(heap, hdr))) return;
   _hak_stat_inc(heap, mid_frees);
   _hak_stat_inc(heap, mid_remote_frees);
   _hak_stat_inc(heap, mid_class_frees[cls]);

@@ -24,9 +24,9 @@ static _Atomic(int) _hak_options_state;  /* 0 not yet, 1 in progress, 2 done */
  * HAK_INVALID_FREE from the environment (getenv allocates nothing). */
 void _hak_options_init(void) {
   int expected = 0;
-  if (atomic_load_explicit(&_hak_options_state, memory_order_acquire) == 2 ||
-      !atomic_compare_exchange_strong(&_hak_options_state, &expected, 1)) {
-    while (atomic_load_explicit(&_hak_options_state, memory_order_acquire) != 2) { /* another thread */ }
+  if (_hak_atomic_load_acquire(&_hak_options_state) == 2 ||
+      !_hak_atomic_cas_strong_acq_rel(&_hak_options_state, &expected, 1)) {
+    while (_hak_atomic_load_acquire(&_hak_options_state) != 2) { /* another thread */ }
     return;
   }
   uintptr_t secret = (uintptr_t)&_hak_free_secret * 0x9E3779B97F4A7C15ull;
@@ -40,16 +40,16 @@ void _hak_options_init(void) {
    * value a block handed out carries there. */
   _hak_free_secret = secret | 0xF;
   const char* mode = getenv("HAK_INVALID_FREE");
-  if (mode != NULL && strcmp(mode, "count") == 0) atomic_store(&_hak_invalid_abort, 0);
-  else if (mode != NULL && strcmp(mode, "abort") == 0) atomic_store(&_hak_invalid_abort, 1);
-  atomic_store_explicit(&_hak_options_state, 2, memory_order_release);
+  if (mode != NULL && strcmp(mode, "count") == 0) _hak_atomic_store_release(&_hak_invalid_abort, 0);
+  else if (mode != NULL && strcmp(mode, "abort") == 0) _hak_atomic_store_release(&_hak_invalid_abort, 1);
+  _hak_atomic_store_release(&_hak_options_state, 2);
 }
 
 HAK_API int hak_invalid_free_mode(int mode) {
   _hak_options_init();
-  int abort_now = atomic_load(&_hak_invalid_abort);
+  int abort_now = _hak_atomic_load_acquire(&_hak_invalid_abort);
   if (mode == HAK_INVALID_FREE_MODE_ABORT || mode == HAK_INVALID_FREE_MODE_COUNT)
-    atomic_store(&_hak_invalid_abort, mode == HAK_INVALID_FREE_MODE_ABORT);
+    _hak_atomic_store_release(&_hak_invalid_abort, mode == HAK_INVALID_FREE_MODE_ABORT);
   return abort_now ? HAK_INVALID_FREE_MODE_ABORT : HAK_INVALID_FREE_MODE_COUNT;
 }
 
@@ -60,7 +60,7 @@ void _hak_bad_free(_hak_heap_t* heap, const char* op, _hak_bad_t what, const voi
     if (what == HAK_BAD_DOUBLE) _hak_diag_inc(heap, double_frees);
     if (what == HAK_BAD_FOREIGN) _hak_diag_inc(heap, foreign_frees);
   }
-  if (!atomic_load_explicit(&_hak_invalid_abort, memory_order_relaxed)) return;
+  if (!_hak_atomic_load_relaxed(&_hak_invalid_abort)) return;
   char line[160];
   size_t n = 0;
   const char* parts[] = {"hak: ", op, "(): ", what == HAK_BAD_DOUBLE ? "double free detected" : "invalid pointer", " (0x"};
@@ -77,8 +77,8 @@ void _hak_bad_free(_hak_heap_t* heap, const char* op, _hak_bad_t what, const voi
 }
 
 static inline int _hak_route(size_t size) {
-  if (likely(size <= HAK_TINY_MAX)) return HAK_POOL_TINY;
-  if (likely(size >= HAK_MID_MIN && size <= HAK_MID_MAX)) return HAK_POOL_MID;
+  if (_hak_likely(size <= HAK_TINY_MAX)) return HAK_POOL_TINY;
+  if (_hak_likely(size >= HAK_MID_MIN && size <= HAK_MID_MAX)) return HAK_POOL_MID;
   return HAK_POOL_LARGE;
 }
 
@@ -103,16 +103,17 @@ static inline void* _hak_malloc_in(_hak_heap_t* heap, size_t size) {
 
 static inline void _hak_free_in(_hak_heap_t* heap, void* p) {
   _hak_desc_t* desc = _hak_map_lookup(p);
-  if (unlikely(desc == NULL)) {  /* not hak's: never touch it */
+  if (_hak_unlikely(desc == NULL)) {  /* not hak's: never touch it */
     _hak_bad_free(heap, "free", HAK_BAD_FOREIGN, p);
     return;
   }
   /* Every block hak hands out is 16-byte aligned (glibc checks the same):
    * the one pointer check of every pool, before any pool reads near p. */
-  if (unlikely(((uintptr_t)p & (HAK_ALIGNMENT - 1)) != 0)) {
+  if (_hak_unlikely(((uintptr_t)p & (HAK_ALIGNMENT - 1)) != 0)) {
     _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);
     return;
   }
+  _hak_assert(desc->pool == HAK_POOL_TINY || desc->pool == HAK_POOL_MID || desc->pool == HAK_POOL_LARGE);
   switch (desc->pool) {
     case HAK_POOL_TINY: _hak_tiny_free(heap, (_hak_segment_t*)desc, p); break;
     case HAK_POOL_MID:  _hak_mid_free(heap, (_hak_segment_t*)desc, p); break;
@@ -123,20 +124,20 @@ static inline void _hak_free_in(_hak_heap_t* heap, void* p) {
 HAK_API void* hak_malloc(size_t size) {
   _hak_heap_t* heap = _hak_heap();
   void* p;
-  if (likely(heap != NULL)) {
+  if (_hak_likely(heap != NULL)) {
     p = _hak_malloc_in(heap, size);
   } else {  /* after this thread's exit */
     p = _hak_malloc_in(_hak_late_enter(), size);
     _hak_late_leave();
   }
-  if (unlikely(p == NULL)) errno = ENOMEM;
+  if (_hak_unlikely(p == NULL)) errno = ENOMEM;
   return p;
 }
 
 HAK_API void hak_free(void* p) {
-  if (unlikely(p == NULL)) return;
+  if (_hak_unlikely(p == NULL)) return;
   _hak_heap_t* heap = _hak_heap();
-  if (likely(heap != NULL)) {
+  if (_hak_likely(heap != NULL)) {
     _hak_free_in(heap, p);
   } else {  /* after this thread's exit */
     _hak_free_in(_hak_late_enter(), p);
@@ -146,7 +147,7 @@ HAK_API void hak_free(void* p) {
 
 HAK_API void* hak_calloc(size_t count, size_t size) {
   size_t bytes;
-  if (unlikely(__builtin_mul_overflow(count, size, &bytes))) {
+  if (_hak_unlikely(__builtin_mul_overflow(count, size, &bytes))) {
     errno = ENOMEM;
     return NULL;
   }
@@ -158,9 +159,9 @@ HAK_API void* hak_calloc(size_t count, size_t size) {
   /* Large knows which of its pages are untouched (fresh or given back). */
   _hak_heap_t* heap = _hak_heap();
   bool late = heap == NULL;  /* after this thread's exit */
-  if (unlikely(late)) heap = _hak_late_enter();
+  if (_hak_unlikely(late)) heap = _hak_late_enter();
   void* p = _hak_large_alloc(heap, bytes, HAK_ALIGNMENT, true);
-  if (unlikely(late)) _hak_late_leave();
+  if (_hak_unlikely(late)) _hak_late_leave();
   if (p == NULL) errno = ENOMEM;
   return p;
 }
@@ -185,7 +186,7 @@ HAK_API size_t hak_usable_size(const void* p) {
 static void* _hak_realloc_large(_hak_large_t* desc, void* p, size_t size) {
   _hak_heap_t* heap = _hak_heap();
   bool late = heap == NULL;  /* after this thread's exit */
-  if (unlikely(late)) heap = _hak_late_enter();
+  if (_hak_unlikely(late)) heap = _hak_late_enter();
   size_t old = 0;
   void* q = _hak_large_realloc(heap, desc, p, size, &old);
   if (q == NULL && old != 0) {  /* it has to move: to another pool, or where it can grow */
@@ -201,7 +202,7 @@ static void* _hak_realloc_large(_hak_large_t* desc, void* p, size_t size) {
       errno = ENOMEM;
     }
   }
-  if (unlikely(late)) _hak_late_leave();
+  if (_hak_unlikely(late)) _hak_late_leave();
   return q;
 }
 
@@ -215,7 +216,7 @@ HAK_API void* hak_realloc(void* p, size_t size) {
   /* Large grows and shrinks in place where it can (and moves otherwise). */
   if (desc != NULL && desc->pool == HAK_POOL_LARGE) return _hak_realloc_large((_hak_large_t*)desc, p, size);
   size_t usable = desc != NULL && _hak_block_live((_hak_segment_t*)desc, p) ? ((_hak_segment_t*)desc)->block_size : 0;
-  if (unlikely(usable == 0)) {  /* not a live block of hak's: its size is unknown, it cannot be moved */
+  if (_hak_unlikely(usable == 0)) {  /* not a live block of hak's: its size is unknown, it cannot be moved */
     _hak_heap_t* heap = _hak_heap();
     _hak_bad_free(heap, "realloc",
                   desc == NULL ? HAK_BAD_FOREIGN
@@ -243,9 +244,9 @@ HAK_API void* hak_memalign(size_t alignment, size_t size) {
   size_t need = size > alignment ? size : alignment;
   _hak_heap_t* heap = _hak_heap();
   bool late = heap == NULL;  /* after this thread's exit */
-  if (unlikely(late)) heap = _hak_late_enter();
+  if (_hak_unlikely(late)) heap = _hak_late_enter();
   void* p = need <= HAK_TINY_MAX ? _hak_tiny_alloc(heap, need) : _hak_large_alloc(heap, size, alignment, false);
-  if (unlikely(late)) _hak_late_leave();
+  if (_hak_unlikely(late)) _hak_late_leave();
   if (p == NULL) errno = ENOMEM;
   return p;
 }
@@ -256,7 +257,7 @@ HAK_API int hak_pool_of(const void* p) {
   _hak_desc_t* desc = p ? _hak_map_lookup(p) : NULL;
   if (desc == NULL) return HAK_POOL_NONE;
   if (desc->pool == HAK_POOL_LARGE &&  /* a freed huge block, or a descriptor no longer in use */
-      __atomic_load_n(&((_hak_large_t*)desc)->kind, __ATOMIC_RELAXED) == HAK_LARGE_NONE)
+      _hak_atomic_load_relaxed(&((_hak_large_t*)desc)->kind) == HAK_LARGE_NONE)
     return HAK_POOL_NONE;
   return (int)desc->pool;
 }

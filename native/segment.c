@@ -29,7 +29,7 @@ bool _hak_os_unmap(void* p, size_t size) {
     errno = saved;
     return false;
   }
-  atomic_fetch_sub_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+  _hak_atomic_sub_relaxed(&_hak_os_reserved, (int64_t)size);
   return true;
 }
 
@@ -48,7 +48,7 @@ static void* _hak_os_alloc(size_t size, size_t alignment, bool reserve) {
     return NULL;
   }
   if (alignment <= 4096) {
-    atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+    _hak_atomic_add_relaxed(&_hak_os_reserved, (int64_t)size);
     return raw;
   }
   uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
@@ -60,11 +60,11 @@ static void* _hak_os_alloc(size_t size, size_t alignment, bool reserve) {
     /* the head may or may not be gone: unmap what remains of [raw, raw + size + alignment);
      * should even that be refused, the bytes stay mapped and are counted as such */
     if (munmap(raw, size + alignment) != 0)
-      atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)(size + alignment), memory_order_relaxed);
+      _hak_atomic_add_relaxed(&_hak_os_reserved, (int64_t)(size + alignment));
     errno = saved;
     return NULL;
   }
-  atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)size, memory_order_relaxed);
+  _hak_atomic_add_relaxed(&_hak_os_reserved, (int64_t)size);
   errno = saved;
   return (void*)aligned;
 }
@@ -80,18 +80,18 @@ bool _hak_map_set(const void* segment_addr, _hak_desc_t* desc) {
   uintptr_t seg = (uintptr_t)segment_addr >> HAK_SEGMENT_SHIFT;
   if (seg >> HAK_MAP_BITS) return false;
   _Atomic(_hak_map_leaf_t*)* slot = &_hak_map_top[seg >> HAK_MAP_LEAF_BITS];
-  _hak_map_leaf_t* leaf = atomic_load_explicit(slot, memory_order_acquire);
+  _hak_map_leaf_t* leaf = _hak_atomic_load_acquire(slot);
   if (leaf == NULL) {
     _hak_map_leaf_t* fresh = _hak_os_map(sizeof(_hak_map_leaf_t), false);
     if (fresh == NULL) return false;
-    atomic_fetch_add_explicit(&_hak_os_reserved, (int64_t)sizeof(_hak_map_leaf_t), memory_order_relaxed);
-    if (atomic_compare_exchange_strong(slot, &leaf, fresh)) {
+    _hak_atomic_add_relaxed(&_hak_os_reserved, (int64_t)sizeof(_hak_map_leaf_t));
+    if (_hak_atomic_cas_strong_acq_rel(slot, &leaf, fresh)) {
       leaf = fresh;
     } else {
       _hak_os_free(fresh, sizeof(_hak_map_leaf_t));  /* another thread won; `leaf` is theirs */
     }
   }
-  atomic_store_explicit(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)], desc, memory_order_release);
+  _hak_atomic_store_release(&(*leaf)[seg & ((1u << HAK_MAP_LEAF_BITS) - 1)], desc);
   return true;
 }
 
@@ -115,7 +115,7 @@ _hak_segment_t* _hak_segment_new(_hak_heap_t* heap, _hak_pool_t pool, uint32_t c
   seg->owner = heap;
   seg->blocks_start = (char*)seg + first;
   seg->blocks_end = seg->blocks_start + count * stride;
-  atomic_store_explicit(&seg->used_end, seg->blocks_start, memory_order_relaxed);
+  _hak_atomic_store_relaxed(&seg->used_end, seg->blocks_start);
   if (!_hak_map_set(seg, (_hak_desc_t*)seg)) {
     _hak_os_free(seg, HAK_SEGMENT_SIZE);
     return NULL;

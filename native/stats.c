@@ -47,8 +47,8 @@ static void _hak_stats_sum(_hak_stats_t* total) {
   memset(total, 0, sizeof *total);
   uint64_t* dst = (uint64_t*)total;
   for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) {
-    const uint64_t* src = (const uint64_t*)&h->stats;
-    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    uint64_t* src = (uint64_t*)&h->stats;
+    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] += _hak_atomic_load_relaxed(_hak_atomic_view(uint64_t, &src[i]));
   }
 }
 
@@ -71,7 +71,7 @@ HAK_API size_t hak_stats_json(char* buf, size_t cap) {
 #define _HAK_EMIT(name) _hak_json_put(&j, "%s\"" #name "\": %llu", sep, (unsigned long long)s.name), sep = ", ";
   HAK_COUNTERS(_HAK_EMIT)
 #undef _HAK_EMIT
-  int64_t reserved = atomic_load_explicit(&_hak_os_reserved, memory_order_relaxed);
+  int64_t reserved = _hak_atomic_load_relaxed(&_hak_os_reserved);
   _hak_json_put(&j, ", \"os_reserved_bytes\": %lld", (long long)reserved);
   _hak_json_array(&j, "tiny_class_allocs", s.tiny_class_allocs, HAK_TINY_CLASSES);
   _hak_json_array(&j, "tiny_class_frees", s.tiny_class_frees, HAK_TINY_CLASSES);
@@ -132,7 +132,7 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
 #else
                 "false",
 #endif
-#if defined(HAK_DEBUG) && HAK_DEBUG
+#if HAK_DEBUG
                 "true"
 #else
                 "false"
