@@ -21,7 +21,7 @@ from reportgen.phases import load_phases
 from reportgen.plan import collect
 from reportgen.project import Project
 
-PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml")
+PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml", "variants.yaml")
 
 
 def copy_project(root: Path) -> Path:
