@@ -147,6 +147,11 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
         raise UserError(f"no rendered reports in {docs_dir / 'phases'}: run `reportgen render` "
                         "(or `reportgen publish`) first")
     ship_plotly(docs_dir)
+    from .stamps import SITE_STAMP_FILE, site_is_current, site_stamp
+    nav = nav_for(project, docs_dir)
+    stamp = site_stamp(project, docs_dir, nav, site_url)
+    if site_is_current(site_dir, stamp):   # no page, doc or setting changed since the last build
+        return site_dir
     # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     hooks = [str(Path(__file__).with_name("site_hooks.py"))]
@@ -160,12 +165,13 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
                 tmp.chmod(0o755)  # mkdtemp makes it private; the site is not
                 overrides = {"site_url": site_url} if site_url else {}
                 cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(tmp),
-                                  nav=nav_for(project, docs_dir), hooks=hooks, **overrides)
+                                  nav=nav, hooks=hooks, **overrides)
                 cfg.plugins.on_startup(command="build", dirty=False)
                 try:
                     build(cfg)
                 finally:
                     cfg.plugins.on_shutdown()
+                (tmp / SITE_STAMP_FILE).write_text(stamp + "\n")
                 _swap_in(tmp, site_dir)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
