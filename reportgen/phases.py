@@ -623,7 +623,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                         "use an expression such as {{ m('bench.<workload>.comparisons.<variant>.speedup') | pct }}")
 
 
-class _SpecLoader(yaml.SafeLoader):
+class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml's parser where installed
     """YAML as safe_load reads it, except: a key given twice in one mapping is an error (not
     "the last one wins"), and dates stay text for the spec's own check (a real calendar date)."""
 

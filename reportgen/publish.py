@@ -45,7 +45,7 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
     attach_machines(project, every_phase, results, store)   # every machine under results/, side by side
     pages = render_all(project, every_phase, results)
     update("build the site (mkdocs)", 1, 2)
-    site = build_site(project, site_url=site_url)
+    site = build_site(project, site_url=site_url, phases=every_phase)
     update("published", 2, 2)
     return Published(results, pages, site, phases, time.monotonic() - started)
 

@@ -154,6 +154,7 @@ def carry_over(old_dir: Path, new_dir: Path, names) -> bool:
 
 def site_stamp(project, docs_dir: Path, nav, site_url) -> str:
     h = _Hasher("site").put("tool", tool_digest()).put("nav", nav).put("url", site_url)
+    h.put("templates", templates_digest(project))       # the theme's overrides (templates/site/)
     h.file("mkdocs.yml", project.root / "mkdocs.yml")
     docs_dir = Path(docs_dir)
     for path in sorted(p for p in docs_dir.rglob("*") if p.is_file()):

@@ -215,6 +215,7 @@ PEERS: dict[str, Peer] = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _library_dirs() -> list[Path]:
     """Where the dynamic linker looks on a Debian system, multiarch first."""
     dirs = []
