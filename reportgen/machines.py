@@ -16,7 +16,8 @@ from .project import Project
 
 def attach_machines(project: Project, phases, results: dict, store=None) -> None:
     """results["machines"]: machine id -> {"machine", "label", "quick", "phases", "local"}, for
-    this machine (the results given) and every other machine with phase records under results/."""
+    this machine (the results given) and every other machine with phase records under results/;
+    and results["per_machine"]: phase id -> per_machine() (what the phase pages show)."""
     from .plan import collect
     from .store import Store
 
@@ -37,6 +38,7 @@ def attach_machines(project: Project, phases, results: dict, store=None) -> None
                     "quick": bool(other.get("quick")), "phases": other.get("phases") or {}, "local": False}
     results["machines"] = out
     results["local_machine"] = local
+    results["per_machine"] = {spec.id: per_machine(spec, results) for spec in phases}
 
 
 def per_machine(spec, results: dict) -> dict | None:

@@ -24,7 +24,6 @@ from .units import (f_bytes, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_
                     f_spct, present)
 from .errors import UserError
 from .machine import machine_label
-from .machines import per_machine
 from .phases import Excerpt, Phase, chronological
 from .project import Project
 from .results import PhaseResults
@@ -583,7 +582,8 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
                          for i, h in enumerate(spec.hypotheses)},
         "conclusion": authored(spec.conclusion, spec, v, "conclusion"),
         "prov": phase_res.get("provenance") or {},
-        "per_machine": per_machine(spec, results) if "phases" in results else None,
+        # every machine's verdicts on this phase (reportgen.machines.attach_machines)
+        "per_machine": (results.get("per_machine") or {}).get(spec.id) if "phases" in results else None,
     }
     return _env(project).get_template("phase.md.j2").render(**ctx)
 
