@@ -303,12 +303,14 @@ def build_library(project: Project, name: str, sources: Iterable[Path], defines:
     return _build(_Spec(project, name, sources, defines, compile_args, extra_link, dirs))
 
 
-def allocator_sources(project: Project, kind: str = "lib") -> list[Path]:
-    """The allocator's translation units: native/*.c but the bench drivers and (unless preloading) preload.c."""
+def allocator_sources(project: Project, kind: str = "lib", native_dir: Path | None = None) -> list[Path]:
+    """The allocator's translation units: native/*.c but the bench drivers and (unless preloading) preload.c.
+
+    `native_dir`: another native/ tree (a revision's, reportgen.revisions) instead of the project's."""
     if kind not in KINDS:
         raise UserError(f"unknown build kind {kind!r}; expected one of {', '.join(KINDS)}")
     sources = []
-    for path in sorted(project.native_dir.glob("*.c")):
+    for path in sorted((native_dir or project.native_dir).glob("*.c")):
         if path.name.startswith("bench"):
             continue
         if path.name == "preload.c" and kind != "preload":
@@ -318,7 +320,11 @@ def allocator_sources(project: Project, kind: str = "lib") -> list[Path]:
 
 
 def _variant_spec(project: Project, variant, kind: str) -> _Spec:
-    sources = allocator_sources(project, kind)
+    native = project.native_dir
+    if getattr(variant, "revision", None):   # built from native/ as it stood at that commit
+        from .revisions import native_at
+        native = native_at(project, variant.revision)
+    sources = allocator_sources(project, kind, native)
     defines: dict = dict(variant.flags)
     # The library reports its own name in hak_config_json (derived variants included).
     defines.setdefault("HAK_VARIANT_NAME", f'"{variant.name}"')
@@ -335,14 +341,13 @@ def _variant_spec(project: Project, variant, kind: str) -> _Spec:
     if kind == "timed":
         defines["HAK_STATS"] = "0"   # hot-path counters compiled out: what timed runs measure
     suffix = "" if kind == "lib" else f"-{kind}"
-    return _Spec(project, f"{variant.name}{suffix}", sources, defines, compile_args, extra_link,
-                 [project.native_dir])
+    return _Spec(project, f"{variant.name}{suffix}", sources, defines, compile_args, extra_link, [native])
 
 
-def _resolve_variant(variant):
+def _resolve_variant(variant, project: Project | None = None):
     if isinstance(variant, str):
         from .variants import get_variant
-        return get_variant(variant)
+        return get_variant(variant, project)
     return variant
 
 
@@ -353,12 +358,12 @@ def build_variant(project: Project, variant, kind: str = "lib") -> Path:
     (HAK_STATS=0), for timed runs; "preload": also exports malloc & co. for LD_PRELOAD;
     "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load).
     """
-    return _build(_variant_spec(project, _resolve_variant(variant), kind))
+    return _build(_variant_spec(project, _resolve_variant(variant, project), kind))
 
 
 def is_built(project: Project, variant, kind: str = "lib") -> bool:
     """Whether the library build_variant would return is already in the cache."""
-    return _variant_spec(project, _resolve_variant(variant), kind).library.is_file()
+    return _variant_spec(project, _resolve_variant(variant, project), kind).library.is_file()
 
 
 def source_hash(project: Project, variant) -> str:
@@ -367,4 +372,4 @@ def source_hash(project: Project, variant) -> str:
     The same string names its build directory, so a result record points at
     the exact library that produced it.
     """
-    return _variant_spec(project, _resolve_variant(variant), "lib").hash
+    return _variant_spec(project, _resolve_variant(variant, project), "lib").hash

@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         project = Project.locate(args.root)
+        from .variants import use_project
+        use_project(project)     # `VARIANTS` and a phase's names: this project's variants.yaml
         return int(importlib.import_module(command_module(args.command)).main(args, project) or 0)
     except UserError as exc:
         print(f"reportgen: error: {exc}", file=sys.stderr)

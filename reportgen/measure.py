@@ -69,15 +69,16 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
     """
     from . import build, variants
 
-    bench_c = project.native_dir / "bench.c"
+    bench_c = project.native_dir / "bench.c"    # the harness is the working tree's, for every variant
+    declared = variants.project_variants(project)
     if not isinstance(allocator, str):           # a Variant object (e.g. variant_with(...))
         variant = allocator
-    elif allocator in variants.VARIANTS:
-        variant = variants.VARIANTS[allocator]
+    elif allocator in declared:
+        variant = declared[allocator]
     elif allocator in variants.PEERS:
         variant = None
     else:
-        raise UserError(f"unknown variant {allocator!r}; project variants: {', '.join(variants.VARIANTS)}; "
+        raise UserError(f"unknown variant {allocator!r}; project variants: {', '.join(declared)}; "
                         f"system allocators: {', '.join(variants.PEERS)}")
     if variant is not None:
         hak_lib = build.build_variant(project, variant, "lib")
@@ -89,7 +90,8 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
         return AllocatorSpec(variant.name, "project", str(lib), str(hak_lib),
                              build.source_hash(project, variant), build.lib_hash(lib),
                              {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS),
-                              "timed": {"HAK_STATS": "0"}},
+                              "timed": {"HAK_STATS": "0"},
+                              **({"revision": variant.revision} if getattr(variant, "revision", None) else {})},
                              str(timed), build.lib_hash(timed))
     available, path, why = variants.peer_status(allocator)
     if not available:

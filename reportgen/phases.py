@@ -379,13 +379,12 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     return _loc(best["loc"]), msg
 
 
-def _known_names() -> tuple[set[str] | None, set[str] | None]:
-    """Variant/peer names and workload names, from the modules that define them (None if not importable)."""
-    try:
-        from .variants import PEERS, VARIANTS
-        variants = set(VARIANTS) | set(PEERS)
-    except Exception:  # pragma: no cover - the variants module is another stage's
-        variants = None
+def _known_names(root: Path | None = None) -> tuple[set[str] | None, set[str] | None]:
+    """Variant/peer names (the project's variants.yaml and the system peers) and workload names."""
+    variants = _project_variant_names(root)
+    if variants is not None:
+        from .variants import PEERS
+        variants = set(variants) | set(PEERS)
     try:
         from .workloads import WORKLOADS
         workloads = set(WORKLOADS)
@@ -471,12 +470,9 @@ def _workload_sizes(name: str):
         return None
 
 
-def _project_variant_names():
-    try:
-        from .variants import VARIANTS
-        return list(VARIANTS)
-    except Exception:  # pragma: no cover - the variants module is another stage's
-        return None
+def _project_variant_names(root: Path | None = None):
+    from .variants import project_variants
+    return list(project_variants(Project(Path(root)) if root else None))
 
 
 def _leaves(check, where: str):
@@ -550,7 +546,7 @@ def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[l
 
 
 def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
-    variants, workloads = _known_names()
+    variants, workloads = _known_names(root)
     if variants is not None:
         for field, name in [("baseline", phase.baseline), ("candidate", phase.candidate),
                             *[(f"peers[{i}]", p) for i, p in enumerate(phase.peers)],
@@ -585,7 +581,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         except ValueError as exc:
             fail(field, str(exc))
     counters = counter_names(_native_dir(root))
-    project_variants = set(_project_variant_names() or [])
+    project_variants = set(_project_variant_names(root) or [])
     for field, path in paths:
         parts = path.split(".")
         if parts[0] in ("bench", "route"):
@@ -627,7 +623,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                         "use an expression such as {{ m('bench.<workload>.comparisons.<variant>.speedup') | pct }}")
 
 
-class _SpecLoader(yaml.SafeLoader):
+class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml's parser where installed
     """YAML as safe_load reads it, except: a key given twice in one mapping is an error (not
     "the last one wins"), and dates stay text for the spec's own check (a real calendar date)."""
 

@@ -63,13 +63,14 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def available_peers(names: list[str]) -> tuple[list[str], dict[str, str]]:
+def available_peers(names: list[str], project: Project | None = None) -> tuple[list[str], dict[str, str]]:
     """The phase's peers that can run here: project variants always (they are built), system
     allocators when installed."""
-    from .variants import VARIANTS, peer_status
+    from .variants import peer_status, project_variants
+    declared = project_variants(project)
     ok, missing = [], {}
     for n in names:
-        if n in VARIANTS:
+        if n in declared:
             ok.append(n)
             continue
         available, _lib, why = peer_status(n)
@@ -95,13 +96,14 @@ def needs(spec: Phase, peers: list[str]) -> list[Need]:
 
 
 def variant_hashes(project: Project, names) -> dict[str, str | None]:
-    from .variants import VARIANTS
+    from .variants import project_variants
+    declared = project_variants(project)
     out: dict[str, str | None] = {}
     for n in names:
-        if n in VARIANTS:
+        if n in declared:
             try:
                 from .build import source_hash
-                out[n] = source_hash(project, VARIANTS[n])
+                out[n] = source_hash(project, declared[n])
             except UserError:
                 out[n] = None
     return out
@@ -280,7 +282,7 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
     """
     plans = []
     for spec in phases:
-        peers, unavailable = available_peers(spec.peers)
+        peers, unavailable = available_peers(spec.peers, project)
         plans.append((spec, needs(spec, peers), unavailable))
     build_all(project, plans, progress)
     store = store if store is not None else Store.for_project(project, machine_id())

@@ -29,6 +29,7 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
     """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure."""
     from .phases import load_phases
     from .plan import plan_and_measure
+    from .machines import attach_machines
     from .render import render_all
     from .site import build_site
 
@@ -41,9 +42,10 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force: bool =
     update("render reports", 0, 2)
     # `--phase X` measures X; every other phase keeps its page, rendered from its last record
     add_recorded(project, results, [p for p in every_phase if p.id not in results["phases"]], store)
+    attach_machines(project, every_phase, results, store)   # every machine under results/, side by side
     pages = render_all(project, every_phase, results)
     update("build the site (mkdocs)", 1, 2)
-    site = build_site(project, site_url=site_url)
+    site = build_site(project, site_url=site_url, phases=every_phase)
     update("published", 2, 2)
     return Published(results, pages, site, phases, time.monotonic() - started)
 

@@ -43,14 +43,16 @@ def ship_plotly(docs_dir: Path) -> Path:
     return dest
 
 
-def nav_for(project: Project, docs_dir: Path) -> list:
-    """Home, the phases (timeline first, then newest first), methodology, machine."""
+def nav_for(project: Project, docs_dir: Path, phases=None) -> list:
+    """Home, the phases (timeline first, then newest first), methodology, machine.
+
+    `phases`: the phase specs when the caller has loaded them already."""
     from .phases import load_phases
 
     phases_dir = docs_dir / "phases"
     rendered = []
     try:
-        specs = load_phases(project)
+        specs = load_phases(project) if phases is None else list(phases)
     except UserError:
         specs = []
     for spec in sorted(specs, key=lambda p: (p.date, p.id), reverse=True):
@@ -64,6 +66,8 @@ def nav_for(project: Project, docs_dir: Path) -> list:
         nav.append({"Methodology": "methodology.md"})
     if (docs_dir / "json.md").exists():
         nav.append({"The --json shapes": "json.md"})
+    if (docs_dir / "machines.md").exists():
+        nav.append({"Several machines": "machines.md"})
     if (phases_dir / "machine.md").exists():
         nav.append({"Machine and toolchain": "phases/machine.md"})
     return nav
@@ -123,7 +127,7 @@ def _site_lock(site_dir: Path):
 
 
 def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | None = None,
-               site_url: str | None = None) -> Path:
+               site_url: str | None = None, phases=None) -> Path:
     """mkdocs build (through its Python API) into site_dir; errors become one UserError line.
 
     The site is built into a temporary folder beside site_dir and swapped in whole when
@@ -147,6 +151,11 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
         raise UserError(f"no rendered reports in {docs_dir / 'phases'}: run `reportgen render` "
                         "(or `reportgen publish`) first")
     ship_plotly(docs_dir)
+    from .stamps import SITE_STAMP_FILE, site_is_current, site_stamp
+    nav = nav_for(project, docs_dir, phases)
+    stamp = site_stamp(project, docs_dir, nav, site_url)
+    if site_is_current(site_dir, stamp):   # no page, doc or setting changed since the last build
+        return site_dir
     # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     hooks = [str(Path(__file__).with_name("site_hooks.py"))]
@@ -160,12 +169,13 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
                 tmp.chmod(0o755)  # mkdtemp makes it private; the site is not
                 overrides = {"site_url": site_url} if site_url else {}
                 cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(tmp),
-                                  nav=nav_for(project, docs_dir), hooks=hooks, **overrides)
+                                  nav=nav, hooks=hooks, **overrides)
                 cfg.plugins.on_startup(command="build", dirty=False)
                 try:
                     build(cfg)
                 finally:
                     cfg.plugins.on_shutdown()
+                (tmp / SITE_STAMP_FILE).write_text(stamp + "\n")
                 _swap_in(tmp, site_dir)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -123,12 +123,21 @@ def speedup_interval(log_ci: tuple[float, float], higher_is_better: bool = True)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values (statsmodels): the family-wise error of a page's primary
-    comparisons stays at alpha however many of them it makes."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm-adjusted p-values: the family-wise error of a page's primary comparisons stays at
+    alpha however many of them it makes.
+
+    The step-down of statsmodels' ``multipletests(method="holm")``, written out: that call
+    runs a full garbage collection each time (0.15 s), which a publish of 200 phases paid
+    200 times (tests/test_stats.py checks both agree)."""
+    import numpy as np
     if not len(p_values):
         return []
-    return [float(p) for p in multipletests(list(p_values), method="holm")[1]]
+    p = np.asarray(list(p_values), dtype=float)
+    order = np.argsort(p)
+    adjusted = np.minimum(np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)), 1.0)
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return [float(x) for x in out]
 
 
 def decide(speedup_ci: Sequence[float] | None, p_value: float | None, *, alpha: float = 0.05,

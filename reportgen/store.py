@@ -212,6 +212,9 @@ class Store:
         self.machine = _check_name(machine, "machine")
         self.strict = strict
         self._problems: dict[Path, str] = {}
+        # path -> (size, mtime, record): a record read and checked once is not checked again
+        # while its file is unchanged (a publish reads each phase record twice)
+        self._checked: dict[Path, tuple] = {}
 
     @classmethod
     def for_project(cls, project, machine: str, *, strict: bool = False) -> "Store":
@@ -309,6 +312,19 @@ class Store:
     def load(self, path: Path) -> Record:
         """Read one file; raises CorruptRecordError with the reason."""
         path = Path(path)
+        try:
+            st = path.stat()
+            seen = self._checked.get(path)
+            if seen is not None and seen[:2] == (st.st_size, st.st_mtime_ns):
+                return seen[2]
+        except OSError:
+            st = None
+        rec = self._load(path)
+        if st is not None:
+            self._checked[path] = (st.st_size, st.st_mtime_ns, rec)
+        return rec
+
+    def _load(self, path: Path) -> Record:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

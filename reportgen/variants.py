@@ -1,16 +1,24 @@
 """Allocators the lab can measure: project variants (compile flags over native/) and system peers.
 
-A project variant is a set of build flags, never a copy of the code.  A
+A project variant is a set of build flags, never a copy of the code: declared in the
+project's `variants.yaml` (name, description, flags, and optionally a git revision whose
+native/ it is built from), so a new phase with a new variant needs no Python change.  A bad
+declaration is one UserError line (exit 2).  A
 system peer is an allocator installed from Debian, found on disk; when it
 is missing we say which package provides it rather than fail.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from .errors import UserError
 
@@ -20,44 +28,154 @@ class Variant:
     name: str
     description: str
     flags: dict[str, str] = field(default_factory=dict)
+    revision: str | None = None     # a git revision to build native/ from (None: the working tree)
 
 
-VARIANTS: dict[str, Variant] = {
-    v.name: v for v in (
-        Variant(
-            "hak-6a",
-            "Phase 6-A, registry free: Mid chunks are registered in a global registry at refill; "
-            "a free inside the caller's current chunk of that class is local and lock-free, any other "
-            "Mid pointer (another thread's block, or an older chunk of the caller's) takes a "
-            "mutex-guarded registry lookup, and a block owned by another thread goes back to its owner.",
-            {"HAK_MID_FREE_REGISTRY": "1"},
-        ),
-        Variant(
-            "hak-6b",
-            "Phase 6-B, header free: every Mid block carries a header (class index, magic) that "
-            "every free reads; a free by the owning thread is local and lock-free, a free by another "
-            "thread (remote) is not implemented: the block is leaked and counted (leaked_blocks, "
-            "leaked_bytes).",
-            {"HAK_MID_FREE_HEADER": "1"},
-        ),
-        Variant(
-            "hak-6c",
-            "Phase 6-C, header free with lock-free remote free (the next phase the 6-B report "
-            "recommends): the 6-B header free, and a free by another thread pushes the block onto its "
-            "owner's lock-free list for its class, which the owner drains when its own list runs dry; "
-            "nothing is leaked and no mutex is taken.",
-            {"HAK_MID_FREE_HEADER": "1", "HAK_MID_REMOTE_LOCKFREE": "1"},
-        ),
-        Variant(
-            "hak-6a-pad16",
-            "Control for Phase 6-B: hak-6a with 16 bytes of padding after every Mid block and no "
-            "header, so its blocks sit where 6-B's do (stride = class size + 16) while its free path "
-            "stays 6-A's. It separates the cost of reading the header from the header's side effect "
-            "on block placement (power-of-two strides put every block on the same cache sets).",
-            {"HAK_MID_FREE_REGISTRY": "1", "HAK_MID_BLOCK_PAD": "16"},
-        ),
-    )
-}
+VARIANTS_FILE = "variants.yaml"
+# Where the tool's own declarations live: a project without a variants.yaml uses these.
+_SHIPPED_ROOT = Path(__file__).resolve().parent.parent
+
+_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
+_MACRO_RE = r"[A-Za-z_][A-Za-z0-9_]*"
+# A revision as git spells one (sha, tag, branch, HEAD~3, v1^{commit}); never an option.
+_REVISION_RE = r"[A-Za-z0-9_][A-Za-z0-9._/~^{}@+-]{0,199}"
+
+
+class _VariantEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=f"^{_NAME_RE}$")
+    description: str = Field(min_length=1)
+    flags: dict[str, Union[StrictStr, StrictInt]] = Field(default_factory=dict)
+    revision: Optional[str] = Field(default=None, pattern=f"^{_REVISION_RE}$")
+
+    @field_validator("flags")
+    @classmethod
+    def _c_macros(cls, flags):
+        import re
+        out = {}
+        for k, v in flags.items():
+            if not re.fullmatch(_MACRO_RE, k):
+                raise ValueError(f"flag {k!r} is not a C identifier (letters, digits, _; not a digit first)")
+            v = str(v)
+            if "\n" in v or "\0" in v:
+                raise ValueError(f"flag {k}: a value is one line")
+            out[k] = v
+        return out
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, v):
+        if v is not None and (".." in v or v.endswith((".lock", "/", "."))):
+            raise ValueError(f"{v!r} is not a git revision name")
+        return v
+
+
+class _VariantsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    variants: list[_VariantEntry] = Field(min_length=1)
+
+
+def variants_file(project) -> Path:
+    """The project's variants.yaml, or the tool's own when the project has none."""
+    path = Path(project.root) / VARIANTS_FILE
+    return path if path.exists() else _SHIPPED_ROOT / VARIANTS_FILE
+
+
+def _bad(shown: str, where: str, msg: str) -> UserError:
+    return UserError(f"{shown}: {where}: {msg}")
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: Path, _stamp: tuple) -> dict[str, Variant]:
+    import yaml
+    from pydantic import ValidationError
+
+    shown = path.name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read the variant declarations ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{shown}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{shown}: expected a mapping with a `variants:` list at the top level")
+    entries = data.get("variants")
+    try:
+        parsed = _VariantsFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        where = "variants"
+        if len(loc) >= 2 and loc[0] == "variants" and isinstance(loc[1], int):
+            entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+            named = entry.get("name") if isinstance(entry, dict) else None
+            where = f"variants[{loc[1]}]" + (f" ({named})" if isinstance(named, str) else "")
+            if len(loc) > 2:
+                where += ": field " + ".".join(str(x) for x in loc[2:] if not str(x).startswith(("str", "int")))
+        elif loc:
+            where = "field " + ".".join(map(str, loc))
+        msg = {"extra_forbidden": "unknown field (check its spelling)",
+               "missing": "required field is missing"}.get(err["type"], err["msg"].removeprefix("Value error, "))
+        if err["type"] == "string_pattern_mismatch":
+            msg = f"{err['input']!r} is not allowed here (expected {err['ctx']['pattern']})"
+        raise _bad(shown, where, msg) from None
+    out: dict[str, Variant] = {}
+    for i, e in enumerate(parsed.variants):
+        where = f"variants[{i}] ({e.name})"
+        if e.name in out:
+            raise _bad(shown, where, f"name {e.name!r} is declared twice")
+        if e.name in PEERS:
+            raise _bad(shown, where, f"name {e.name!r} is a system allocator's; choose another")
+        out[e.name] = Variant(e.name, " ".join(e.description.split()), dict(e.flags), e.revision)
+    return out
+
+
+def project_variants(project=None) -> dict[str, Variant]:
+    """name -> Variant of every project variant the project declares (variants.yaml)."""
+
+    path = variants_file(project or _current_project())
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = ()
+    return _load(path, stamp)
+
+
+_CURRENT: list = []
+
+
+def use_project(project) -> None:
+    """The project whose declarations `VARIANTS` shows (the CLI sets it from --root)."""
+    _CURRENT[:] = [project]
+
+
+def _current_project():
+    from .project import Project
+    return _CURRENT[0] if _CURRENT else Project.locate()
+
+
+class _Declared(Mapping):
+    """`VARIANTS`: the current project's declared variants, read from its variants.yaml."""
+
+    def __getitem__(self, name):
+        return project_variants()[name]
+
+    def __iter__(self):
+        return iter(project_variants())
+
+    def __len__(self):
+        return len(project_variants())
+
+    def __repr__(self):
+        return f"VARIANTS({list(self)})"
+
+
+VARIANTS: Mapping[str, Variant] = _Declared()
 
 
 def variant_with(base: Variant | str, name: str, extra_flags: dict[str, str]) -> Variant:
@@ -65,14 +183,15 @@ def variant_with(base: Variant | str, name: str, extra_flags: dict[str, str]) ->
     base = get_variant(base) if isinstance(base, str) else base
     flags = {**base.flags, **{str(k): str(v) for k, v in extra_flags.items()}}
     extra = ", ".join(f"{k}={v}" for k, v in extra_flags.items())
-    return Variant(name, f"{base.description} Built with {extra}.", flags)
+    return Variant(name, f"{base.description} Built with {extra}.", flags, base.revision)
 
 
-def get_variant(name: str) -> Variant:
+def get_variant(name: str, project=None) -> Variant:
+    declared = project_variants(project)
     try:
-        return VARIANTS[name]
+        return declared[name]
     except KeyError:
-        raise UserError(f"unknown variant {name!r}; project variants are: {', '.join(VARIANTS)}"
+        raise UserError(f"unknown variant {name!r}; project variants are: {', '.join(declared)}"
                         f" (system peers: {', '.join(PEERS)})") from None
 
 
@@ -96,6 +215,7 @@ PEERS: dict[str, Peer] = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _library_dirs() -> list[Path]:
     """Where the dynamic linker looks on a Debian system, multiarch first."""
     dirs = []

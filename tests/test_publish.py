@@ -21,7 +21,7 @@ from reportgen.phases import load_phases
 from reportgen.plan import collect
 from reportgen.project import Project
 
-PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml")
+PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml", "variants.yaml")
 
 
 def copy_project(root: Path) -> Path:
@@ -216,3 +216,79 @@ def test_the_published_charts_draw_in_a_browser(published):
             assert not errors, errors
         finally:
             browser.close()
+
+
+# ---- several machines, and the incremental render (issue 11.3, 11.6) ------------------------
+
+FAKE_CPU = "Fake Server CPU 9000"
+
+
+def _copy_published(published: Project, tmp_path: Path, monkeypatch) -> Project:
+    root = tmp_path / "copy"
+    shutil.copytree(published.root, root, symlinks=True, ignore=shutil.ignore_patterns(".site.lock"))
+    monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(root / "results"))
+    monkeypatch.setenv("REPORTGEN_BUILD_DIR", str(root / "build"))
+    return Project(root)
+
+
+def _as_another_machine(project: Project) -> str:
+    """Every record of this machine written again as a second machine's (through the store, so each
+    file is named by its content), with phase-6b's headline verdict turned around there."""
+    from reportgen.machine import machine_id, machine_info
+    from reportgen.store import Store
+
+    local = Store.for_project(project, machine_id())
+    fake_info = {**machine_info(), "cpu_model": FAKE_CPU, "cores": 64}
+    fake = Store(project.results_dir, machine_id(fake_info))
+    records, _problems = local.scan()
+    for rec in records:
+        env = json.loads(json.dumps(rec.environment))
+        if isinstance(env.get("machine"), dict):          # a phase record: {"machine", "git"}
+            env["machine"] = {**env["machine"], **fake_info}
+        else:                                             # a measurement: environment() itself
+            env.update(fake_info)
+        extra = json.loads(json.dumps(rec.extra))
+        if rec.kind == "phase" and rec.allocator == "phase-6b":
+            for c in extra["results"]["bench"]["mid_mt_gap"]["comparisons"]:
+                c["verdict"] = "slower" if c.get("verdict") != "slower" else "faster"
+        fake.put(rec.model_copy(update={"environment": env, "extra": extra}))
+    return fake.machine
+
+
+def test_two_machines_side_by_side(published, tmp_path, monkeypatch):
+    project = _copy_published(published, tmp_path, monkeypatch)
+    from reportgen.machine import machine_id
+    other = _as_another_machine(project)
+    assert main(["--root", str(project.root), "publish", "--quick"]) == 0
+    page = (project.docs_dir / "phases" / "phase-6b.md").read_text()
+    section = page.split("## On every machine", 1)[1].split("\n## ", 1)[0]
+    assert machine_id() in section and other in section and FAKE_CPU in section
+    assert "The machines disagree" in section and "the headline verdict" in section
+    assert "**slower**" in section or "**faster**" in section
+    machine_page = (project.docs_dir / "phases" / "machine.md").read_text()
+    assert "## Every machine with results" in machine_page
+    assert f"`{other}`" in machine_page and f"`{machine_id()}` (this machine)" in machine_page
+    assert FAKE_CPU in machine_page and "| cores | 64 |" in machine_page
+    html = (project.site_dir / "phases" / "phase-6b" / "index.html").read_text()
+    assert "On every machine" in html and FAKE_CPU in html
+
+
+def test_an_unchanged_publish_renders_nothing_and_an_edit_renders_its_page_and_the_lists(
+        published, tmp_path, monkeypatch):
+    from reportgen.publish import publish
+
+    project = _copy_published(published, tmp_path, monkeypatch)
+    publish(project, quick=True)                 # the copy's own stamps
+    site_index = project.site_dir / "index.html"
+    built = site_index.stat().st_ino
+    again = publish(project, quick=True)
+    assert again.pages.rendered == [] and len(again.pages) == 5
+    assert site_index.stat().st_ino == built     # nothing changed: the site is not built again
+    spec = project.phases_dir / "phase-6a.yaml"
+    spec.write_text(spec.read_text().replace("summary: >", "summary: >\n  An edited summary.", 1))
+    edited = publish(project, quick=True)
+    assert sorted(p.name for p in edited.pages.rendered) == ["index.md", "machine.md", "phase-6a.md"]
+    assert "An edited summary." in (project.site_dir / "phases" / "phase-6a" / "index.html").read_text()
+    for pid in ("phase-6b", "phase-6c"):         # carried over whole, with their charts
+        assert (project.docs_dir / "phases" / f"{pid}.md").is_file()
+        assert list((project.docs_dir / "phases" / pid).glob("*.json"))

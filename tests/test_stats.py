@@ -286,3 +286,11 @@ def test_aa_rate_script_runs_a_library_against_itself(capsys):
     out = capsys.readouterr().out
     assert "A/A on hak-6a / mid_mt_gap: 2 pairs" in out and "no significant change:" in out
     assert out.count("6 rounds (round limit reached") == 2
+
+
+def test_holm_is_statsmodels_holm():
+    from statsmodels.stats.multitest import multipletests
+    from reportgen.stats import holm
+    for ps in ([0.01], [0.04, 0.01, 0.03, 0.5], [0.02, 0.02, 0.9, 0.001, 0.2], [0.6, 0.7]):
+        assert holm(ps) == [float(x) for x in multipletests(ps, method="holm")[1]]
+    assert holm([]) == []

@@ -7,7 +7,7 @@ import sys
 from ..build import build_variant, is_built, source_hash
 from ..errors import UserError
 from ..project import Project
-from ..variants import PEERS, VARIANTS, peer_status
+from ..variants import PEERS, peer_status, project_variants
 from ._shared import stderr_console
 
 
@@ -15,9 +15,10 @@ def describe(project: Project) -> list[dict]:
     """Every allocator with its availability: project variants are built (or found built)."""
 
     rows: list[dict] = []
-    for variant in VARIANTS.values():
+    for variant in project_variants(project).values():
         row = {"name": variant.name, "kind": "project", "available": False, "library": None,
                "preload": None, "flags": dict(variant.flags), "description": variant.description,
+               **({"revision": variant.revision} if variant.revision else {}),
                "built": False, "compiled_now": False, "source_hash": None, "why": None}
         try:
             was_cached = is_built(project, variant, "lib") and is_built(project, variant, "preload")

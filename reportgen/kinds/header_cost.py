@@ -80,10 +80,10 @@ def run_header_cost(project: Project, variants=None, quick: bool = False, store=
                     progress=None) -> dict:
     """the `header-cost --json` shape (docs/json.md): caches, time[], space[]."""
     from ..machine import cache_sizes
-    from ..variants import VARIANTS
+    from ..variants import project_variants
 
     progress = progress or NullProgress()
-    variants = list(variants or VARIANTS)
+    variants = list(variants or project_variants(project))
     specs = _space_specs(project, variants)   # bad names fail before any measuring
     lib = header_cost_lib(project)
     driver_hash = lib_hash(lib)
