@@ -45,6 +45,25 @@ def cache_sizes(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, int]:
     return caches
 
 
+def cache_geometry(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, dict]:
+    """{"L1d": {"size", "assoc", "line"}, ...} of cpu0 from sysfs: what a cache simulator is told
+    (valgrind's --D1/--LL).  A level whose associativity or line size sysfs leaves out is omitted."""
+    out: dict[str, dict] = {}
+    for index in sorted(cache_dir.glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = _parse_size((index / "size").read_text())
+            assoc = int((index / "ways_of_associativity").read_text().strip())
+            line = int((index / "coherency_line_size").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if size and assoc > 0 and line > 0:
+            out[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = \
+                {"size": size, "assoc": assoc, "line": line}
+    return out
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -163,12 +163,14 @@ def measurement_cpus(threads: int = 1) -> list[int]:
     return allowed[-max(1, min(threads, len(allowed))):]
 
 
-def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None) -> dict:
+def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None,
+              wrapper: tuple[str, ...] = ()) -> dict:
     """Run one measurement in a fresh interpreter; never raises for what happens in the child.
 
     The child is pinned to measurement_cpus().  Returns the child's JSON
     result (with "ok": True and the "cpus" it ran on) or
-    {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.
+    {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.  `wrapper`: a command the child
+    runs under (e.g. valgrind and its options).
     """
     if "cpus" not in request:
         request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
@@ -180,7 +182,7 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
     if env:
         child_env.update(env)
     try:
-        proc = subprocess.run([sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
+        proc = subprocess.run([*wrapper, sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
                               capture_output=True, text=True, timeout=timeout, env=child_env)
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
