@@ -113,8 +113,8 @@ HeaderCostResult = kind_model(
 
 CountsRow = kind_model(
     "CountsRow", "One allocator's exact counts over the timed loop (callgrind), totals and per operation.",
-    "variant kind instructions_per_op per_op per_free groups functions total ops source_hash driver_hash "
-    "failures reused",
+    "variant kind instructions_per_op per_op per_free groups functions total ops runs identical run_totals "
+    "source_hash driver_hash failures reused",
     variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
 CountsDelta = kind_model(
@@ -135,7 +135,7 @@ CoverageLine = kind_model(
 
 CoverageRun = kind_model(
     "CoverageRun", "One variant's coverage run of one workload: its changed lines with their counts.",
-    "workload variant ops lines executed never compiled_out failures reused",
+    "workload variant ops lines executed never compiled_out functions markers failures reused",
     lines=(list[CoverageLine], Field(default_factory=list)))
 
 CoverageResult = kind_model(

@@ -22,9 +22,10 @@ from .base import SingleRecordKind, measure_through_store
 # Ops of the timed loop under callgrind (tens of times slower than native): small, and exact anyway.
 COUNT_OPS = 50_000
 QUICK_COUNT_OPS = 20_000
+RUNS = 2   # each allocator is counted twice: the page shows whether the two runs gave the same counts
 METHOD = ("valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no, instrumentation on for the timed "
           "loop only; the allocator's timed build; per op = total / timed ops; per free = the free path's "
-          "own cost / frees (one free per op)")
+          "own cost / frees (one free per op); each allocator counted twice")
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,13 +63,23 @@ class CountsKind(SingleRecordKind):
         return None if rec is None else rec.extra["counts"]
 
     def measure(self, progress, store, force: bool):
+        """Two runs of the same request: exact counts repeat, and the record says whether they did."""
         from ..callgrind import run
         req = workload_request(self.spec, self.wl, ops=self.ops, timed=True)
-        res = run(req, self.geometry)
+        runs = []
+        for i in range(RUNS):
+            res = run(req, self.geometry)
+            if not res.get("ok"):
+                progress.advance()
+                return {"variant": self.spec.name, "kind": self.spec.kind,
+                        "failures": [{"run": i, "cause": res["failure"]}]}
+            runs.append(res)
         progress.advance()
-        if not res.get("ok"):
-            return {"variant": self.spec.name, "kind": self.spec.kind, "failures": [{"run": 0, "cause": res["failure"]}]}
-        return {**_row(self.spec, res), "cache_sim": res["cache_sim"]}
+        first = runs[0]["callgrind"]
+        identical = all(r["callgrind"]["totals"] == first["totals"] and r["callgrind"]["functions"] ==
+                        first["functions"] for r in runs[1:])
+        return {**_row(self.spec, runs[0]), "runs": len(runs), "identical": identical,
+                "run_totals": [r["callgrind"]["totals"] for r in runs]}
 
     def records(self, measured) -> list:
         return [self.record(self.project, failures=measured.get("failures") or [],
@@ -118,6 +129,6 @@ def run_counts(project: Project, workload: str, variants, *, quick: bool = False
     return CountsResult.shape({
         "workload": workload, "ops": n, "threads": wl.threads if wl.driver == "remote" else 1,
         "cache_sim": cache_options(geometry)[1], "valgrind": valgrind_version(),
-        "results": [CountsRow.shape({k: v for k, v in r.items() if k != "cache_sim"}) for r in rows],
+        "results": [CountsRow.shape(r) for r in rows],
         "comparisons": comparisons, "failures": failures, "method": METHOD,
         "reused": bool(rows) and all(r.get("reused") for r in rows)})
