@@ -26,7 +26,7 @@ GROUPS = (
     ("refill", re.compile(r"_slow\b|segment_new|_os_(alloc|free|map)|registry_add|heap_(new|init)|refill|"
                           r"mmap|madvise")),
     ("router", re.compile(r"_route\b|pool_of|block_start|_map_set")),
-    ("free", re.compile(r"free|registry_lookup|push_local")),
+    ("free", re.compile(r"free|dalloc|registry_lookup|push_local")),
     ("malloc", re.compile(r"malloc|alloc")),
     ("locks", re.compile(r"pthread_mutex|__lll_lock|__lll_unlock")),
     ("driver", re.compile(r"^bench_")),

@@ -330,9 +330,6 @@ class Phase(_Strict):
                              f"({', '.join(self.workloads)})")
         if self.headline and self.headline not in self.workloads:
             raise ValueError(f"headline {self.headline!r} must be one of the phase's workloads")
-        for wl in (self.evidence.counts if self.evidence else []):
-            if wl not in self.workloads:
-                raise ValueError(f"evidence.counts names {wl!r}, which is not one of the phase's workloads")
         if self.evidence and self.evidence.coverage and not self.candidate:
             raise ValueError("evidence.coverage needs a candidate (the change to cover)")
         ids = [h.id for h in self.hypotheses]
@@ -579,6 +576,9 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+    for i, wl in enumerate(phase.evidence.counts if phase.evidence else []):
+        if wl not in phase.workloads:
+            fail(f"evidence.counts[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
     ids = [h.id for h in phase.hypotheses]
     for i, hid in enumerate(phase.conclusion_assumes):
         if hid not in ids:

@@ -22,6 +22,7 @@ from .base import SingleRecordKind, measure_through_store
 # Ops of the timed loop under callgrind (tens of times slower than native): small, and exact anyway.
 COUNT_OPS = 50_000
 QUICK_COUNT_OPS = 20_000
+GROUPING = 1   # the version of callgrind.GROUPS: records grouped otherwise are measured again
 RUNS = 2   # each allocator is counted twice: the page shows whether the two runs gave the same counts
 METHOD = ("valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no, instrumentation on for the timed "
           "loop only; the allocator's timed build; per op = total / timed ops; per free = the free path's "
@@ -53,7 +54,7 @@ class CountsKind(SingleRecordKind):
     """One allocator's counts on one workload: one record."""
 
     def __init__(self, project: Project, spec, workload, ops: int, geometry: dict):
-        params = {"ops": ops, "valgrind": valgrind_version(), "geometry": geometry}
+        params = {"ops": ops, "valgrind": valgrind_version(), "geometry": geometry, "grouping": GROUPING}
         super().__init__("counts", workload.name, spec.name, params, spec.source_hash, spec.timed_driver_hash,
                          "counts", spec.build_flags)
         self.project, self.spec, self.wl, self.ops, self.geometry = project, spec, workload, ops, geometry
