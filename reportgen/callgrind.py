@@ -9,6 +9,7 @@ same build, request and valgrind give the same numbers.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -34,8 +35,8 @@ GROUPS = (
 
 
 def valgrind_path() -> str:
-    """valgrind's executable, or a UserError naming the package."""
-    path = shutil.which("valgrind")
+    """valgrind's executable (REPORTGEN_VALGRIND names another), or a UserError naming the package."""
+    path = shutil.which(os.environ.get("REPORTGEN_VALGRIND") or "valgrind")
     if path is None:
         raise UserError("valgrind is not installed (apt-get install valgrind): exact counts need callgrind")
     return path

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,8 @@ _EXCERPT_END_RE = re.compile(r"//\s*end-excerpt|/\*\s*hak:end\s*\*/")
 
 
 def gcov_path() -> str:
-    path = shutil.which("gcov")
+    """gcov's executable (REPORTGEN_GCOV names another), or a UserError."""
+    path = shutil.which(os.environ.get("REPORTGEN_GCOV") or "gcov")
     if path is None:
         raise UserError("gcov is not installed (it comes with gcc: apt-get install gcc): change coverage needs it")
     return path

@@ -114,8 +114,8 @@ def run_counts(project: Project, workload: str, variants, *, quick: bool = False
     variants = list(dict.fromkeys(variants))
     if not variants:
         raise UserError("counts needs at least one --variant")
+    valgrind_path()                                             # no valgrind: one line, before any build
     specs = [resolve_allocator(project, v) for v in variants]   # bad names fail before any measuring
-    valgrind_path()
     geometry = cache_geometry()
     n = count_ops(wl, quick, ops)
     progress.start(len(specs), f"counts {workload}")
