@@ -51,7 +51,8 @@ def _coverage_tables(cov: Any, excerpts: list[dict]) -> list[dict]:
         for fn, s in sorted((run.get("functions") or {}).items()):
             lines = [{**ln, "anchor": _link(excerpts, ln["file"], ln["line"], run["variant"])}
                      for ln in run.get("lines") or [] if ln.get("function") == fn]
-            wl["functions"].append({"variant": run["variant"], "function": fn, **s, "lines": lines})
+            wl["functions"].append({"variant": run["variant"], "function": fn, "changed": s["lines"],
+                                    "executed": s["executed"], "executions": s["executions"], "line_rows": lines})
     return list(out.values())
 
 

@@ -180,7 +180,9 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
                                progress=progress)
     if need.kind == "counts":
         from .kinds.counts import run_counts
-        return run_counts(project, need.workload, list(need.variants), quick=quick, store=store, force=force,
+        # --quick: the phase's own variants only (callgrind is slow); a full run counts every allocator
+        variants = [v for v in need.variants if not quick or spec is None or v in spec.project_variants]
+        return run_counts(project, need.workload, variants, quick=quick, store=store, force=force,
                           progress=progress)
     if need.kind == "coverage":
         from .kinds.coverage import run_coverage

@@ -21,7 +21,7 @@ from .base import SingleRecordKind, measure_through_store
 
 # Ops of the timed loop under callgrind (tens of times slower than native): small, and exact anyway.
 COUNT_OPS = 50_000
-QUICK_COUNT_OPS = 20_000
+QUICK_COUNT_OPS = 10_000
 GROUPING = 1   # the version of callgrind.GROUPS: records grouped otherwise are measured again
 RUNS = 2   # each allocator is counted twice: the page shows whether the two runs gave the same counts
 METHOD = ("valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no, instrumentation on for the timed "
