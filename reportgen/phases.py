@@ -247,6 +247,13 @@ class SamplingSpec(_Strict):
     max_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
 
 
+class ReferenceHypothesis(_Strict):
+    """A hypothesis of the reference report, and the hypotheses of this phase that test it."""
+    reference: str
+    title: str
+    ours: list[str] = Field(min_length=1)
+
+
 class EvidenceSpec(_Strict):
     """The evidence that explains a phase (reportgen.kinds.counts, reportgen.kinds.coverage) and the
     authored design background shown before it."""
@@ -256,6 +263,8 @@ class EvidenceSpec(_Strict):
     coverage: bool = False
     # what the baseline and the candidate do, in prose (no typed numbers)
     background: Optional[str] = None
+    # the reference's hypotheses mapped to this phase's (their statuses are computed)
+    reference_hypotheses: list[ReferenceHypothesis] = Field(default_factory=list)
 
 
 class Recommendation(_Strict):
@@ -580,6 +589,10 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         if wl not in phase.workloads:
             fail(f"evidence.counts[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
     ids = [h.id for h in phase.hypotheses]
+    for i, ref in enumerate(phase.evidence.reference_hypotheses if phase.evidence else []):
+        for j, hid in enumerate(ref.ours):
+            if hid not in ids:
+                fail(f"evidence.reference_hypotheses[{i}].ours[{j}]", f"{hid!r} is not a hypothesis of this phase")
     for i, hid in enumerate(phase.conclusion_assumes):
         if hid not in ids:
             fail(f"conclusion_assumes[{i}]", f"{hid!r} is not a hypothesis of this phase "
