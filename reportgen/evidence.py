@@ -64,4 +64,5 @@ def context(spec, res: dict, v: dict, excerpts: list[dict], authored) -> dict:
             "background": authored(background, spec, v, "evidence.background") if background else None,
             "counts": _counts_tables(spec, res), "coverage": _coverage_tables(res.get("coverage"), excerpts),
             "coverage_result": res.get("coverage") if isinstance(res.get("coverage"), dict) else None,
+            "profiles": [p for p in (res.get("profile") or {}).values() if isinstance(p, dict)],
             "columns": COUNT_COLUMNS}

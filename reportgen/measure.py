@@ -294,7 +294,9 @@ def _child_gap(req: dict) -> dict:
     if hak is not None:
         hak.reset_stats()   # counters cover the timed loop only
     counts = (c_uint64 * n)()
+    _perf_control(req, "enable")
     values_ns = [lib.bench_gap_step(g, req["ops"], counts) for _ in range(max(1, req.get("values", 1)))]
+    _perf_control(req, "disable")
     counters = hak.stats() if hak is not None else None
     rng_state = lib.bench_gap_rng_state(g)
     lib.bench_gap_close(g)
@@ -327,7 +329,9 @@ def _child_remote(req: dict) -> dict:
         hak.reset_stats()
     values_ns, ops, failures = [], 0, 0
     for _ in range(max(1, req.get("values", 1))):
+        _perf_control(req, "enable")
         rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
+        _perf_control(req, "disable")
         if rc != 0:
             return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
         values_ns.append(out.elapsed_ns)
@@ -400,6 +404,18 @@ def _child_test_crash(req: dict) -> dict:
     elif how == "exit":
         sys.exit(3)
     return {"ok": True}
+
+
+def _perf_control(req: dict, command: str) -> None:
+    """Under `perf record --control` (reportgen.profile): switch sampling on or off around the timed
+    loops and wait for perf's acknowledgement; nothing otherwise."""
+    ctl = req.get("perf_control")
+    if not ctl:
+        return
+    with open(ctl[0], "w") as f:
+        f.write(command + "\n")
+    with open(ctl[1]) as f:
+        f.readline()
 
 
 def _load_hak(req: dict):

@@ -261,6 +261,8 @@ class EvidenceSpec(_Strict):
     counts: list[str] = Field(default_factory=list)
     # the lines the phase changes, executed per workload (a coverage build of baseline and candidate)
     coverage: bool = False
+    # workloads profiled with perf (baseline and candidate)
+    profile: list[str] = Field(default_factory=list)
     # what the baseline and the candidate do, in prose (no typed numbers)
     background: Optional[str] = None
     # the reference's hypotheses mapped to this phase's (their statuses are computed)
@@ -585,6 +587,9 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+    for i, wl in enumerate(phase.evidence.profile if phase.evidence else []):
+        if wl not in phase.workloads:
+            fail(f"evidence.profile[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
     for i, wl in enumerate(phase.evidence.counts if phase.evidence else []):
         if wl not in phase.workloads:
             fail(f"evidence.counts[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")

@@ -41,13 +41,13 @@ RESULTS_SCHEMA = 1
 
 @dataclass(frozen=True)
 class Need:
-    kind: str               # "bench" | "route" | "header_cost" | "counts" | "coverage"
+    kind: str               # "bench" | "route" | "header_cost" | "counts" | "coverage" | "profile"
     workload: str | None
     variants: tuple[str, ...]
 
     def label(self) -> str:
         what = {"bench": "bench", "route": "route", "header_cost": "header cost", "counts": "counts",
-                "coverage": "coverage"}[self.kind]
+                "coverage": "coverage", "profile": "profile"}[self.kind]
         return " ".join(x for x in (what, self.workload, ",".join(self.variants)) if x)
 
 
@@ -102,6 +102,7 @@ def evidence_needs(spec: Phase, allocators: tuple[str, ...]) -> list[Need]:
     if ev is None:
         return []
     out = [Need("counts", wl, allocators) for wl in ev.counts]
+    out += [Need("profile", wl, tuple(spec.project_variants)) for wl in ev.profile]
     if ev.coverage:
         out.append(Need("coverage", spec.id, tuple(spec.project_variants)))
     return out
@@ -184,6 +185,10 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
         variants = [v for v in need.variants if not quick or spec is None or v in spec.project_variants]
         return run_counts(project, need.workload, variants, quick=quick, store=store, force=force,
                           progress=progress)
+    if need.kind == "profile":
+        from .kinds.profile import run_profile
+        return run_profile(project, need.workload, list(need.variants), quick=quick, store=store, force=force,
+                           progress=progress)
     if need.kind == "coverage":
         from .kinds.coverage import run_coverage
         return run_coverage(project, need.workload, spec.workloads if spec else None, quick=quick, store=store,
@@ -207,6 +212,8 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
             res["counts"][need.workload] = data
         elif need.kind == "coverage":
             res["coverage"] = data
+        elif need.kind == "profile":
+            res["profile"][need.workload] = data
         else:
             res["header_cost"] = data
     adjust_phase_family(res)

@@ -143,6 +143,19 @@ CoverageResult = kind_model(
     "phase baseline candidate changed workloads runs failures method reused",
     runs=(list[CoverageRun], Field(default_factory=list)))
 
+ProfileSymbol = kind_model("ProfileSymbol", "One symbol of a profile: its samples, share and the share's 95% interval.",
+                           "symbol dso samples share share_ci95 kernel")
+
+ProfileRow = kind_model(
+    "ProfileRow", "One allocator's profile of the timed loops.",
+    "variant samples event freq ops elapsed_ns symbols failures reused",
+    variant=(str, ...), symbols=(list[ProfileSymbol], Field(default_factory=list)))
+
+ProfileResult = kind_model(
+    "ProfileResult", "`reportgen profile --json`: CPU profiles of a workload's timed loops per allocator.",
+    "workload ops event freq results failures method reused",
+    workload=(str, ...), results=(list[ProfileRow], Field(default_factory=list)))
+
 # ---- a phase ------------------------------------------------------------------------------------
 
 class PhaseResults(ResultModel):
@@ -154,6 +167,7 @@ class PhaseResults(ResultModel):
     header_cost: Any = None                                      # HeaderCostResult or None
     counts: dict[str, Any] = Field(default_factory=dict)         # workload -> CountsResult
     coverage: Any = None                                         # CoverageResult or None
+    profile: dict[str, Any] = Field(default_factory=dict)        # workload -> ProfileResult
     failures: list[Any] = Field(default_factory=list)
     unavailable: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
@@ -163,14 +177,15 @@ class PhaseResults(ResultModel):
 
 
 KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult, "counts": CountsResult,
-         "coverage": CoverageResult}
+         "coverage": CoverageResult,
+         "profile": ProfileResult}
 
 
 def field_lists() -> str:
     """The markdown list of every result model's fields, in order (docs/json.md holds it verbatim)."""
     models = [BenchResult, BenchRow, Comparison, Sampling, RunFailure, RouteResult, RouteSize, PoolShares,
               HeaderCostResult, TimePoint, Chain, SpaceRow, CountsResult, CountsRow, CountsDelta, CoverageResult,
-              CoverageRun, CoverageLine, PhaseResults]
+              CoverageRun, CoverageLine, ProfileResult, ProfileRow, ProfileSymbol, PhaseResults]
     lines = [f"- `{m.__name__}` (version {m.SCHEMA_VERSION}): " + ", ".join(f"`{n}`" for n in m.field_names())
              for m in models]
     return "\n".join(lines) + "\n"
