@@ -9,13 +9,11 @@ same build, request and valgrind give the same numbers.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from .tools import tool_path
 
 # callgrind's event names (with --cache-sim=yes) and what the reports call them.
 EVENTS = {"Ir": "instructions", "Dr": "data_reads", "Dw": "data_writes",
@@ -36,10 +34,8 @@ GROUPS = (
 
 def valgrind_path() -> str:
     """valgrind's executable (REPORTGEN_VALGRIND names another), or a UserError naming the package."""
-    path = shutil.which(os.environ.get("REPORTGEN_VALGRIND") or "valgrind")
-    if path is None:
-        raise UserError("valgrind is not installed (apt-get install valgrind): exact counts need callgrind")
-    return path
+    return tool_path("valgrind", "REPORTGEN_VALGRIND",
+                     "valgrind is not installed (apt-get install valgrind): exact counts need callgrind")
 
 
 def _pow2(n: int) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .tools import tool_path
 from .project import Project
 
 _MARKER_RE = re.compile(r'^#\s+(\d+)\s+"([^"]*)"')
@@ -35,10 +35,8 @@ _EXCERPT_END_RE = re.compile(r"//\s*end-excerpt|/\*\s*hak:end\s*\*/")
 
 def gcov_path() -> str:
     """gcov's executable (REPORTGEN_GCOV names another), or a UserError."""
-    path = shutil.which(os.environ.get("REPORTGEN_GCOV") or "gcov")
-    if path is None:
-        raise UserError("gcov is not installed (it comes with gcc: apt-get install gcc): change coverage needs it")
-    return path
+    return tool_path("gcov", "REPORTGEN_GCOV",
+                     "gcov is not installed (it comes with gcc: apt-get install gcc): change coverage needs it")
 
 
 def _relative(project: Project, path: str) -> str | None:

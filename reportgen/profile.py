@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .tools import tool_path
 
 EVENT = "cpu-clock"
 _LINE_RE = re.compile(r"^\s*([\d.]+)%\s+(\d+)\s+(\S+)\s+\[([.k])\]\s+(.+?)\s*$")
@@ -24,10 +24,7 @@ _TOTAL_RE = re.compile(r"^# Samples: (\d+)")
 
 def perf_path() -> str:
     """perf's executable (REPORTGEN_PERF names another), or a UserError naming the package."""
-    path = shutil.which(os.environ.get("REPORTGEN_PERF") or "perf")
-    if path is None:
-        raise UserError("perf is not installed (apt-get install linux-perf): CPU profiles need it")
-    return path
+    return tool_path("perf", "REPORTGEN_PERF", "perf is not installed (apt-get install linux-perf): CPU profiles need it")
 
 
 def check_allowed() -> None:
