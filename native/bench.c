@@ -9,6 +9,20 @@
 #include <string.h>
 #include <time.h>
 
+/* Exact counts (reportgen counts): callgrind collects only inside the timed loops, started with
+ * --instr-atstart=no.  The macros are no-ops outside valgrind, and absent without its headers. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_COUNT_START() CALLGRIND_START_INSTRUMENTATION
+#define BENCH_COUNT_STOP()  CALLGRIND_STOP_INSTRUMENTATION
+#endif
+#endif
+#ifndef BENCH_COUNT_START
+#define BENCH_COUNT_START() ((void)0)
+#define BENCH_COUNT_STOP()  ((void)0)
+#endif
+
 #if defined(BENCH_ALLOC_HAK) + defined(BENCH_ALLOC_GLIBC) + defined(BENCH_ALLOC_MIMALLOC) + \
     defined(BENCH_ALLOC_TCMALLOC) + defined(BENCH_ALLOC_JEMALLOC) != 1
 #error "define exactly one BENCH_ALLOC_* (see bench.h)"
@@ -91,6 +105,7 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
   uint8_t* kidx = g->kidx;
   const uint32_t nsizes = g->nsizes, slots = g->slots;
   uint64_t rng = g->rng;
+  BENCH_COUNT_START();
   const uint64_t t0 = bench_now_ns();
   for (uint64_t i = 0; i < ops; i++) {
     const uint64_t r = bench_rng(&rng);
@@ -102,6 +117,7 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
     local[k]++;
   }
   const uint64_t t1 = bench_now_ns();
+  BENCH_COUNT_STOP();
   g->rng = rng;
   if (counts)
     for (uint32_t k = 0; k < nsizes; k++) counts[k] += local[k];
@@ -221,9 +237,11 @@ BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t thre
     /* Cannot run a partial ring: release the started threads with nothing to do. */
     for (uint32_t i = 0; i < started; i++) ts[i].my_ops = 0;
   }
+  BENCH_COUNT_START();
   const uint64_t t0 = bench_now_ns();
   _hak_atomic_store_release(&go, 1);
   for (uint32_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  BENCH_COUNT_STOP();
   uint64_t t1 = t0;
   for (uint32_t i = 0; i < started; i++) if (ts[i].done_ns > t1) t1 = ts[i].done_ns;
   out->elapsed_ns = t1 - t0;

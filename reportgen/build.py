@@ -38,7 +38,9 @@ ASAN_FLAGS = ["-O1", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidd
               # Python's own CFLAGS (which customize_compiler adds) carry -DNDEBUG: undo it.
               "-UNDEBUG"]
 LINK_FLAGS = ["-shared", "-pthread"]
-KINDS = ("lib", "timed", "preload", "asan")
+KINDS = ("lib", "timed", "preload", "asan", "coverage")
+# The coverage kind (reportgen.coverage): gcc's line counts; -O0 so each source line keeps its own code.
+COVERAGE_FLAGS = ["-O0" if f == "-O2" else f for f in BASE_FLAGS] + ["--coverage"]
 
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.MULTILINE)
 
@@ -332,6 +334,10 @@ def _variant_spec(project: Project, variant, kind: str) -> _Spec:
         compile_args = ASAN_FLAGS
         defines["HAK_DEBUG"] = "1"
         extra_link = ["-fsanitize=address,undefined"]
+    elif kind == "coverage":
+        compile_args = COVERAGE_FLAGS
+        defines["NDEBUG"] = None
+        extra_link = ["--coverage"]
     else:
         compile_args = BASE_FLAGS
         defines["NDEBUG"] = None
@@ -356,7 +362,8 @@ def build_variant(project: Project, variant, kind: str = "lib") -> Path:
 
     kind "lib": for ctypes, with every counter; "timed": the same without hot-path counters
     (HAK_STATS=0), for timed runs; "preload": also exports malloc & co. for LD_PRELOAD;
-    "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load).
+    "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load);
+    "coverage": gcc --coverage at -O0 (each run writes .gcda line counts; reportgen.coverage).
     """
     return _build(_variant_spec(project, _resolve_variant(variant, project), kind))
 

@@ -97,6 +97,9 @@ COMMANDS = {
     "route": "routing of a workload on a variant: predicted vs measured",
     "bench": "benchmark variants on a workload, with comparisons",
     "header-cost": "cost of the Mid header read, time and space",
+    "counts": "exact counts per op of the timed loop (callgrind): instructions, reads, writes, cache misses",
+    "profile": "CPU profile of a workload's timed loops (perf), each symbol's share with its interval",
+    "coverage": "did the benchmarks run what a phase changed: its changed lines, executed per workload (gcov)",
     "run": "measure what the phases need (only what is missing or stale)",
     "render": "render phase reports into docs/phases",
     "site": "build the static site into site/",
@@ -154,6 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
         p[name].add_argument("--quick", action="store_true",
                              help="fewer ops and runs (labelled as such on every page)")
         p[name].add_argument("--phase", action="append", default=None)
+
+    # evidence: exact counts (reportgen.kinds.counts) and change coverage (reportgen.kinds.coverage)
+    p["counts"].add_argument("--workload", required=True)
+    p["counts"].add_argument("--variant", action="append", required=True,
+                             help="repeat for each allocator; the first is the baseline of the differences")
+    p["counts"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
+    p["profile"].add_argument("--workload", required=True)
+    p["profile"].add_argument("--variant", action="append", required=True)
+    p["profile"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
+    p["coverage"].add_argument("--phase", required=True)
+    p["coverage"].add_argument("--workload", action="append", default=None,
+                               help="default: the phase's workloads")
+    for name in ("counts", "coverage", "profile"):
+        p[name].add_argument("--json", action="store_true", help="machine-readable output")
+        p[name].add_argument("--quick", action="store_true", help="fewer ops")
+        p[name].add_argument("--force", action="store_true",
+                             help="measure again even if results/ holds a current record")
 
     p["serve"].add_argument("--port", type=_bounded_int(1, 65535, "port"), default=8000)
     p["serve"].add_argument("--host", default="127.0.0.1")

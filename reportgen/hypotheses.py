@@ -8,6 +8,8 @@ bench, route and header-cost) into nested dicts addressed by dotted paths:
         (that allocator against the bench's baseline, the phase's baseline)
   route.<workload>.<variant>.{thresholds.*, sizes.<size>.{predicted, measured, count}, pools.<pool>.*, counters.*}
   header_cost.{caches.*, derived.{delta_ns_median, delta_ns_min, delta_ns_max, rel_median, header_bytes.<variant>}}
+  counts.<workload>.<allocator>.{instructions_per_op, per_op.*, per_free.*, groups.*}, counts.<workload>.comparisons.*
+  coverage.<workload>.<variant>.{executed, never, functions.<fn>.{lines, executed, executions}, markers.<marker>.*}
   claim.{status, measured, measured_ci95, low, high}          (stats.claim_check)
   impact.{share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high,
          count_overall_low, count_overall_high, time_model_error, time_share_estimate}
@@ -77,9 +79,29 @@ def _derive_header_cost(hc: dict) -> dict:
     return out
 
 
+def _counts_view(counts) -> dict:
+    """counts.<workload>.<allocator>.{instructions_per_op, per_op.*, per_free.*, groups.<group>.per_op.*},
+    counts.<workload>.comparisons.<candidate>.delta_*"""
+    out: dict[str, Any] = {}
+    for wl, c in (counts or {}).items():
+        if isinstance(c, dict):
+            out[wl] = {**_by(c.get("results"), "variant"), "comparisons": _by(c.get("comparisons"), "candidate")}
+    return out
+
+
+def _coverage_view(cov) -> dict:
+    """coverage.<workload>.<variant>.{executed, never, compiled_out, functions.<fn>.{lines, executed,
+    executions}, markers.<marker>.*}"""
+    out: dict[str, Any] = {}
+    for run in (cov or {}).get("runs") or [] if isinstance(cov, dict) else []:
+        out.setdefault(run.get("workload"), {})[run.get("variant")] = run
+    return out
+
+
 def view(spec: Phase, results: dict) -> dict:
     """The addressable view of one phase's results (see the module doc)."""
-    v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {}}
+    v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {},
+                         "counts": _counts_view(results.get("counts")), "coverage": _coverage_view(results.get("coverage"))}
     for wl, b in (results.get("bench") or {}).items():
         if not isinstance(b, dict):
             continue

@@ -28,9 +28,8 @@ def _parse_size(text: str) -> int | None:
     return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
 
 
-def cache_sizes(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, int]:
-    """{"L1d": bytes, "L1i": ..., "L2": ..., "L3": ...} of cpu0, from sysfs ({} where absent)."""
-    caches: dict[str, int] = {}
+def _cache_levels(cache_dir: Path):
+    """(name such as "L1d", its sysfs folder, size in bytes) of each cache of cpu0 that sysfs describes."""
     for index in sorted(cache_dir.glob("index*")):
         try:
             level = (index / "level").read_text().strip()
@@ -38,11 +37,28 @@ def cache_sizes(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, int]:
             size = _parse_size((index / "size").read_text())
         except OSError:
             continue
-        if size is None:
+        if size is not None:
+            yield f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, ""), index, size
+
+
+def cache_sizes(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, int]:
+    """{"L1d": bytes, "L1i": ..., "L2": ..., "L3": ...} of cpu0, from sysfs ({} where absent)."""
+    return {name: size for name, _index, size in _cache_levels(cache_dir)}
+
+
+def cache_geometry(cache_dir: Path = CPU_CACHE_DIR) -> dict[str, dict]:
+    """{"L1d": {"size", "assoc", "line"}, ...} of cpu0 from sysfs: what a cache simulator is told
+    (valgrind's --D1/--LL).  A level whose associativity or line size sysfs leaves out is omitted."""
+    out: dict[str, dict] = {}
+    for name, index, size in _cache_levels(cache_dir):
+        try:
+            assoc = int((index / "ways_of_associativity").read_text().strip())
+            line = int((index / "coherency_line_size").read_text().strip())
+        except (OSError, ValueError):
             continue
-        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
-        caches[f"L{level}{suffix}"] = size
-    return caches
+        if size and assoc > 0 and line > 0:
+            out[name] = {"size": size, "assoc": assoc, "line": line}
+    return out
 
 
 def _cpu_model() -> str:

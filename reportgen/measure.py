@@ -165,12 +165,14 @@ def measurement_cpus(threads: int = 1) -> list[int]:
     return allowed[-max(1, min(threads, len(allowed))):]
 
 
-def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None) -> dict:
+def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None,
+              wrapper: tuple[str, ...] = ()) -> dict:
     """Run one measurement in a fresh interpreter; never raises for what happens in the child.
 
     The child is pinned to measurement_cpus().  Returns the child's JSON
     result (with "ok": True and the "cpus" it ran on) or
-    {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.
+    {"ok": False, "failure": "<cause>", "stderr": "<tail>"}.  `wrapper`: a command the child
+    runs under (e.g. valgrind and its options).
     """
     if "cpus" not in request:
         request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
@@ -182,7 +184,7 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
     if env:
         child_env.update(env)
     try:
-        proc = subprocess.run([sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
+        proc = subprocess.run([*wrapper, sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
                               capture_output=True, text=True, timeout=timeout, env=child_env)
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
@@ -294,7 +296,9 @@ def _child_gap(req: dict) -> dict:
     if hak is not None:
         hak.reset_stats()   # counters cover the timed loop only
     counts = (c_uint64 * n)()
+    _perf_control(req, "enable")
     values_ns = [lib.bench_gap_step(g, req["ops"], counts) for _ in range(max(1, req.get("values", 1)))]
+    _perf_control(req, "disable")
     counters = hak.stats() if hak is not None else None
     rng_state = lib.bench_gap_rng_state(g)
     lib.bench_gap_close(g)
@@ -327,7 +331,9 @@ def _child_remote(req: dict) -> dict:
         hak.reset_stats()
     values_ns, ops, failures = [], 0, 0
     for _ in range(max(1, req.get("values", 1))):
+        _perf_control(req, "enable")
         rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
+        _perf_control(req, "disable")
         if rc != 0:
             return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
         values_ns.append(out.elapsed_ns)
@@ -400,6 +406,18 @@ def _child_test_crash(req: dict) -> dict:
     elif how == "exit":
         sys.exit(3)
     return {"ok": True}
+
+
+def _perf_control(req: dict, command: str) -> None:
+    """Under `perf record --control` (reportgen.profile): switch sampling on or off around the timed
+    loops and wait for perf's acknowledgement; nothing otherwise."""
+    ctl = req.get("perf_control")
+    if not ctl:
+        return
+    with open(ctl[0], "w") as f:
+        f.write(command + "\n")
+    with open(ctl[1]) as f:
+        f.readline()
 
 
 def _load_hak(req: dict):

@@ -46,7 +46,7 @@ from .project import Project
 #   route.mid_mt_gap.hak-6b.sizes.1024.measured
 #   header_cost.derived.delta_ns_median
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within")
-ROOTS = ("bench", "route", "header_cost", "claim", "impact")
+ROOTS = ("bench", "route", "header_cost", "claim", "impact", "counts", "coverage")
 
 
 def _has_nan(v) -> bool:
@@ -247,6 +247,28 @@ class SamplingSpec(_Strict):
     max_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
 
 
+class ReferenceHypothesis(_Strict):
+    """A hypothesis of the reference report, and the hypotheses of this phase that test it."""
+    reference: str
+    title: str
+    ours: list[str] = Field(min_length=1)
+
+
+class EvidenceSpec(_Strict):
+    """The evidence that explains a phase (reportgen.kinds.counts, reportgen.kinds.coverage) and the
+    authored design background shown before it."""
+    # workloads whose timed loop is counted under callgrind (baseline, candidate and peers)
+    counts: list[str] = Field(default_factory=list)
+    # the lines the phase changes, executed per workload (a coverage build of baseline and candidate)
+    coverage: bool = False
+    # workloads profiled with perf (baseline and candidate)
+    profile: list[str] = Field(default_factory=list)
+    # what the baseline and the candidate do, in prose (no typed numbers)
+    background: Optional[str] = None
+    # the reference's hypotheses mapped to this phase's (their statuses are computed)
+    reference_hypotheses: list[ReferenceHypothesis] = Field(default_factory=list)
+
+
 class Recommendation(_Strict):
     title: str
     text: str
@@ -268,6 +290,7 @@ class Phase(_Strict):
     headline: Optional[str] = None
     header_cost: bool = False
     sampling: Optional[SamplingSpec] = None
+    evidence: Optional[EvidenceSpec] = None
     excerpts: list[Excerpt] = Field(default_factory=list)
     reference_statements: list[ReferenceStatement] = Field(default_factory=list)
     reference_profile: Optional[ReferenceProfile] = None
@@ -318,6 +341,8 @@ class Phase(_Strict):
                              f"({', '.join(self.workloads)})")
         if self.headline and self.headline not in self.workloads:
             raise ValueError(f"headline {self.headline!r} must be one of the phase's workloads")
+        if self.evidence and self.evidence.coverage and not self.candidate:
+            raise ValueError("evidence.coverage needs a candidate (the change to cover)")
         ids = [h.id for h in self.hypotheses]
         if len(set(ids)) != len(ids):
             raise ValueError(f"hypothesis ids must be unique, got {', '.join(ids)}")
@@ -347,6 +372,8 @@ def _prose_fields(phase: Phase):
     for i, st in enumerate(phase.reference_statements):
         if st.measured_as:
             yield f"reference_statements[{i}].measured_as", st.measured_as
+    if phase.evidence and phase.evidence.background:
+        yield "evidence.background", phase.evidence.background
     yield "conclusion", phase.conclusion
 
 
@@ -557,7 +584,17 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+    for i, wl in enumerate(phase.evidence.profile if phase.evidence else []):
+        if wl not in phase.workloads:
+            fail(f"evidence.profile[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
+    for i, wl in enumerate(phase.evidence.counts if phase.evidence else []):
+        if wl not in phase.workloads:
+            fail(f"evidence.counts[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
     ids = [h.id for h in phase.hypotheses]
+    for i, ref in enumerate(phase.evidence.reference_hypotheses if phase.evidence else []):
+        for j, hid in enumerate(ref.ours):
+            if hid not in ids:
+                fail(f"evidence.reference_hypotheses[{i}].ours[{j}]", f"{hid!r} is not a hypothesis of this phase")
     for i, hid in enumerate(phase.conclusion_assumes):
         if hid not in ids:
             fail(f"conclusion_assumes[{i}]", f"{hid!r} is not a hypothesis of this phase "
@@ -614,6 +651,12 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                 fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
         if parts[0] == "header_cost" and not phase.header_cost:
             fail(field, f"{path!r} needs `header_cost: true` in the phase")
+        if parts[0] == "counts" and (len(parts) < 2 or parts[1] not in (phase.evidence.counts if phase.evidence else [])):
+            fail(field, f"{path!r} needs its workload in the phase's `evidence: {{counts: [...]}}`")
+        if parts[0] == "coverage" and not (phase.evidence and phase.evidence.coverage):
+            fail(field, f"{path!r} needs `evidence: {{coverage: true}}` in the phase")
+        if parts[0] == "coverage" and len(parts) > 1 and parts[1] not in phase.workloads:
+            fail(field, f"{path!r} names workload {parts[1]!r}, which is not among the phase's workloads")
         if parts[0] in ("claim", "impact") and phase.claim is None:
             fail(field, f"{path!r} needs a `claim` in the phase")
     for field, text in _prose_fields(phase):

@@ -41,12 +41,13 @@ RESULTS_SCHEMA = 1
 
 @dataclass(frozen=True)
 class Need:
-    kind: str               # "bench" | "route" | "header_cost"
+    kind: str               # "bench" | "route" | "header_cost" | "counts" | "coverage" | "profile"
     workload: str | None
     variants: tuple[str, ...]
 
     def label(self) -> str:
-        what = {"bench": "bench", "route": "route", "header_cost": "header cost"}[self.kind]
+        what = {"bench": "bench", "route": "route", "header_cost": "header cost", "counts": "counts",
+                "coverage": "coverage", "profile": "profile"}[self.kind]
         return " ".join(x for x in (what, self.workload, ",".join(self.variants)) if x)
 
 
@@ -92,6 +93,19 @@ def needs(spec: Phase, peers: list[str]) -> list[Need]:
             out.append(Need("route", wl, (v,)))
     if spec.header_cost:
         out.append(Need("header_cost", None, tuple(spec.project_variants)))
+    out += evidence_needs(spec, allocators)
+    return out
+
+
+def evidence_needs(spec: Phase, allocators: tuple[str, ...]) -> list[Need]:
+    """Exact counts per workload (every allocator of the benches) and change coverage, when asked."""
+    ev = spec.evidence
+    if ev is None:
+        return []
+    out = [Need("counts", wl, allocators) for wl in ev.counts]
+    out += [Need("profile", wl, tuple(spec.project_variants)) for wl in ev.profile]
+    if ev.coverage:
+        out.append(Need("coverage", spec.id, tuple(spec.project_variants)))
     return out
 
 
@@ -167,6 +181,20 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
         from .kinds.header_cost import run_header_cost
         return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force,
                                progress=progress)
+    if need.kind == "counts":
+        from .kinds.counts import run_counts
+        # --quick: the phase's own variants only (callgrind is slow); a full run counts every allocator
+        variants = [v for v in need.variants if not quick or spec is None or v in spec.project_variants]
+        return run_counts(project, need.workload, variants, quick=quick, store=store, force=force,
+                          progress=progress)
+    if need.kind == "profile":
+        from .kinds.profile import run_profile
+        return run_profile(project, need.workload, list(need.variants), quick=quick, store=store, force=force,
+                           progress=progress)
+    if need.kind == "coverage":
+        from .kinds.coverage import run_coverage
+        return run_coverage(project, need.workload, spec.workloads if spec else None, quick=quick, store=store,
+                            force=force, progress=progress)
     raise ValueError(need.kind)
 
 
@@ -182,6 +210,12 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
             res["bench"][need.workload] = copy.deepcopy(data)   # shared between phases: adjusted per phase
         elif need.kind == "route":
             res["route"].setdefault(need.workload, {})[need.variants[0]] = data
+        elif need.kind == "counts":
+            res["counts"][need.workload] = data
+        elif need.kind == "coverage":
+            res["coverage"] = data
+        elif need.kind == "profile":
+            res["profile"][need.workload] = data
         else:
             res["header_cost"] = data
     adjust_phase_family(res)

@@ -19,7 +19,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import charts, hypotheses, stats
+from . import charts, evidence, hypotheses, stats
 from .units import (f_bytes, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
                     f_spct, present)
 from .errors import UserError
@@ -554,6 +554,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
                   "Each phase's headline allocator on its headline workload")
 
     chart_by = {c["name"]: c for c in chart_list}
+    excerpts = [{**extract_excerpt(project, ex), "anchor": evidence.excerpt_anchor(ex)} for ex in spec.excerpts]
     by_id = {o.id: o for o in outcomes}
     unmet = [by_id[h] for h in spec.conclusion_assumes if by_id[h].status != "confirmed"]
     ctx = {
@@ -566,7 +567,8 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "statements": statements, "contradictions": contradictions,
         "comparisons": _comparison_rows(phase_res), "noise": _noise_rows(spec, phase_res),
         "workloads": {wl: _workload_info(wl) for wl in spec.workloads},
-        "excerpts": [extract_excerpt(project, ex) for ex in spec.excerpts],
+        "excerpts": excerpts,
+        "evidence": evidence.context(spec, phase_res, v, excerpts, authored),
         "changes": _changes(spec, phase_res, previous), "machine": machine or {},
         "charts": chart_by, "chart_list": chart_list, "page_dir": spec.id,
         "neighbours": neighbours or {}, "cell": _md_cell, "note": GENERATED_NOTE,

@@ -109,6 +109,52 @@ HeaderCostResult = kind_model(
     "caches time space stride_bytes quick reps min_ops failures reused method",
     time=(list[TimePoint], Field(default_factory=list)), space=(list[SpaceRow], Field(default_factory=list)))
 
+# ---- exact counts (callgrind) and change coverage (gcov) -----------------------------------------
+
+CountsRow = kind_model(
+    "CountsRow", "One allocator's exact counts over the timed loop (callgrind), totals and per operation.",
+    "variant kind instructions_per_op per_op per_free groups functions total ops runs identical run_totals "
+    "source_hash driver_hash failures reused",
+    variant=(str, ...), failures=(Optional[list[RunFailure]], None))
+
+CountsDelta = kind_model(
+    "CountsDelta", "A candidate's counts against the baseline's (candidate minus baseline).",
+    "baseline candidate delta_instructions_per_op delta_instructions_per_free delta_d1_misses_per_op "
+    "delta_d1_misses_per_free delta_ll_misses_per_op delta_ll_misses_per_free",
+    baseline=(str, ...), candidate=(str, ...))
+
+CountsResult = kind_model(
+    "CountsResult", "`reportgen counts --json`: exact counts of a workload's timed loop per allocator.",
+    "workload ops threads cache_sim valgrind results comparisons failures method reused",
+    workload=(str, ...), results=(list[CountsRow], Field(default_factory=list)),
+    comparisons=(list[CountsDelta], Field(default_factory=list)))
+
+CoverageLine = kind_model(
+    "CoverageLine", "One changed source line and how many times a variant's coverage build executed it.",
+    "file line count text function marker")
+
+CoverageRun = kind_model(
+    "CoverageRun", "One variant's coverage run of one workload: its changed lines with their counts.",
+    "workload variant ops lines executed never compiled_out functions markers failures reused",
+    lines=(list[CoverageLine], Field(default_factory=list)))
+
+CoverageResult = kind_model(
+    "CoverageResult", "`reportgen coverage --json`: the lines a phase changes and how often each workload ran them.",
+    "phase baseline candidate changed workloads runs failures method reused",
+    runs=(list[CoverageRun], Field(default_factory=list)))
+
+ProfileSymbol = kind_model("ProfileSymbol", "One symbol of a profile: its samples, share and the share's 95% interval.",
+                           "symbol dso samples share share_ci95 kernel")
+
+ProfileRow = kind_model(
+    "ProfileRow", "One allocator's profile of the timed loops.",
+    "variant samples event freq ops elapsed_ns symbols failures reused",
+    variant=(str, ...), symbols=(list[ProfileSymbol], Field(default_factory=list)))
+
+ProfileResult = kind_model(
+    "ProfileResult", "`reportgen profile --json`: CPU profiles of a workload's timed loops per allocator.",
+    "workload ops event freq results failures method reused",
+    workload=(str, ...), results=(list[ProfileRow], Field(default_factory=list)))
 
 # ---- a phase ------------------------------------------------------------------------------------
 
@@ -119,6 +165,9 @@ class PhaseResults(ResultModel):
     bench: dict[str, Any] = Field(default_factory=dict)          # workload -> BenchResult
     route: dict[str, Any] = Field(default_factory=dict)          # workload -> variant -> RouteResult
     header_cost: Any = None                                      # HeaderCostResult or None
+    counts: dict[str, Any] = Field(default_factory=dict)         # workload -> CountsResult
+    coverage: Any = None                                         # CoverageResult or None
+    profile: dict[str, Any] = Field(default_factory=dict)        # workload -> ProfileResult
     failures: list[Any] = Field(default_factory=list)
     unavailable: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
@@ -127,13 +176,16 @@ class PhaseResults(ResultModel):
         return self.model_dump()
 
 
-KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult}
+KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult, "counts": CountsResult,
+         "coverage": CoverageResult,
+         "profile": ProfileResult}
 
 
 def field_lists() -> str:
     """The markdown list of every result model's fields, in order (docs/json.md holds it verbatim)."""
     models = [BenchResult, BenchRow, Comparison, Sampling, RunFailure, RouteResult, RouteSize, PoolShares,
-              HeaderCostResult, TimePoint, Chain, SpaceRow, PhaseResults]
+              HeaderCostResult, TimePoint, Chain, SpaceRow, CountsResult, CountsRow, CountsDelta, CoverageResult,
+              CoverageRun, CoverageLine, ProfileResult, ProfileRow, ProfileSymbol, PhaseResults]
     lines = [f"- `{m.__name__}` (version {m.SCHEMA_VERSION}): " + ", ".join(f"`{n}`" for n in m.field_names())
              for m in models]
     return "\n".join(lines) + "\n"

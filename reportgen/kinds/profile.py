@@ -1,0 +1,81 @@
+"""`reportgen profile`: a CPU profile of a workload's timed loops per allocator (reportgen.profile).
+
+Each allocator's timed build runs once under `perf record` (a software clock event,
+sampling only inside the timed loops); the result lists the symbols with the most
+samples, each with its share and the 95% interval of that share (a count of samples
+of a total: stats.share_ci), and the total the tool counted.  One record per workload
+and allocator, current while the variant's sources and the driver build are the same
+(a profile is a sample: measured again only when stale or forced).
+"""
+from __future__ import annotations
+
+from ..errors import UserError
+from ..measure import NullProgress, resolve_allocator, workload_request
+from ..project import Project
+from ..results import ProfileResult
+from .base import SingleRecordKind, measure_through_store
+
+FREQ = 10_000          # samples per second of CPU time asked of perf
+TOP = 12               # symbols kept per profile
+METHOD = (f"perf record -e cpu-clock -F {FREQ}, sampling switched on around the timed loops only "
+          "(perf --control); each symbol's share of the samples with its 95% Wilson interval")
+
+
+def profile_ops(workload, quick: bool, ops: int | None = None) -> int:
+    return int(ops or workload.ops * (1 if quick else 5))
+
+
+class ProfileKind(SingleRecordKind):
+    def __init__(self, project: Project, spec, workload, ops: int):
+        super().__init__("profile", workload.name, spec.name, {"ops": ops, "freq": FREQ, "event": "cpu-clock"},
+                         spec.source_hash, spec.timed_driver_hash, "profile", spec.build_flags)
+        self.project, self.spec, self.wl, self.ops = project, spec, workload, ops
+
+    def current(self, store):
+        rec = self.current_record(store)
+        return None if rec is None else rec.extra["profile"]
+
+    def measure(self, progress, store, force: bool):
+        from .. import profile, stats
+        res = profile.run(workload_request(self.spec, self.wl, ops=self.ops, timed=True, values=1), FREQ)
+        progress.advance()
+        if not res.get("ok"):
+            return {"variant": self.spec.name, "failures": [{"run": 0, "cause": res["failure"]}]}
+        prof = res["profile"]
+        total = prof["samples"]
+        top = []
+        for s in prof["symbols"][:TOP]:
+            lo, hi = stats.share_ci(s["samples"], total) if total else (None, None)
+            top.append({**s, "share": s["samples"] / total if total else None, "share_ci95": [lo, hi]})
+        return {"variant": self.spec.name, "samples": total, "event": profile.EVENT, "freq": FREQ, "ops": self.ops,
+                "elapsed_ns": res.get("elapsed_ns"), "symbols": top, "failures": []}
+
+    def records(self, measured) -> list:
+        return [self.record(self.project, failures=measured.get("failures") or [],
+                            extra={"profile": measured, "unit": "samples"})]
+
+    def result(self, found, reused: bool) -> dict:
+        return {**found, "reused": reused}
+
+
+def run_profile(project: Project, workload: str, variants, *, quick: bool = False, ops: int | None = None,
+                store=None, force: bool = False, progress=None) -> dict:
+    """The `profile --json` shape (docs/json.md)."""
+    from ..profile import check_allowed
+    from ..workloads import get_workload
+
+    progress = progress or NullProgress()
+    wl = get_workload(workload)
+    variants = list(dict.fromkeys(variants))
+    if not variants:
+        raise UserError("profile needs at least one --variant")
+    check_allowed()                                             # perf missing or refused: one line
+    specs = [resolve_allocator(project, v) for v in variants]
+    n = profile_ops(wl, quick, ops)
+    progress.start(len(specs), f"profile {workload}")
+    rows = [measure_through_store(ProfileKind(project, s, wl, n), store, force=force, progress=progress)
+            for s in specs]
+    return ProfileResult.shape({"workload": workload, "ops": n, "event": "cpu-clock", "freq": FREQ, "results": rows,
+                                "failures": [{"run": r["variant"], "cause": f["cause"]} for r in rows
+                                             for f in r.get("failures") or []],
+                                "method": METHOD, "reused": all(r.get("reused") for r in rows)})
