@@ -20,12 +20,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 from .native import POOL_NAMES
 from .project import Project
+from .yamlfile import read_yaml
 
 # ---- the check language ------------------------------------------------------
 #
@@ -666,49 +666,11 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                         "use an expression such as {{ m('bench.<workload>.comparisons.<variant>.speedup') | pct }}")
 
 
-class _SpecLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml's parser where installed
-    """YAML as safe_load reads it, except: a key given twice in one mapping is an error (not
-    "the last one wins"), and dates stay text for the spec's own check (a real calendar date)."""
-
-
-_SpecLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
-def _unique_mapping(loader, node, deep=False):
-    loader.flatten_mapping(node)
-    seen: dict = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            first = seen.get(key)
-        except TypeError:
-            continue  # an unhashable key: construct_mapping reports it
-        if first is not None:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in one mapping (first at line {first + 1})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_SpecLoader.add_constructor("tag:yaml.org,2002:map", _unique_mapping)
 
 
 def load_phase(path: Path, root: Path | None = None) -> Phase:
     shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)
-    except OSError as exc:
-        raise UserError(f"{shown}: cannot read the phase spec ({exc.strerror})") from None
-    except (RecursionError, MemoryError):
-        raise UserError(f"{shown}: the phase spec nests too deeply or is too large to read") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{shown}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, shown, "the phase spec")
     if not isinstance(data, dict):
         raise UserError(f"{shown}: expected a mapping of fields (id, title, ...) at the top level, "
                         f"got {type(data).__name__}")

@@ -88,19 +88,12 @@ def _bad(shown: str, where: str, msg: str) -> UserError:
 
 @functools.lru_cache(maxsize=16)
 def _load(path: Path, _stamp: tuple) -> dict[str, Variant]:
-    import yaml
     from pydantic import ValidationError
 
+    from .yamlfile import read_yaml
+
     shown = path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{shown}: cannot read the variant declarations ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{shown}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, shown, "the variant declarations")
     if not isinstance(data, dict):
         raise UserError(f"{shown}: expected a mapping with a `variants:` list at the top level")
     entries = data.get("variants")
