@@ -425,3 +425,16 @@ def test_sigterm_during_a_bench_keeps_the_completed_rounds(project, tmp_path):
     recs = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*/bench/*/*.json")]
     assert len(recs) == 2 and all(r["extra"]["stop_reason"] == "interrupted" for r in recs)
     assert all(len(r["samples"]) >= 1 for r in recs)
+
+
+def test_the_group_stops_on_its_judged_comparisons_not_its_context_peers(project):
+    """A context peer that has not reached its (here impossible) target does not hold the group:
+    it stops once the judged comparison is as precise as asked, and says so."""
+    loose = Sampling(precision=0.5, context_precision=1e-9, budget_s=600, min_rounds=4, max_rounds=40)
+    out = run_bench(project, "mid_mt_gap", ["hak-6a", "hak-6b", "glibc"], sampling=loose, primary=["hak-6b"],
+                    ops=OPS)
+    assert out["stop_reason"] == "precision" and out["rounds"] == 4
+    roles = {c["candidate"]: c for c in out["comparisons"]}
+    assert roles["hak-6b"]["role"] == "primary" and roles["hak-6b"]["precision_reached"]
+    assert roles["glibc"]["role"] == "context" and not roles["glibc"]["precision_reached"]
+    assert roles["glibc"]["verdict"] is None

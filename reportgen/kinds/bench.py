@@ -14,12 +14,12 @@ Method (after pyperf/asv, with a stopping rule on precision):
 - The first allocator is the baseline; every other is compared with it *by
   round*: the per-round log-ratio cancels what hit the whole round (stats.compare
   with paired=True: trimmed mean, BCa bootstrap over rounds, signed-rank test).
-- After `min_rounds`, the rounds stop when every comparison's 95% CI of the
-  speed-up has a half-width within its target (`precision` for the primary
-  comparisons, `context_precision` for context peers, which stop sampling as
-  soon as they reach theirs), or when the time budget or the round limit is
-  spent.  The rule looks at the CI's width only, never at a p-value.  Each
-  result says why it stopped.
+- After `min_rounds`, the rounds stop when every primary comparison's 95% CI
+  of the speed-up has a half-width within its target (`precision`), or when
+  the time budget or the round limit is spent.  Context peers stop sampling
+  as soon as they reach `context_precision`, and otherwise stop with the group
+  (a group with no primary comparison waits for its peers).  The rule looks
+  at the CI's width only, never at a p-value.  Each result says why it stopped.
 - Primary comparisons get a verdict whose family-wise error is held at 5%
   (Holm over their p-values); context peers get a ratio and a CI, no verdict.
 
@@ -207,8 +207,13 @@ def _sigterm_as_interrupt():
 
 
 def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
-                series: list[_Series], start_round: int, session: str, progress) -> tuple[str, float]:
-    """Interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds)."""
+                series: list[_Series], start_round: int, session: str, progress,
+                judged: set[int] | None = None) -> tuple[str, float]:
+    """Interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds).
+
+    `judged`: the indices of the primary comparisons.  The group stops when they have all reached
+    their targets; a context peer stops running once it reaches its own, and otherwise stops with
+    the group (it is shown for scale).  A group with no judged comparison waits for its peers."""
     requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=w.values) for s in specs]
     timeout = max(120.0, ops * w.values * 2e-6 * (threads or 1) * 20)
     rng = np.random.default_rng(int(session, 16) % (2 ** 32))
@@ -259,7 +264,7 @@ def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targe
             hw = _own_half_width(series[0])
             if hw is not None and hw <= sampling.context_precision:
                 return "precision", time.monotonic() - t0
-        elif not pending:
+        elif not (set(pending) & judged if judged else pending):
             return "precision", time.monotonic() - t0
         if time.monotonic() - t0 >= sampling.budget_s:
             return "budget", time.monotonic() - t0
@@ -395,8 +400,10 @@ class BenchKind:
         t0 = time.monotonic()
         try:
             left = replace(self.sampling, budget_s=max(0.0, self.sampling.budget_s - prior))
+            judged = {i for i, spec in enumerate(self.specs)
+                      if i > 0 and (self.primary is None or spec.name in self.primary)}
             stop, elapsed = _run_rounds(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start,
-                                        session, progress)
+                                        session, progress, judged)
             counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
         except (KeyboardInterrupt, _Interrupted):
             raise Interrupted(_Group(series, session, "interrupted", prior + time.monotonic() - t0,
