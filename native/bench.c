@@ -126,6 +126,8 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
 
 BENCH_API uint64_t bench_gap_rng_state(const bench_gap_t* g) { return g->rng; }
 
+BENCH_API uint32_t bench_max_sizes(void) { return BENCH_MAX_SIZES; }
+
 BENCH_API void bench_gap_close(bench_gap_t* g) {
   if (!g) return;
   for (uint32_t s = 0; s < g->slots; s++)

@@ -53,6 +53,8 @@ BENCH_API bench_gap_t* bench_gap_open(const uint64_t* sizes, uint32_t nsizes, ui
 BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts);
 /* The generator's state: equal states after equal calls = the same sequence. */
 BENCH_API uint64_t bench_gap_rng_state(const bench_gap_t* g);
+/* BENCH_MAX_SIZES, for callers that size bench_remote_result_t.counts (reportgen reads it). */
+BENCH_API uint32_t bench_max_sizes(void);
 BENCH_API void bench_gap_close(bench_gap_t* g);   /* frees every live block */
 
 /* ---- mt_remote ----------------------------------------------------------- */

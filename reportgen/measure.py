@@ -29,10 +29,6 @@ from .project import Project
 CHILD_TUNABLES = "glibc.rtld.optional_static_tls=16384"
 DEFAULT_TIMEOUT = 300.0
 HEADER_COST_STRIDE = 64   # one cache line per block: each header read touches its own line
-# The size of `bench_remote_result_t.counts` (BENCH_MAX_SIZES in native/bench.h).  Retyped, not read:
-# the driver library exports no introspection of it (hak_config_json describes the allocator, not
-# bench.c), and adding such an export is a change to native/ (issue 8, item 5).
-BENCH_MAX_SIZES = 16
 
 
 # ---- the allocators: one driver build per allocator -------------------------
@@ -311,12 +307,14 @@ def _child_remote(req: dict) -> dict:
     import ctypes
     from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64
 
-    class Result(Structure):
-        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * BENCH_MAX_SIZES),
-                    ("alloc_failures", c_uint64)]
-
     hak = _load_hak(req)
     lib = ctypes.CDLL(req["bench_lib"])
+    lib.bench_max_sizes.restype = c_uint32
+
+    class Result(Structure):   # bench_remote_result_t, its array sized by the driver itself
+        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * lib.bench_max_sizes()),
+                    ("alloc_failures", c_uint64)]
+
     lib.bench_remote.restype = c_int
     lib.bench_remote.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64, c_uint64, POINTER(Result)]
     sizes = req["sizes"]
