@@ -407,6 +407,13 @@ def _changes(spec: Phase, phase_res: dict, previous: dict | None) -> dict | None
         oc = {c.get("candidate"): c for c in ((old.get("bench") or {}).get(wl) or {}).get("comparisons") or []}
         for c in b.get("comparisons") or []:
             o = oc.get(c.get("candidate"))
+            if o and c.get("role", "primary") == "primary" and o.get("speedup_ci95") and c.get("speedup_ci95"):
+                # each side a ratio from one session's interleaved rounds: the figure to compare across
+                # revisions (a median's change mixes the code change with session-to-session drift)
+                rows.append({"what": f"{wl} · {c['candidate']} speed-up over {c['baseline']} (within its session)",
+                             "old": f_range(o["speedup_ci95"]), "new": f_range(c["speedup_ci95"]),
+                             "change": "intervals overlap" if o["speedup_ci95"][0] <= c["speedup_ci95"][1]
+                             and c["speedup_ci95"][0] <= o["speedup_ci95"][1] else "intervals apart"})
             if o and o.get("verdict") != c.get("verdict"):
                 rows.append({"what": f"{wl} · {c['candidate']} against {c['baseline']}",
                              "old": o.get("verdict"), "new": c.get("verdict"), "change": "verdict changed"})

@@ -161,6 +161,7 @@ def test_what_changed_since_the_previous_revision(project, phases, results):
     ch = _section(md, "What changed since the previous revision")
     assert "| `hak-6b` | `cccccccccc` | `bbbbbbbbbb` |" in ch
     assert "| mid_mt_gap · hak-6b median | 8.00 M ops/s | 10.00 M ops/s | +25.00% |" in ch
+    assert re.search(r"\| mid_mt_gap · hak-6b speed-up over hak-6a \(within its session\) \|.*\| intervals overlap \|", ch)
     assert re.search(r"\| H1 .*\| rejected \| confirmed \| \*\*changed\*\* \|", ch)
     assert "What changed" not in render.render_phase(project, phases["phase-6b"], results)
 
