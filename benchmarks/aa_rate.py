@@ -2,8 +2,9 @@
 
 Each pair is one real `reportgen.kinds.bench.run_bench` call in which the same
 library runs under two names, through the very adaptive rounds a phase uses
-(interleaved rounds, paired by round, stopped when the 95% CI of the speed-up
-reaches the precision or the budget is spent).  The verdict is the one the
+(sessions of fresh processes, interleaved rounds paired inside a session, the
+interval Student's t over sessions, sessions added until the 95% CI of the
+speed-up reaches the precision or the budget is spent).  The verdict is the one the
 page would print for a primary comparison.  On identical code a sound rule
 says "no significant change" at least 95% of the time; drift and neighbours
 on a shared machine are what push that rate down, which is what this script
@@ -35,7 +36,7 @@ def aa_pair(project: Project, variant: str, workload: str, sampling: Sampling, o
     spec = resolve_allocator(project, variant)
     twin = replace(spec, name=f"{spec.name}'")
     out = run_bench(project, workload, [spec, twin], sampling=sampling, ops=ops)
-    return {**out["comparisons"][0], "rounds": out["rounds"], "stop": out["stop"]}
+    return {**out["comparisons"][0], "rounds": out["rounds"], "stop": out["stop"], "n_sessions": out["sessions"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--precision", type=float, default=PRECISION)
     ap.add_argument("--budget", type=float, default=BUDGET_S, help="seconds a pair may sample")
-    ap.add_argument("--rounds", type=int, default=None, help="a fixed number of rounds instead")
+    ap.add_argument("--rounds", type=int, default=None, help="a fixed design instead: rounds per session")
+    ap.add_argument("--sessions", type=int, default=5, help="with --rounds: this many sessions")
     ap.add_argument("--ops", type=int, default=None, help="ops per timed loop (default: the workload's)")
     ap.add_argument("--root", default=None)
     args = ap.parse_args(argv)
     project = Project.locate(args.root)
-    sampling = Sampling.fixed(args.rounds) if args.rounds else Sampling(precision=args.precision,
+    sampling = Sampling.fixed(args.rounds, args.sessions) if args.rounds else Sampling(precision=args.precision,
                                                                         budget_s=args.budget)
     verdicts: Counter[str] = Counter()
     ratios, widths, rounds = [], [], []
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             widths.append(c["half_width"])
         rounds.append(c["rounds"])
         print(f"pair {i + 1:2d}/{args.pairs}: ratio {c.get('ratio') or float('nan'):.4f}  "
-              f"CI ±{(c.get('half_width') or float('nan')):.2%}  {c['rounds']} rounds ({c['stop']}, "
+              f"CI ±{(c.get('half_width') or float('nan')):.2%}  {c['n_sessions']} sessions, {c['rounds']} rounds ({c['stop']}, "
               f"{time.monotonic() - t0:.0f} s)  {c['verdict']}", flush=True)
     done = sum(v for k, v in verdicts.items() if k != "(failed)")
     if not done:

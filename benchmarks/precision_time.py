@@ -2,8 +2,8 @@
 
 Runs every bench a `reportgen publish` runs (each phase's comparison group on
 each of its workloads, with the phase's sampling settings and roles) through
-the real engine, without the results store, and prints per group: the rounds,
-the seconds, why it stopped, and for each judged comparison the half-width of
+the real engine, without the results store, and prints per group: the sessions
+and rounds, the seconds, why it stopped, and for each judged comparison the half-width of
 its 95% CI against its target.  Times here are wall-clock seconds of the
 whole group (child start-up included), the cost of an answer, not a speed of
 an allocator.
@@ -43,10 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                             tighter=tighter, ops=plan.quick_ops(need.workload) if args.quick else None)
             total += out["elapsed_s"]
             judged = [c for c in out["comparisons"] if c["role"] == "primary"]
-            detail = "; ".join(f"{c['candidate']} ±{c['half_width']:.2%} (target ±{c['target']:.1%})"
+            detail = "; ".join(f"{c['candidate']} ±{c['half_width']:.2%} (target ±{c['target']:.1%}, {c['verdict']})"
                                if c.get("half_width") is not None else f"{c['candidate']}: no CI"
                                for c in judged) or "context only"
-            print(f"{spec.id:10s} {need.workload:11s} {out['elapsed_s']:6.1f} s  {out['rounds']:4d} rounds  "
+            print(f"{spec.id:10s} {need.workload:11s} {out['elapsed_s']:6.1f} s  {out['sessions']:3d} sessions "
+                  f"{out['rounds']:5d} rounds  "
                   f"{out['stop']:20s} {detail}", flush=True)
     print(f"total sampling time: {total:.0f} s")
     return 0

@@ -134,14 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     p["bench"].add_argument("--variant", action="append", required=True,
                             help="repeat for each allocator; the first is the baseline")
     p["bench"].add_argument("--rounds", type=_bounded_int(1, 10_000, "rounds"), default=None,
-                            help="exactly this many interleaved rounds (default: until the precision is reached)")
+                            help="a fixed design: exactly this many rounds in each of --sessions sessions "
+                                 "(default 1 session), no stopping rule")
+    p["bench"].add_argument("--sessions", type=_bounded_int(1, 10_000, "sessions"), default=None,
+                            help="sessions (fresh processes) before the stopping rule looks (default 5); "
+                                 "with --rounds, exactly this many")
     p["bench"].add_argument("--precision", type=_fraction, default=None, metavar="HALF_WIDTH",
-                            help="target half-width of each comparison's 95%% CI of the speed-up "
+                            help="target half-width of each comparison's 95%% CI of the speed-up over sessions "
                                  "(default 0.01: +-1%%)")
     p["bench"].add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
-                            help="stop sampling after this long even if the precision is not reached (default 60)")
-    p["bench"].add_argument("--min-rounds", type=_bounded_int(1, 10_000, "min-rounds"), default=None)
-    p["bench"].add_argument("--max-rounds", type=_bounded_int(1, 10_000, "max-rounds"), default=None)
+                            help="seconds all sessions of the group may take together; sessions stop being added "
+                                 "after it even if the precision is not reached (default 60)")
+    p["bench"].add_argument("--max-sessions", type=_bounded_int(1, 10_000, "max-sessions"), default=None)
     p["bench"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
     p["bench"].add_argument("--threads", type=_bounded_int(1, MAX_THREADS, "threads"), default=None)
 

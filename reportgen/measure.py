@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,13 +173,7 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
     """
     if "cpus" not in request:
         request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
-    child_env = dict(os.environ)
-    child_env["GLIBC_TUNABLES"] = CHILD_TUNABLES
-    # The child must import this very package, wherever the parent found it.
-    pkg_root = str(Path(__file__).resolve().parent.parent)
-    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, child_env.get("PYTHONPATH")]))
-    if env:
-        child_env.update(env)
+    child_env = _child_env(env)
     try:
         proc = subprocess.run([*wrapper, sys.executable, "-m", "reportgen.measure"], input=json.dumps(request),
                               capture_output=True, text=True, timeout=timeout, env=child_env)
@@ -208,6 +203,119 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
         failure = result.get("failure") or _with_last_line(f"exited with status {proc.returncode}", stderr)
         return {"ok": False, "failure": failure, "stderr": stderr}
     return result
+
+
+# ---- parent side: a session's processes, one timed loop at a time ------------------
+
+class LoopServer:
+    """One allocator's process of a session: set up once, then one timed loop per `loop()`.
+
+    The child (`python -m reportgen.measure`, request with "serve": true) sets up the workload
+    and its warm-up, prints a "ready" line, then runs one timed loop (C from start to end) each
+    time the parent asks and prints its time.  The processes of a session are alive side by side
+    and take turns on the same CPUs, so the loops of one round run back to back, a few ms apart:
+    what slows the machine for a while slows every allocator of the round alike.  A child that
+    dies or hangs is a failure of that allocator, never of the session.
+    """
+
+    def __init__(self, request: dict, *, timeout: float = DEFAULT_TIMEOUT):
+        if "cpus" not in request:
+            request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
+        self.timeout = timeout
+        self.failure: str | None = None
+        self.setup_ns: int | None = None
+        child_env = _child_env(None)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "reportgen.measure"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env)
+        except OSError as exc:
+            self.proc, self.failure = None, f"could not start the child: {exc}"
+            return
+        self._errbuf: list[bytes] = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._send(json.dumps({**request, "serve": True}))
+
+    def _drain_stderr(self) -> None:
+        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):
+            self._errbuf.append(chunk)
+            del self._errbuf[:-8]
+
+    def _stderr(self) -> str:
+        return _tail(b"".join(self._errbuf).decode(errors="replace"))
+
+    def _send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass     # the child is gone: _reply says why
+
+    def _reply(self) -> dict | None:
+        """The child's next line as a dict, or None with self.failure set."""
+        import select
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+        if not ready:
+            self.proc.kill()
+            self.proc.wait()
+            self.failure = _with_last_line(f"timed out after {self.timeout:g} s", self._stderr())
+            return None
+        line = self.proc.stdout.readline()
+        if not line:
+            rc = self.proc.wait()
+            err = self._stderr()
+            self.failure = (_with_last_line(f"killed by {_signal_name(-rc)}", err) if rc < 0 else
+                            _with_last_line(f"exited with status {rc} before its result", err))
+            return None
+        try:
+            out = json.loads(line)
+        except json.JSONDecodeError:
+            self.failure = "printed output that is not a JSON result"
+            return None
+        if not out.get("ok"):
+            self.failure = out.get("failure") or "the child reported a failure"
+            return None
+        return out
+
+    def ready(self) -> bool:
+        """Wait for the set-up and warm-up; False (with .failure) when the child failed."""
+        if self.failure:
+            return False
+        out = self._reply()
+        return out is not None
+
+    def loop(self) -> dict | None:
+        """One timed loop: {"ns": ..., "ops": ...}, or None (see .failure) once the child has failed."""
+        if self.failure:
+            return None
+        self._send("loop")
+        return self._reply()
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self._send("end")
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def _child_env(env: dict | None) -> dict:
+    child_env = dict(os.environ)
+    child_env["GLIBC_TUNABLES"] = CHILD_TUNABLES
+    # The child must import this very package, wherever the parent found it.
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, child_env.get("PYTHONPATH")]))
+    if env:
+        child_env.update(env)
+    return child_env
 
 
 # ---- requests -------------------------------------------------------------------
@@ -267,80 +375,143 @@ class NullProgress:
 
 # ---- child side ------------------------------------------------------------------
 
-def _child_gap(req: dict) -> dict:
-    import ctypes
-    from ctypes import POINTER, c_uint32, c_uint64, c_void_p
+class _Loops:
+    """A workload set up in this child (warm-up done, counters reset): `one()` runs one timed loop
+    in C and gives (ns, ops); `finish()` gives what the result adds after the loops."""
 
-    hak = _load_hak(req)
-    lib = ctypes.CDLL(req["bench_lib"])
-    lib.bench_gap_open.restype = c_void_p
-    lib.bench_gap_open.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64]
-    lib.bench_gap_step.restype = c_uint64
-    lib.bench_gap_step.argtypes = [c_void_p, c_uint64, POINTER(c_uint64)]
-    lib.bench_gap_rng_state.restype = c_uint64
-    lib.bench_gap_rng_state.argtypes = [c_void_p]
-    lib.bench_gap_close.restype = None
-    lib.bench_gap_close.argtypes = [c_void_p]
-    sizes = req["sizes"]
-    n = len(sizes)
-    arr = (c_uint64 * n)(*sizes)
-    g = lib.bench_gap_open(arr, n, req["slots"], req["seed"] & (2**64 - 1))
-    if not g:
-        return {"ok": False, "failure": "bench_gap_open failed (bad parameters or out of memory)"}
-    if req["warmup_ops"]:
-        lib.bench_gap_step(g, req["warmup_ops"], None)
-    if hak is not None:
-        hak.reset_stats()   # counters cover the timed loop only
-    counts = (c_uint64 * n)()
-    _perf_control(req, "enable")
-    values_ns = [lib.bench_gap_step(g, req["ops"], counts) for _ in range(max(1, req.get("values", 1)))]
-    _perf_control(req, "disable")
-    counters = hak.stats() if hak is not None else None
-    rng_state = lib.bench_gap_rng_state(g)
-    lib.bench_gap_close(g)
-    return {"ok": True, "elapsed_ns": sum(values_ns), "ops": req["ops"] * len(values_ns), "values_ns": values_ns,
-            "ops_per_value": req["ops"], "counts": list(counts), "sizes": sizes, "rng_state": rng_state,
-            "counters": counters}
+    def one(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def finish(self) -> dict:
+        raise NotImplementedError
 
 
-def _child_remote(req: dict) -> dict:
-    import ctypes
-    from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64
+class _GapLoops(_Loops):
+    def __init__(self, req: dict):
+        import ctypes
+        from ctypes import POINTER, c_uint32, c_uint64, c_void_p
 
-    hak = _load_hak(req)
-    lib = ctypes.CDLL(req["bench_lib"])
-    lib.bench_max_sizes.restype = c_uint32
+        self.req, self.hak = req, _load_hak(req)
+        lib = self.lib = ctypes.CDLL(req["bench_lib"])
+        lib.bench_gap_open.restype = c_void_p
+        lib.bench_gap_open.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64]
+        lib.bench_gap_step.restype = c_uint64
+        lib.bench_gap_step.argtypes = [c_void_p, c_uint64, POINTER(c_uint64)]
+        lib.bench_gap_rng_state.restype = c_uint64
+        lib.bench_gap_rng_state.argtypes = [c_void_p]
+        lib.bench_gap_close.restype = None
+        lib.bench_gap_close.argtypes = [c_void_p]
+        n = len(req["sizes"])
+        arr = (c_uint64 * n)(*req["sizes"])
+        self.g = lib.bench_gap_open(arr, n, req["slots"], req["seed"] & (2**64 - 1))
+        if not self.g:
+            raise _ChildFailure("bench_gap_open failed (bad parameters or out of memory)")
+        if req["warmup_ops"]:
+            lib.bench_gap_step(self.g, req["warmup_ops"], None)
+        if self.hak is not None:
+            self.hak.reset_stats()   # counters cover the timed loops only
+        self.counts = (c_uint64 * n)()
 
-    class Result(Structure):   # bench_remote_result_t, its array sized by the driver itself
-        _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * lib.bench_max_sizes()),
-                    ("alloc_failures", c_uint64)]
+    def one(self) -> tuple[int, int]:
+        return int(self.lib.bench_gap_step(self.g, self.req["ops"], self.counts)), int(self.req["ops"])
 
-    lib.bench_remote.restype = c_int
-    lib.bench_remote.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64, c_uint64, POINTER(Result)]
-    sizes = req["sizes"]
-    n = len(sizes)
-    arr = (c_uint64 * n)(*sizes)
-    out = Result()
-    if req["warmup_ops"]:
-        rc = lib.bench_remote(arr, n, req["threads"], req["warmup_ops"], req["seed"] ^ 0x5A5A, ctypes.byref(out))
+    def finish(self) -> dict:
+        counters = self.hak.stats() if self.hak is not None else None
+        rng_state = self.lib.bench_gap_rng_state(self.g)
+        self.lib.bench_gap_close(self.g)
+        return {"ops_per_value": self.req["ops"], "counts": list(self.counts), "sizes": self.req["sizes"],
+                "rng_state": rng_state, "counters": counters}
+
+
+class _RemoteLoops(_Loops):
+    def __init__(self, req: dict):
+        import ctypes
+        from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64
+
+        self.req, self.hak = req, _load_hak(req)
+        lib = self.lib = ctypes.CDLL(req["bench_lib"])
+        lib.bench_max_sizes.restype = c_uint32
+
+        class Result(Structure):   # bench_remote_result_t, its array sized by the driver itself
+            _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("counts", c_uint64 * lib.bench_max_sizes()),
+                        ("alloc_failures", c_uint64)]
+
+        lib.bench_remote.restype = c_int
+        lib.bench_remote.argtypes = [POINTER(c_uint64), c_uint32, c_uint32, c_uint64, c_uint64, POINTER(Result)]
+        n = self.n = len(req["sizes"])
+        self.arr = (c_uint64 * n)(*req["sizes"])
+        self.out = Result()
+        self.byref = ctypes.byref
+        if req["warmup_ops"]:
+            rc = lib.bench_remote(self.arr, n, req["threads"], req["warmup_ops"], req["seed"] ^ 0x5A5A,
+                                  ctypes.byref(self.out))
+            if rc != 0:
+                raise _ChildFailure(f"bench_remote (warm-up) returned {rc}")
+        if self.hak is not None:
+            self.hak.reset_stats()
+        self.failures = 0
+
+    def one(self) -> tuple[int, int]:
+        req = self.req
+        rc = self.lib.bench_remote(self.arr, self.n, req["threads"], req["ops"], req["seed"], self.byref(self.out))
         if rc != 0:
-            return {"ok": False, "failure": f"bench_remote (warm-up) returned {rc}"}
-    if hak is not None:
-        hak.reset_stats()
-    values_ns, ops, failures = [], 0, 0
-    for _ in range(max(1, req.get("values", 1))):
+            raise _ChildFailure(f"bench_remote returned {rc} (bad parameters or no threads)")
+        self.failures += self.out.alloc_failures
+        return int(self.out.elapsed_ns), int(self.out.ops)
+
+    def finish(self) -> dict:
+        counters = self.hak.stats() if self.hak is not None else None
+        return {"ops_per_value": self.out.ops, "counts": list(self.out.counts)[:self.n], "sizes": self.req["sizes"],
+                "threads": self.req["threads"], "alloc_failures": self.failures, "counters": counters}
+
+
+class _ChildFailure(Exception):
+    """A driver call refused its work: reported as the child's failure."""
+
+
+_LOOPS = {"gap": _GapLoops, "remote": _RemoteLoops}
+
+
+def _child_loops(req: dict) -> dict:
+    """One-shot: set up, `values` timed loops (perf sampling on around them), then the result."""
+    try:
+        loops = _LOOPS[req["kind"]](req)
+        values_ns, ops = [], 0
         _perf_control(req, "enable")
-        rc = lib.bench_remote(arr, n, req["threads"], req["ops"], req["seed"], ctypes.byref(out))
+        for _ in range(max(1, req.get("values", 1))):
+            ns, n = loops.one()
+            values_ns.append(ns)
+            ops += n
         _perf_control(req, "disable")
-        if rc != 0:
-            return {"ok": False, "failure": f"bench_remote returned {rc} (bad parameters or no threads)"}
-        values_ns.append(out.elapsed_ns)
-        ops += out.ops
-        failures += out.alloc_failures
-    counters = hak.stats() if hak is not None else None
-    return {"ok": True, "elapsed_ns": sum(values_ns), "ops": ops, "values_ns": values_ns,
-            "ops_per_value": out.ops, "counts": list(out.counts)[:n], "sizes": sizes, "threads": req["threads"],
-            "alloc_failures": failures, "counters": counters}
+    except _ChildFailure as exc:
+        return {"ok": False, "failure": str(exc)}
+    return {"ok": True, "elapsed_ns": sum(values_ns), "ops": ops, "values_ns": values_ns, **loops.finish()}
+
+
+def _serve_loops(req: dict) -> int:
+    """A session's process (LoopServer): "ready", then one timed loop per "loop" line until "end"."""
+    def say(obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    if req["kind"] not in _LOOPS:           # the test kinds: a session's process that dies its own way
+        say(_CHILD_KINDS[req["kind"]](req))
+        return 1
+    try:
+        loops = _LOOPS[req["kind"]](req)
+    except _ChildFailure as exc:
+        say({"ok": False, "failure": str(exc)})
+        return 1
+    say({"ok": True, "ready": True})
+    for line in sys.stdin:
+        if line.strip() != "loop":
+            break
+        try:
+            ns, ops = loops.one()
+        except _ChildFailure as exc:
+            say({"ok": False, "failure": str(exc)})
+            return 1
+        say({"ok": True, "ns": ns, "ops": ops})
+    return 0
 
 
 def _child_header_cost(req: dict) -> dict:
@@ -425,7 +596,7 @@ def _load_hak(req: dict):
     return HakLib(req["hak_lib"])
 
 
-_CHILD_KINDS = {"gap": _child_gap, "remote": _child_remote, "header_cost": _child_header_cost,
+_CHILD_KINDS = {"gap": _child_loops, "remote": _child_loops, "header_cost": _child_header_cost,
                 "introspect": _child_introspect, "_test_crash": _child_test_crash}
 
 
@@ -433,9 +604,11 @@ def child_main() -> int:
     import faulthandler
     faulthandler.enable()    # a crash leaves a Python traceback on stderr; the signal still kills us
     try:
-        req = json.loads(sys.stdin.read())
+        req = json.loads(sys.stdin.readline())
         if req.get("cpus"):
             os.sched_setaffinity(0, req["cpus"])  # before any thread exists: they all inherit it
+        if req.get("serve"):
+            return _serve_loops(req)
         fn = _CHILD_KINDS[req["kind"]]
         result = fn(req)
         if isinstance(result, dict) and result.get("ok"):

@@ -243,8 +243,9 @@ class SamplingSpec(_Strict):
     precision: Optional[float] = Field(default=None, gt=0, lt=1)
     context_precision: Optional[float] = Field(default=None, gt=0, lt=1)
     budget_s: Optional[float] = Field(default=None, gt=0, le=86400)
-    min_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
-    max_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
+    min_sessions: Optional[int] = Field(default=None, ge=3, le=10000)
+    max_sessions: Optional[int] = Field(default=None, ge=3, le=10000)
+    session_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
 
 
 class ReferenceHypothesis(_Strict):

@@ -33,8 +33,9 @@ from .store import Store
 QUICK_OPS_FRACTION = 10   # ops = the workload's default / this
 # --quick: a few seconds a comparison group; pages say "quick run" and which precision was reached.
 QUICK_BUDGET_S = 3.0
-QUICK_MIN_ROUNDS = 6      # the signed-rank test's smallest p is 2/2^n: 6 rounds can reach 0.05
-QUICK_MAX_ROUNDS = 30
+QUICK_MIN_SESSIONS = 3    # the fewest a t interval over sessions is taken on (stats.MIN_SESSIONS)
+QUICK_MAX_SESSIONS = 8
+QUICK_SESSION_ROUNDS = 6
 
 RESULTS_SCHEMA = 1
 
@@ -140,8 +141,8 @@ def sampling_for(spec: Phase | None, quick: bool):
     from dataclasses import replace
 
     from .kinds.bench import Sampling
-    base = Sampling(budget_s=QUICK_BUDGET_S, min_rounds=QUICK_MIN_ROUNDS, max_rounds=QUICK_MAX_ROUNDS) \
-        if quick else Sampling()
+    base = Sampling(budget_s=QUICK_BUDGET_S, min_sessions=QUICK_MIN_SESSIONS, max_sessions=QUICK_MAX_SESSIONS,
+                    session_rounds=QUICK_SESSION_ROUNDS) if quick else Sampling()
     if spec is not None and spec.sampling is not None and not quick:
         base = replace(base, **{k: v for k, v in spec.sampling.model_dump().items() if v is not None})
     return base.check()

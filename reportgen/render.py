@@ -325,12 +325,24 @@ def run_failures(phase_res: dict) -> list[dict]:
 def adequacy_notes(bench: dict) -> list[str]:
     """Every adequacy warning of a workload's runs and comparisons, once each, in one list."""
     out: list[str] = []
-    for r in bench.get("results") or []:
-        out += [f"{r.get('variant')}: {w}" for w in r.get("warnings") or []]
+    noise = bench.get("noise") or {}
+    if noise:          # the loops' spread, outliers, slow first loops and modes, said once (reportgen.noise)
+        out += list(noise.get("warnings") or [])
+    else:
+        for r in bench.get("results") or []:
+            out += [f"{r.get('variant')}: {w}" for w in r.get("warnings") or []]
     for c in bench.get("comparisons") or []:
         out += [f"{c.get('candidate')} against {c.get('baseline')}: {w}" for w in c.get("warnings") or []
                 if not w.startswith(("baseline:", "candidate:"))]
     return list(dict.fromkeys(out))
+
+
+def _over(cmp: dict, b: dict) -> str:
+    """What a comparison's interval is taken over, in words."""
+    if cmp.get("interval_level") == "sessions":
+        return (f"over {cmp.get('sessions')} sessions of fresh processes, {cmp.get('pairs', 'n/a')} paired rounds "
+                f"in all")
+    return f"{cmp.get('pairs', 'n/a')} paired rounds of one measurement (rounds only, not sessions)"
 
 
 def headline(spec: Phase, phase_res: dict) -> dict:
@@ -356,8 +368,7 @@ def headline(spec: Phase, phase_res: dict) -> dict:
             out["verdict"] = cmp.get("verdict")
             out["sentence"] = (f"{spec.candidate} against {spec.baseline} on {wl}: {cmp.get('verdict')} "
                                f"(speed-up {f_spct(cmp.get('speedup'))}, 95% CI {f_range(cmp.get('speedup_ci95'))}; "
-                               f"{cmp.get('pairs', 'n/a')} paired rounds of session {b.get('session', 'n/a')}, "
-                               f"{b.get('stop', 'n/a')})")
+                               f"{_over(cmp, b)}, {b.get('stop', 'n/a')})")
     elif r.get("failures") or (r and not r.get("samples")):
         out.update(failed=f"{subject}: {failed_runs(r) or 'no successful run'}", median=None, ci95=None)
         out["sentence"] = f"{subject} on {wl}: no result, the measurement failed ({out['failed']})"

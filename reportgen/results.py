@@ -51,7 +51,7 @@ RunFailure = kind_model("RunFailure", "A failed run: which, and why.", "run caus
 # ---- bench ------------------------------------------------------------------------------------
 
 Sampling = kind_model("Sampling", "When a comparison group stops sampling (kinds.bench.Sampling).",
-                      "precision context_precision budget_s min_rounds max_rounds")
+                      "precision context_precision budget_s min_sessions max_sessions session_rounds")
 
 BenchRow = kind_model(
     "BenchRow", "One allocator of a comparison group.",
@@ -60,16 +60,17 @@ BenchRow = kind_model(
     variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
 Comparison = kind_model(
-    "Comparison", "A candidate against the baseline, by round (stats.compare, paired), with its role and target.",
+    "Comparison", "A candidate against the baseline over sessions (stats.compare_sessions), with its role and target.",
     "baseline candidate role session target pairs paired ratio ci95 speedup speedup_ci95 p_value min_p_value "
     "verdict reason mde power_note warnings n_baseline n_candidate higher_is_better alpha noise_floor half_width "
-    "precision_reached p_adjusted family_size",
+    "precision_reached p_adjusted family_size sessions session_sd round_sd between_sd interval_level underpowered "
+    "needed_sessions pace",
     baseline=(str, ...), candidate=(str, ...))
 
 BenchResult = kind_model(
-    "BenchResult", "`reportgen bench --json`: one comparison group, from one session.",
-    "workload ops values_per_run threads sizes unit session stop_reason stop rounds elapsed_s sampling results "
-    "comparisons reused measured_now builds",
+    "BenchResult", "`reportgen bench --json`: one comparison group, from one measurement of several sessions.",
+    "workload ops values_per_run threads sizes unit session sessions session_rounds noise stop_reason stop rounds "
+    "elapsed_s sampling results comparisons reused measured_now builds",
     workload=(str, ...), sampling=(Optional[Sampling], None), results=(list[BenchRow], Field(default_factory=list)),
     comparisons=(list[Comparison], Field(default_factory=list)))
 

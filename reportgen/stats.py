@@ -18,7 +18,7 @@ Direction conventions (after pyperf/asv):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -47,7 +47,14 @@ TRIM = 0.1
 # Fewer pairs than this: the exact signed-rank test cannot reach 0.05 (2/2^5 > 0.05).
 MIN_PAIRS = 6
 
-VERDICTS = ("faster", "slower", "no significant change")
+VERDICTS = ("faster", "slower", "no significant change", "underpowered")
+# A comparison whose interval is wider than this many times its target half-width, and that does
+# not decide a difference, is "underpowered": its "no significant change" would only say that the
+# run could not tell.
+UNDERPOWERED_FACTOR = 2.0
+# Sessions a comparison needs before its interval is taken over sessions (a t interval on 2
+# sessions has 1 degree of freedom: 12.7 standard errors wide).
+MIN_SESSIONS = 3
 
 
 def _as_samples(samples: Sequence[float], what: str = "samples") -> np.ndarray:
@@ -77,11 +84,17 @@ def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, seed: int) -> tuple[f
         return None
     res = _st.bootstrap(data, statistic, n_resamples=N_RESAMPLES, paired=False,
                         vectorized=True, method="percentile", confidence_level=CONFIDENCE,
-                        rng=np.random.default_rng(seed))
+                        rng=np.random.default_rng(seed), batch=_batch(data))
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
     return lo, hi
+
+
+def _batch(data) -> int | None:
+    """Resamples per batch: a few million values in memory at a time, whatever the sample size."""
+    n = max(len(d) for d in data)
+    return None if n * N_RESAMPLES <= 4_000_000 else max(100, 4_000_000 // n)
 
 
 def _median_stat(x, axis=-1):
@@ -327,10 +340,22 @@ class Comparison:
     alpha: float
     noise_floor: float
     paired: bool = False
+    # Over sessions (compare_sessions): how many, and the spread of the per-session estimates
+    # (log-ratio sd), of the rounds inside a session, and what sessions add beyond the rounds.
+    sessions: int | None = None
+    session_sd: float | None = None
+    round_sd: float | None = None
+    between_sd: float | None = None
+    level: str = "rounds"          # what the interval covers: "sessions" (and rounds) or "rounds" only
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "paired": self.paired,
+            "sessions": self.sessions,
+            "session_sd": self.session_sd,
+            "round_sd": self.round_sd,
+            "between_sd": self.between_sd,
+            "interval_level": self.level,
             "ratio": self.ratio,
             "ci95": list(self.ci95) if self.ci95 else None,
             "speedup": self.speedup,
@@ -455,6 +480,92 @@ def _paired_mde(spread: float | None, n: int, alpha: float, noise_floor: float) 
         return None
     z = _st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(POWER)
     return max(float(math.expm1(z * spread / math.sqrt(n))), noise_floor)
+
+
+def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]], *,
+                     higher_is_better: bool = True, noise_floor: float = NOISE_FLOOR, alpha: float = 0.05,
+                     seed: int = 0, noisy_cv: float = NOISY_CV) -> Comparison:
+    """A/B verdict over independent sessions: `baseline[k][i]` and `candidate[k][i]` are round i of
+    session k (one timed loop of each side, back to back).
+
+    Each session gives one estimate, the trimmed mean of its per-round log-ratios; the effect is
+    the mean of the session estimates and its interval and test are Student's t over sessions
+    (scipy's ttest_1samp), with sessions - 1 degrees of freedom.  This is the summary-statistics
+    form of a mixed model with session as a random effect (exact for equal-sized sessions): the
+    spread of the session estimates holds both the rounds' noise and whatever differs from one
+    session to the next (new processes, new addresses, the machine's state), so the interval
+    covers what a rerun would meet, not only what varied inside one run.  With fewer than
+    MIN_SESSIONS sessions the interval falls back to the rounds (`compare(paired=True)`) and
+    says so."""
+    pairs = [(np.asarray(b, float), np.asarray(c, float)) for b, c in zip(baseline, candidate)]
+    pairs = [(b, c) for b, c in pairs if len(b) and len(b) == len(c)]
+    b_all = np.concatenate([b for b, _ in pairs]) if pairs else np.asarray([], float)
+    c_all = np.concatenate([c for _, c in pairs]) if pairs else np.asarray([], float)
+    k = len(pairs)
+    d_by = [np.log(c) - np.log(b) for b, c in pairs]
+    within = [float(np.var(d, ddof=1)) for d in d_by if len(d) >= 2]
+    round_sd = math.sqrt(float(np.mean(within))) if within else None
+    if k < MIN_SESSIONS or not len(b_all):
+        base = compare(b_all, c_all, paired=True, higher_is_better=higher_is_better, noise_floor=noise_floor,
+                       alpha=alpha, seed=seed, noisy_cv=noisy_cv)
+        if not len(b_all):
+            return replace(base, sessions=k)
+        warn = (f"{k} session{'s' if k != 1 else ''} only: the interval covers the rounds of "
+                f"{'that session' if k == 1 else 'those sessions'}, not what differs between sessions")
+        return replace(base, sessions=k, round_sd=round_sd, level="rounds", warnings=base.warnings + (warn,))
+    if (b_all.min() <= 0) or (c_all.min() <= 0):
+        raise ValueError("samples must be positive (a throughput or a time) to form a ratio")
+    sb = summarize(b_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
+    sc = summarize(c_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
+    base = Comparison(ratio=None, ci95=None, speedup=None, speedup_ci95=None, p_value=None, min_p_value=0.0,
+                      verdict="no significant change", reason="", mde=None, power_note="",
+                      warnings=(),   # the loops' spread, outliers and modes: reportgen.noise, said once per group
+                      baseline=sb, candidate=sc, higher_is_better=higher_is_better, alpha=alpha,
+                      noise_floor=noise_floor, paired=True)
+    est = session_estimates(d_by)
+    sd = float(np.std(est, ddof=1))
+    n_mean = float(np.mean([len(d) for d in d_by]))
+    between = (math.sqrt(max(0.0, sd ** 2 - (round_sd ** 2) / n_mean)) if round_sd is not None else None)
+    mean, log_ci, p = session_interval(est)
+    speed_ci = speedup_interval(log_ci, higher_is_better)
+    verdict, reason = decide(speed_ci, p, alpha=alpha, noise_floor=noise_floor)
+    ratio = math.exp(mean)
+    z = _st.t.ppf(1 - alpha / 2, k - 1) + _st.t.ppf(POWER, k - 1)
+    mde = max(float(math.expm1(z * sd / math.sqrt(k))), noise_floor) if sd > 0 else noise_floor
+    power_note = (f"estimate: with {k} sessions whose estimates spread by {_pct(sd)} (sd), this design "
+                  f"detects a difference of about {_pct(mde)} or more {int(POWER * 100)}% of the time")
+    return replace(base, ratio=ratio, ci95=(math.exp(log_ci[0]), math.exp(log_ci[1])),
+                   speedup=ratio - 1 if higher_is_better else 1 / ratio - 1, speedup_ci95=speed_ci, p_value=p,
+                   min_p_value=0.0, verdict=verdict, reason=f"{verdict}: {reason} (t over {k} sessions)",
+                   mde=mde, power_note=power_note, sessions=k, session_sd=sd, round_sd=round_sd,
+                   between_sd=between, level="sessions")
+
+
+def session_estimates(log_ratios_by_session: Sequence[Sequence[float]]) -> np.ndarray:
+    """One estimate per session: the trimmed mean of its per-round log-ratios."""
+    return np.asarray([float(_trimmed_mean(np.asarray(d, float))) for d in log_ratios_by_session])
+
+
+def session_interval(estimates: Sequence[float]) -> tuple[float, tuple[float, float], float]:
+    """(mean, 95% t interval, two-sided p) of the session estimates (scipy's one-sample t-test)."""
+    est = np.asarray(estimates, float)
+    mean = float(np.mean(est))
+    if len(est) < 2 or float(np.ptp(est)) == 0:
+        return mean, (mean, mean), (1.0 if mean == 0 else 0.0)
+    res = _st.ttest_1samp(est, 0.0)
+    ci = res.confidence_interval(confidence_level=CONFIDENCE)
+    return mean, (float(ci.low), float(ci.high)), float(res.pvalue)
+
+
+def sessions_needed(session_sd: float, target: float, alpha: float = 0.05) -> int | None:
+    """Sessions a t interval needs for a half-width within `target` (relative), at this spread."""
+    if not session_sd or target <= 0:
+        return None
+    half = math.log1p(target)
+    k = max(MIN_SESSIONS, math.ceil((_st.norm.ppf(1 - alpha / 2) * session_sd / half) ** 2))
+    while _st.t.ppf(1 - alpha / 2, k - 1) * session_sd / math.sqrt(k) > half:
+        k += 1
+    return k
 
 
 def median_ci(values: Sequence[float], seed: int = 0) -> list[float] | None:

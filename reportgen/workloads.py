@@ -26,6 +26,9 @@ class Workload:
     # when a loop is short, so one process's sample is not one scheduler tick's luck; one for
     # mt_remote, where hak-6b leaks every block of every loop.
     values: int = 3
+    # Rounds of one session (kinds.bench): each round runs one timed loop of every allocator, in the
+    # session's processes.  Fewer on mt_remote, where hak-6b's process leaks every loop's blocks.
+    session_rounds: int = 20
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -51,7 +54,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             name="mt_remote", driver="remote", sizes=(2048, 4096, 8192), slots=0,
             # Modest: hak-6b leaks every remote Mid block by design (about 5 KiB each on average).
-            ops=100_000, threads=2, runs=5, warmup_ops=10_000, seed=0x6B, values=1,
+            ops=100_000, threads=2, runs=5, warmup_ops=10_000, seed=0x6B, values=1, session_rounds=5,
             description="Cross-thread frees: threads in a ring, each allocating 2, 4 or 8 KiB blocks "
                         "and handing them to the next thread through a lock-free single-producer/"
                         "single-consumer ring; every free is a remote free of a Mid block.",

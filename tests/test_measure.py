@@ -128,11 +128,12 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
         return real(project_, name)
 
     monkeypatch.setattr("reportgen.kinds.bench.resolve_allocator", resolve)
-    out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], sampling=Sampling.fixed(2), ops=OPS)
+    out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], sampling=Sampling.fixed(2, sessions=3), ops=OPS)
     glibc, broken = out["results"]
-    assert len(glibc["samples"]) == 2 and not glibc["failures"]
-    assert broken["samples"] == [] and len(broken["failures"]) == 3   # warm-up + 2 runs
-    assert all(f["cause"].startswith("killed by SIGSEGV") for f in broken["failures"])
+    assert len(glibc["samples"]) == 6 and not glibc["failures"]
+    # its process dies in each session it is started in, until it is dropped (after two)
+    assert broken["samples"] == [] and len(broken["failures"]) == 2
+    assert all(f["cause"].startswith(f"session {i}: killed by SIGSEGV") for i, f in enumerate(broken["failures"]))
     # a side with no successful run gets no verdict, and says why
     assert out["comparisons"][0]["verdict"] is None
     assert "no successful run" in out["comparisons"][0]["reason"]
@@ -233,6 +234,42 @@ def test_bench_json_shape_and_h1_as_a_measured_fact(capsys, results_dir):
     assert cmp["role"] == "primary" and cmp["session"] == b["session"]
 
 
+def test_sessions_are_fresh_processes_and_the_interval_is_taken_over_them(project, tmp_path):
+    """Three sessions of four rounds: every sample knows its session, each session ran in processes
+    of its own, and the comparison's interval is over the sessions (t with 2 degrees of freedom)."""
+    store = Store(tmp_path / "results", "test-machine")
+    out = run_bench(project, "mid_mt_gap", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(4, sessions=3), ops=OPS,
+                    store=store)
+    assert out["sessions"] == 3 and out["session_rounds"] == 4 and out["rounds"] == 12
+    (cmp,) = out["comparisons"]
+    assert cmp["interval_level"] == "sessions" and cmp["sessions"] == 3 and cmp["pairs"] == 12
+    assert cmp["session_sd"] is not None and cmp["round_sd"] is not None and cmp["mde"] is not None
+    recs = {r.allocator: r for r in store.scan()[0] if r.kind == "bench"}
+    for rec in recs.values():
+        assert rec.extra["session_of_samples"] == [0] * 4 + [1] * 4 + [2] * 4
+        assert len(rec.extra["warmup_samples"]) == 3         # each session's discarded first loop
+    noise = {n["variant"]: n for n in out["noise"]["allocators"]}
+    assert noise["hak-6a"]["loops"] == 12 and noise["hak-6a"]["sessions"] == 3
+    assert noise["hak-6b"]["cv"] is not None and noise["hak-6b"]["first_loop_slowdown"] > 0
+
+
+def test_a_session_process_that_crashes_is_a_recorded_failure_of_its_allocator(project, monkeypatch):
+    from reportgen import measure
+
+    class Crashing(measure.LoopServer):
+        def __init__(self, request, **kw):
+            if "hak-6b" in str(request.get("bench_lib")):
+                request = {"kind": "_test_crash", "how": "abort"}
+            super().__init__(request, **kw)
+
+    monkeypatch.setattr(measure, "LoopServer", Crashing)
+    out = run_bench(project, "mid_mt_gap", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(3, sessions=3), ops=OPS)
+    by = {r["variant"]: r for r in out["results"]}
+    assert len(by["hak-6a"]["samples"]) == 9 and by["hak-6b"]["samples"] == []
+    assert any("SIGABRT" in f["cause"] for f in by["hak-6b"]["failures"])
+    assert out["comparisons"][0]["verdict"] is None
+
+
 def test_mt_remote_shows_registry_mutex_and_leaks(project):
     b = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(1), ops=OPS)
     a6, b6 = (r["counters"] for r in b["results"])
@@ -306,26 +343,30 @@ def test_an_edit_measures_the_group_again_and_a_revert_reuses_the_old_session(pr
 
 def test_an_interrupted_session_keeps_its_rounds_and_resumes(project, tmp_path, monkeypatch):
     store = Store(tmp_path / "results", "test-machine")
-    from reportgen.kinds import bench
-    real = bench.run_child
+    from reportgen import measure
+    real = measure.LoopServer.loop
     calls = {"n": 0}
 
-    def interrupting(request, **kw):
+    def interrupting(self):
         calls["n"] += 1
-        if calls["n"] == 9:        # warm-up round (2) + three rounds (6): the fourth round is cut
+        if calls["n"] == 9:        # warm-up round (2 loops) + three rounds (6): the fourth round is cut
             raise KeyboardInterrupt
-        return real(request, **kw)
+        return real(self)
 
-    monkeypatch.setattr(bench, "run_child", interrupting)
+    monkeypatch.setattr(measure.LoopServer, "loop", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5), ops=OPS, store=store)
+        run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5, sessions=2), ops=OPS,
+                  store=store)
     kept = [r for r in store.scan()[0] if r.kind == "bench"]
     assert len(kept) == 2 and all(r.extra["stop_reason"] == "interrupted" for r in kept)
     assert all(len(r.samples) == 3 for r in kept)
-    monkeypatch.setattr(bench, "run_child", real)
-    out = run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5), ops=OPS, store=store)
+    monkeypatch.setattr(measure.LoopServer, "loop", real)
+    out = run_bench(project, "mid_mt_gap", ["glibc", "hak-6a"], sampling=Sampling.fixed(5, sessions=2), ops=OPS,
+                    store=store)
+    # the same measurement, resumed with a new session: the interrupted one's rounds kept as they were
     assert out["session"] == kept[0].extra["session"] and out["stop_reason"] == "rounds"
-    assert all(r["rounds"] == [1, 2, 3, 4, 5] for r in out["results"])
+    assert all(r["rounds"] == [1, 2, 3, 4, 5, 6, 7, 8] for r in out["results"])
+    assert out["sessions"] == 2
 
 
 # ---- header cost ------------------------------------------------------------------------
@@ -415,9 +456,10 @@ def test_sigterm_during_a_bench_keeps_the_completed_rounds(project, tmp_path):
 
     env = {**os.environ, "REPORTGEN_RESULTS_DIR": str(tmp_path / "results")}
     argv = [sys.executable, "-m", "reportgen.cli", "--root", str(project.root), "bench", "--workload",
-            "mid_mt_gap", "--variant", "glibc", "--variant", "hak-6a", "--rounds", "500", "--ops", "20000"]
+            "mid_mt_gap", "--variant", "glibc", "--variant", "hak-6a", "--rounds", "5000", "--sessions", "50",
+            "--ops", "20000"]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)                      # a few rounds first (500 of them take far longer)
+    time.sleep(6)                      # a few rounds first (50 sessions of 5000 take far longer)
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
@@ -430,10 +472,11 @@ def test_sigterm_during_a_bench_keeps_the_completed_rounds(project, tmp_path):
 def test_the_group_stops_on_its_judged_comparisons_not_its_context_peers(project):
     """A context peer that has not reached its (here impossible) target does not hold the group:
     it stops once the judged comparison is as precise as asked, and says so."""
-    loose = Sampling(precision=0.5, context_precision=1e-9, budget_s=600, min_rounds=4, max_rounds=40)
+    loose = Sampling(precision=0.5, context_precision=1e-9, budget_s=600, min_sessions=3, max_sessions=40,
+                     session_rounds=3)
     out = run_bench(project, "mid_mt_gap", ["hak-6a", "hak-6b", "glibc"], sampling=loose, primary=["hak-6b"],
                     ops=OPS)
-    assert out["stop_reason"] == "precision" and out["rounds"] == 4
+    assert out["stop_reason"] == "precision" and out["sessions"] == 3 and out["rounds"] == 9
     roles = {c["candidate"]: c for c in out["comparisons"]}
     assert roles["hak-6b"]["role"] == "primary" and roles["hak-6b"]["precision_reached"]
     assert roles["glibc"]["role"] == "context" and not roles["glibc"]["precision_reached"]

@@ -282,10 +282,10 @@ def test_aa_rate_script_runs_a_library_against_itself(capsys):
     spec = importlib.util.spec_from_file_location("aa_rate", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--pairs", "2", "--rounds", "6", "--ops", "20000", "--variant", "hak-6a"]) == 0
+    assert mod.main(["--pairs", "2", "--rounds", "4", "--sessions", "3", "--ops", "20000", "--variant", "hak-6a"]) == 0
     out = capsys.readouterr().out
     assert "A/A on hak-6a / mid_mt_gap: 2 pairs" in out and "no significant change:" in out
-    assert out.count("6 rounds (round limit reached") == 2
+    assert out.count("3 sessions, 12 rounds (session limit reached") == 2
 
 
 def test_holm_is_statsmodels_holm():
@@ -294,3 +294,81 @@ def test_holm_is_statsmodels_holm():
     for ps in ([0.01], [0.04, 0.01, 0.03, 0.5], [0.02, 0.02, 0.9, 0.001, 0.2], [0.6, 0.7]):
         assert holm(ps) == [float(x) for x in multipletests(ps, method="holm")[1]]
     assert holm([]) == []
+
+
+# ---- over sessions ------------------------------------------------------------------------
+
+def _sessions(rng, k, n, effect, session_sd, round_sd, level=1e6):
+    """k sessions of n paired rounds: each session's effect moves by session_sd (log), each round by round_sd."""
+    base, cand = [], []
+    for _ in range(k):
+        e = effect + rng.normal(0, session_sd)
+        b = level * np.exp(rng.normal(0, round_sd, n))
+        base.append(list(b))
+        cand.append(list(b * np.exp(e + rng.normal(0, round_sd, n))))
+    return base, cand
+
+
+def test_the_interval_over_sessions_is_students_t_on_the_session_estimates():
+    rng = np.random.default_rng(1)
+    base, cand = _sessions(rng, 8, 20, 0.05, 0.02, 0.05)
+    c = stats.compare_sessions(base, cand)
+    est = [float(np.mean(sorted(np.log(np.asarray(y) / np.asarray(x)))[2:-2])) for x, y in zip(base, cand)]
+    ci = __import__("scipy").stats.ttest_1samp(est, 0).confidence_interval()
+    assert c.level == "sessions" and c.sessions == 8
+    assert c.speedup_ci95[0] == pytest.approx(math.expm1(ci.low)) and c.speedup_ci95[1] == pytest.approx(math.expm1(ci.high))
+    assert c.verdict == "faster" and c.between_sd > 0
+
+
+def test_sessions_that_disagree_widen_the_interval_that_one_session_would_give():
+    """Rounds alone describe one session: with a session effect, the interval over sessions covers
+    the true effect where the pooled rounds' interval (the old method) misses it far more often."""
+    rng = np.random.default_rng(7)
+    covered_sessions = covered_rounds = 0
+    trials = 40
+    for _ in range(trials):
+        base, cand = _sessions(rng, 6, 20, 0.03, 0.02, 0.03)
+        lo, hi = stats.compare_sessions(base, cand).speedup_ci95
+        if lo <= math.expm1(0.03) <= hi:
+            covered_sessions += 1
+        flat = stats.compare(sum(base, []), sum(cand, []), paired=True)
+        if flat.speedup_ci95[0] <= math.expm1(0.03) <= flat.speedup_ci95[1]:
+            covered_rounds += 1
+    assert covered_sessions >= 0.88 * trials
+    assert covered_rounds < covered_sessions
+
+
+def test_fewer_than_three_sessions_fall_back_to_rounds_and_say_so():
+    rng = np.random.default_rng(3)
+    base, cand = _sessions(rng, 2, 20, 0.0, 0.0, 0.02)
+    c = stats.compare_sessions(base, cand)
+    assert c.level == "rounds" and c.sessions == 2
+    assert any("2 sessions only" in w for w in c.warnings)
+
+
+def test_sessions_needed_reaches_the_target():
+    k = stats.sessions_needed(0.02, 0.01)
+    t = __import__("scipy").stats.t.ppf(0.975, k - 1)
+    assert t * 0.02 / math.sqrt(k) <= math.log1p(0.01)
+    t_prev = __import__("scipy").stats.t.ppf(0.975, k - 2)
+    assert t_prev * 0.02 / math.sqrt(k - 1) > math.log1p(0.01)
+
+
+def test_an_interval_far_wider_than_its_target_is_underpowered_not_no_change():
+    from reportgen.kinds.bench import _mark_underpowered
+    rng = np.random.default_rng(5)
+    while True:            # no effect, much noise: a draw whose interval holds 0 (most of them do)
+        base, cand = _sessions(rng, 5, 10, 0.0, 0.03, 0.1)
+        c = {**stats.compare_sessions(base, cand).to_dict(), "target": 0.01,
+             "pace": {"per_session_s": 0.8, "budget_s": 60}}
+        if c["verdict"] == "no significant change":
+            break
+    c["half_width"] = (c["speedup_ci95"][1] - c["speedup_ci95"][0]) / 2
+    assert c["verdict"] == "no significant change" and c["half_width"] > 0.02
+    _mark_underpowered(c)
+    assert c["verdict"] == "underpowered" and c["underpowered"]
+    assert "sessions would reach the target" in c["reason"] and c["needed_sessions"] > 5
+    # the same interval against a target it meets within 2x is an honest "no significant change"
+    d = {**c, "verdict": "no significant change", "target": c["half_width"]}
+    _mark_underpowered(d)
+    assert d["verdict"] == "no significant change" and not d["underpowered"]

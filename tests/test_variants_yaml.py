@@ -92,7 +92,7 @@ baseline: hak-6b-then
 candidate: hak-6d
 peers: [hak-6b]
 workloads: [mid_mt_gap]
-sampling: {budget_s: 2, min_rounds: 4, max_rounds: 8}
+sampling: {budget_s: 2, min_sessions: 3, max_sessions: 4, session_rounds: 3}
 conclusion: Declared in data only.
 """
 

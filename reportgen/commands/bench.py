@@ -12,10 +12,11 @@ def main(args, project: Project) -> int:
     from ..kinds.bench import Sampling, run_bench
 
     sampling = Sampling()
-    if args.rounds:
-        sampling = Sampling.fixed(args.rounds)
+    if args.rounds:       # a fixed design: --sessions sessions (default 1) of --rounds rounds, no stopping rule
+        sampling = Sampling.fixed(args.rounds, args.sessions or 1)
     over = {k: v for k, v in (("precision", args.precision), ("budget_s", args.budget),
-                              ("min_rounds", args.min_rounds), ("max_rounds", args.max_rounds)) if v is not None}
+                              ("min_sessions", None if args.rounds else args.sessions),
+                              ("max_sessions", args.max_sessions)) if v is not None}
     sampling = replace(sampling, **over)
     return report_measurement(args, project, lambda **kw: run_bench(
         project, args.workload, args.variant, sampling=sampling, ops=args.ops, threads=args.threads, **kw),
@@ -27,9 +28,9 @@ def print_bench(out: dict) -> None:
 
     con = stdout_console()
     source = "reused from results/" if out.get("reused") else "measured now"
-    t = Table(title=f"{out['workload']}: {out['ops']:,} ops x {out['values_per_run']} loops a run, ops/s; "
-                    f"session {out['session']} ({source}): {out['rounds']} rounds, {out['stop']}")
-    for col in ("allocator", "median", "95% CI", "CV", "runs ok", "failures", "remote/registry/mutex/leaked"):
+    t = Table(title=f"{out['workload']}: {out['ops']:,} ops a loop, ops/s; measurement {out['session']} ({source}): "
+                    f"{out.get('sessions')} sessions of {out.get('session_rounds')} rounds, {out['stop']}")
+    for col in ("allocator", "median", "95% CI", "CV", "loops ok", "failures", "remote/registry/mutex/leaked"):
         t.add_column(col, overflow="fold")
     for r in out["results"]:
         ci = f_range(r.get("ci95"), f_mega, na="-")
@@ -47,6 +48,15 @@ def print_bench(out: dict) -> None:
         p = "-" if c.get("p_value") is None else f"{c.get('p_adjusted', c['p_value']):.3g}"
         verdict = c["verdict"] if c.get("verdict") else c.get("reason", "")
         con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
-                  f"({half}, target ±{c['target']:.1%}), p = {p}: [bold]{verdict}[/bold]")
+                  f"({half}, target ±{c['target']:.1%}; over {c.get('sessions')} sessions), p = {p}: "
+                  f"[bold]{verdict}[/bold]")
+        if c.get("underpowered") or (c.get("role") == "primary" and c.get("mde")):
+            con.print(f"  smallest effect this run resolves: about {c['mde']:.1%}" if c.get("mde") else "")
         for wmsg in c.get("warnings") or []:
             con.print(f"  [yellow]warning[/yellow]: {wmsg}")
+    noise = out.get("noise") or {}
+    for wmsg in noise.get("warnings") or []:
+        con.print(f"[yellow]noise[/yellow]: {wmsg}")
+    for m in noise.get("by_mode") or []:
+        con.print(f"  {m['candidate']} vs {m['baseline']} in the {m['mode']}: {m['speedup']:+.2%} "
+                  f"({m['rounds']} rounds with both sides in it)")

@@ -1,34 +1,34 @@
-"""`reportgen bench`: allocators on one workload, in interleaved rounds until the question is answered.
+"""`reportgen bench`: allocators on one workload, in sessions of interleaved rounds until the question is answered.
 
-Method (after pyperf/asv, with a stopping rule on precision):
+Method (after pyperf/asv, with a stopping rule on precision, and sessions as the unit of inference):
 
-- A child process per run, pinned to the same CPUs.  Each process runs the
-  workload's warm-up and then `values` timed loops; its sample is their ops
-  over their time.  Timed runs load the allocator's *timed* build (hak built
-  with HAK_STATS=0: no counter on any hot path), so the instrument costs no
-  variant anything; the counters come from one extra run of the counting
-  build, after the rounds, whose time is not used.
-- One discarded warm-up round, then rounds: every allocator still sampling
-  runs once per round, in an order shuffled per round (seeded by the session),
-  so drift and position hit every allocator alike.
-- The first allocator is the baseline; every other is compared with it *by
-  round*: the per-round log-ratio cancels what hit the whole round (stats.compare
-  with paired=True: trimmed mean, BCa bootstrap over rounds, signed-rank test).
-- After `min_rounds`, the rounds stop when every primary comparison's 95% CI
-  of the speed-up has a half-width within its target (`precision`), or when
-  the time budget or the round limit is spent.  Context peers stop sampling
-  as soon as they reach `context_precision`, and otherwise stop with the group
-  (a group with no primary comparison waits for its peers).  The rule looks
-  at the CI's width only, never at a p-value.  Each result says why it stopped.
-- Primary comparisons get a verdict whose family-wise error is held at 5%
-  (Holm over their p-values); context peers get a ratio and a CI, no verdict.
+- A **session** is one fresh process per allocator, all pinned to the same CPUs, alive side by side
+  (measure.LoopServer): each sets the workload up and warms it, then runs one timed loop (C) each
+  time it is asked.  Timed runs load the allocator's *timed* build (hak built with HAK_STATS=0: no
+  counter on any hot path); the counters come from one extra run of the counting build, after the
+  sessions, whose time is not used.
+- A session runs one discarded warm-up round, then `session_rounds` rounds: every allocator still
+  sampling runs one loop per round, in an order shuffled per round (seeded by the session), so the
+  loops of a round run a few ms apart and whatever slows the machine for a while hits them alike.
+- The first allocator is the baseline; every other is compared with it by round inside a session
+  (the trimmed mean of the per-round log-ratios: the session's estimate), and across sessions by
+  Student's t on the session estimates (stats.compare_sessions).  Sessions differ by more than
+  their rounds say (new processes: new addresses and pages; the machine's state), so the interval
+  is taken over sessions: it covers what a rerun would meet.
+- After `min_sessions`, sessions are added until every primary comparison's 95% CI of the speed-up
+  has a half-width within its target (`precision`), or the time budget (`budget_s`, the whole
+  group's, over all its sessions) or `max_sessions` is spent.  Context peers stop sampling once they
+  reach `context_precision`.  The rule looks at the CI's width only, never at a p-value.
+- Primary comparisons get a verdict whose family-wise error is held at 5% (Holm over their
+  p-values); one whose interval misses its target by more than stats.UNDERPOWERED_FACTOR and
+  decides nothing is "underpowered"; context peers get a ratio and a CI, no verdict.
 
-With a Store, each allocator's record (samples by round, counters, environment,
-source hash, session) is saved; a comparison only ever uses runs of one
-session.  A group is reused only when every allocator of it has a current
-record of the same, completed session; otherwise the whole group is measured
-again.  An interrupted session (Ctrl-C, SIGTERM) keeps its completed rounds,
-and the next run resumes it.
+With a Store, each allocator's record (samples by round, with the session of each, counters,
+environment, source hash, measurement id) is saved; a comparison only ever uses the sessions of
+one measurement.  A group is reused only when every allocator of it has a current record of the
+same, completed measurement; otherwise the whole group is measured again.  An interrupted
+measurement (Ctrl-C, SIGTERM) keeps its completed rounds, and the next run resumes it with new
+sessions.
 """
 from __future__ import annotations
 
@@ -37,12 +37,12 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 import numpy as np
 
-from .. import stats
+from .. import noise, stats
 from ..errors import UserError
 from ..machine import environment
 from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
@@ -57,46 +57,57 @@ BEST3OF5_LABEL = "mean of the 3 best of the first 5 runs (the reference's figure
 # The stopping rule's defaults.  A phase spec (`sampling:`) and the command line override them.
 PRECISION = 0.01          # primary comparisons: 95% CI of the speed-up within +-1%
 CONTEXT_PRECISION = 0.03  # context peers: shown for scale, never judged
-BUDGET_S = 60.0           # wall-clock seconds a comparison group may spend sampling
-MIN_ROUNDS = 10
-MAX_ROUNDS = 400
-# An allocator whose first rounds all fail stops being run (it is a recorded failure).
-_FAILED_ROUNDS_TO_DROP = 3
+BUDGET_S = 60.0           # wall-clock seconds a comparison group may spend sampling, all sessions together
+MIN_SESSIONS = 8          # a t interval over 8 sessions (2.36 standard errors each side); fewer lets a lucky
+#                           small spread stop the group early
+MAX_SESSIONS = 400
+# An allocator whose first sessions all fail stops being run (it is a recorded failure).
+_FAILED_SESSIONS_TO_DROP = 2
 
 STOP_REASONS = {"precision": "precision reached", "budget": "time budget spent",
-                "rounds": "round limit reached", "interrupted": "interrupted",
+                "rounds": "session limit reached", "interrupted": "interrupted",
                 "failed": "every run failed"}
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """When a comparison group stops sampling (see the module doc)."""
+    """When a comparison group stops sampling (see the module doc).
+
+    session_rounds=None: the workload's own (Workload.session_rounds)."""
     precision: float = PRECISION
     context_precision: float = CONTEXT_PRECISION
     budget_s: float = BUDGET_S
-    min_rounds: int = MIN_ROUNDS
-    max_rounds: int = MAX_ROUNDS
+    min_sessions: int = MIN_SESSIONS
+    max_sessions: int = MAX_SESSIONS
+    session_rounds: int | None = None
 
     @classmethod
-    def fixed(cls, rounds: int) -> "Sampling":
-        """Exactly `rounds` rounds (tests, the A/A script): no stopping rule."""
-        return cls(precision=0.0, context_precision=0.0, budget_s=1e9, min_rounds=rounds, max_rounds=rounds)
+    def fixed(cls, rounds: int, sessions: int = 1) -> "Sampling":
+        """Exactly `sessions` sessions of `rounds` rounds (tests, the A/A script): no stopping rule."""
+        return cls(precision=0.0, context_precision=0.0, budget_s=1e9, min_sessions=sessions,
+                   max_sessions=sessions, session_rounds=rounds)
 
     def check(self) -> "Sampling":
         for name in ("precision", "context_precision", "budget_s"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise UserError(f"sampling {name} must be a finite number >= 0, got {v!r}")
-        if not 1 <= self.min_rounds <= self.max_rounds <= 10_000:
-            raise UserError(f"sampling needs 1 <= min_rounds ({self.min_rounds}) <= max_rounds "
-                            f"({self.max_rounds}) <= 10000")
+        if not 1 <= self.min_sessions <= self.max_sessions <= 10_000:
+            raise UserError(f"sampling needs 1 <= min_sessions ({self.min_sessions}) <= max_sessions "
+                            f"({self.max_sessions}) <= 10000")
+        if self.session_rounds is not None and not 1 <= self.session_rounds <= 10_000:
+            raise UserError(f"sampling session_rounds must be within 1..10000, got {self.session_rounds}")
         return self
+
+    def rounds_for(self, workload: Workload) -> int:
+        return self.session_rounds or workload.session_rounds
 
 
 def bench_params(workload: Workload, ops: int, threads: int | None, sampling: Sampling,
                  targets: dict[str, float]) -> dict:
-    params = {"ops": ops, "values": workload.values, "sizes": list(workload.sizes), "seed": workload.seed,
-              "sampling": asdict(sampling), "targets": dict(sorted(targets.items()))}
+    params = {"ops": ops, "sizes": list(workload.sizes), "seed": workload.seed, "design": "sessions",
+              "sampling": {**asdict(sampling), "session_rounds": sampling.rounds_for(workload)},
+              "targets": dict(sorted(targets.items()))}
     if workload.driver == "gap":
         params["slots"] = workload.slots
     else:
@@ -152,15 +163,20 @@ def targets_for(names: list[str], sampling: Sampling, primary: list[str] | None 
 
 @dataclass
 class _Series:
-    """What one allocator gave in one session: a sample per successful round."""
+    """What one allocator gave in one measurement: a sample per successful round, and its session."""
     samples: list[float]
     rounds: list[int]
     ns_per_op: list[float]
     failures: list[dict]
     stopped: str | None = None      # round-sampling ended early for this allocator (reached / failed)
+    sessions: list[int] = field(default_factory=list)     # the session of each sample
+    warmup: list[float] = field(default_factory=list)     # each session's discarded first loop (ops/s)
 
     def by_round(self) -> dict[int, float]:
         return dict(zip(self.rounds, self.samples))
+
+    def session_of(self) -> dict[int, int]:
+        return dict(zip(self.rounds, self.sessions or [0] * len(self.rounds)))
 
 
 def paired(base: _Series, cand: _Series) -> tuple[list[float], list[float], list[int]]:
@@ -170,24 +186,39 @@ def paired(base: _Series, cand: _Series) -> tuple[list[float], list[float], list
     return [b[r] for r in common], [c[r] for r in common], common
 
 
+def by_session(base: _Series, cand: _Series) -> tuple[list[list[float]], list[list[float]]]:
+    """The paired rounds, grouped by session (sessions in order)."""
+    b, c, rounds = paired(base, cand)
+    sess = base.session_of()
+    groups: dict[int, tuple[list[float], list[float]]] = {}
+    for x, y, r in zip(b, c, rounds):
+        gb, gc = groups.setdefault(sess.get(r, 0), ([], []))
+        gb.append(x)
+        gc.append(y)
+    keys = sorted(groups)
+    return [groups[k][0] for k in keys], [groups[k][1] for k in keys]
+
+
 def _half_width(base: _Series, cand: _Series) -> float | None:
-    b, c, _ = paired(base, cand)
-    if len(b) < 3:
+    """Half-width of the very CI the comparison reports (over sessions)."""
+    bs, cs = by_session(base, cand)
+    if len(bs) < stats.MIN_SESSIONS:
         return None
-    d = np.log(np.asarray(c)) - np.log(np.asarray(b))
-    ci = stats.paired_log_ci(d)   # the very CI the comparison reports
-    if ci is None:
-        return None
+    est = stats.session_estimates([np.log(np.asarray(c)) - np.log(np.asarray(b)) for b, c in zip(bs, cs)])
+    _, ci, _ = stats.session_interval(est)
     lo, hi = stats.speedup_interval(ci)
     return (hi - lo) / 2
 
 
 def _own_half_width(series: _Series) -> float | None:
-    """A group of one: the relative half-width of the CI of its median."""
-    s = stats.summarize(series.samples)
-    if s.ci95 is None or not s.median:
+    """A group of one: the relative half-width of the t interval of its session means (log)."""
+    groups: dict[int, list[float]] = {}
+    for x, k in zip(series.samples, series.sessions or [0] * len(series.samples)):
+        groups.setdefault(k, []).append(math.log(x))
+    if len(groups) < stats.MIN_SESSIONS:
         return None
-    return (s.ci95[1] - s.ci95[0]) / 2 / s.median
+    _, ci, _ = stats.session_interval([float(np.mean(v)) for v in groups.values()])
+    return (math.expm1(ci[1]) - math.expm1(ci[0])) / 2
 
 
 class _Interrupted(Exception):
@@ -206,50 +237,79 @@ def _sigterm_as_interrupt():
     return lambda: signal.signal(signal.SIGTERM, old)
 
 
+def _run_session(requests, names, series: list[_Series], active: list[int], rounds: int, first_round: int,
+                 index: int, rng, timeout: float, progress) -> int:
+    """One session: a fresh process per active allocator, a discarded warm-up round, then `rounds`
+    rounds (one loop of each, in a shuffled order).  Returns the next round number."""
+    from ..measure import LoopServer
+
+    servers = {}
+    try:
+        for i in rng.permutation(active):
+            servers[int(i)] = LoopServer(requests[int(i)], timeout=timeout)
+        for i, srv in servers.items():
+            if not srv.ready():
+                series[i].failures.append({"run": first_round, "cause": f"session {index}: {srv.failure}"})
+        live = [i for i in servers if not servers[i].failure]
+        for i in rng.permutation(live):            # the warm-up round: timed, kept apart, not used
+            srv = servers[int(i)]
+            res = srv.loop()
+            if res is not None:
+                series[int(i)].warmup.append(res["ops"] / (res["ns"] / 1e9))
+            else:
+                series[int(i)].failures.append({"run": first_round, "cause": f"session {index}: {srv.failure}"})
+        rnd = first_round
+        for _ in range(rounds):
+            for i in rng.permutation(live):
+                i = int(i)
+                srv = servers[i]
+                if srv.failure:
+                    continue
+                res = srv.loop()
+                if res is None:
+                    series[i].failures.append({"run": rnd, "cause": f"session {index}: {srv.failure}"})
+                    continue
+                series[i].samples.append(res["ops"] / (res["ns"] / 1e9))
+                series[i].rounds.append(rnd)
+                series[i].ns_per_op.append(res["ns"] / res["ops"])
+                series[i].sessions.append(index)
+            progress.advance()
+            rnd += 1
+        return rnd
+    finally:
+        for srv in servers.values():
+            srv.close()
+
+
 def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
                 series: list[_Series], start_round: int, session: str, progress,
-                judged: set[int] | None = None) -> tuple[str, float]:
-    """Interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds).
+                judged: set[int] | None = None, start_session: int = 0) -> tuple[str, float]:
+    """Sessions of interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds).
 
     `judged`: the indices of the primary comparisons.  The group stops when they have all reached
     their targets; a context peer stops running once it reaches its own, and otherwise stops with
     the group (it is shown for scale).  A group with no judged comparison waits for its peers."""
-    requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=w.values) for s in specs]
-    timeout = max(120.0, ops * w.values * 2e-6 * (threads or 1) * 20)
-    rng = np.random.default_rng(int(session, 16) % (2 ** 32))
+    requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=1) for s in specs]
+    timeout = max(60.0, ops * 2e-6 * (threads or 1) * 20)
+    rng = np.random.default_rng([int(session, 16) % (2 ** 32), start_session])
     names = [s.name for s in specs]
+    rounds = sampling.rounds_for(w)
     t0 = time.monotonic()
-    progress.start(sampling.max_rounds + 1 - start_round, f"{w.name}: {', '.join(names)}")
-    if start_round == 0:      # round 0: the discarded warm-up (a failure there is recorded all the same)
-        for i in rng.permutation(len(specs)):
-            res = run_child(requests[i], timeout=timeout)
-            if not res.get("ok"):
-                series[i].failures.append({"run": 0, "cause": res["failure"]})
-        progress.advance()
-        start_round = 1
-    rnd = start_round
+    progress.start(sampling.max_sessions * rounds, f"{w.name}: {', '.join(names)}")
+    rnd, k = max(start_round, 1), start_session
     while True:
         active = [i for i in range(len(specs)) if i == 0 or series[i].stopped is None]
-        for i in rng.permutation(active):
-            res = run_child(requests[i], timeout=timeout)
-            if not res.get("ok"):
-                series[i].failures.append({"run": rnd, "cause": res["failure"]})
-                continue
-            series[i].samples.append(res["ops"] / (res["elapsed_ns"] / 1e9))
-            series[i].rounds.append(rnd)
-            series[i].ns_per_op.append(res["elapsed_ns"] / res["ops"])
-        progress.advance()
-        done = rnd
-        rnd += 1
+        rnd = _run_session(requests, names, series, active, rounds, rnd, k, rng, timeout, progress)
+        k += 1
         for i in range(len(specs)):        # a side that never ran stops being run
             s = series[i]
-            if s.stopped is None and not s.samples and len(s.failures) >= _FAILED_ROUNDS_TO_DROP:
+            if s.stopped is None and not s.samples and len(s.failures) >= _FAILED_SESSIONS_TO_DROP:
                 s.stopped = "failed"
         if not series[0].samples and series[0].stopped == "failed":
             return "failed", time.monotonic() - t0
-        if done >= sampling.max_rounds:
+        if k >= sampling.max_sessions:
             return "rounds", time.monotonic() - t0
-        if done < sampling.min_rounds:
+        if k < sampling.min_sessions:
             continue
         pending = []
         for i in range(1, len(specs)):
@@ -321,7 +381,8 @@ def find_session(store, keys, specs) -> tuple[list | None, list | None]:
 def _series_of(rec) -> _Series:
     return _Series(list(rec.samples), list(rec.extra.get("rounds") or range(1, len(rec.samples) + 1)),
                    list(rec.extra.get("ns_per_op_runs") or []), [f.model_dump() for f in rec.failures],
-                   rec.extra.get("sampling_stopped"))
+                   rec.extra.get("sampling_stopped"), list(rec.extra.get("session_of_samples") or []),
+                   list(rec.extra.get("warmup_samples") or []))
 
 
 # ---- the public function ------------------------------------------------------------------
@@ -392,10 +453,11 @@ class BenchKind:
             series = [_series_of(r) for r in resume]
             session = resume[0].extra["session"]
             start = max((max(s.rounds) for s in series if s.rounds), default=0) + 1
+            start_session = max((max(s.sessions) for s in series if s.sessions), default=-1) + 1
             prior = float(resume[0].extra.get("elapsed_s") or 0.0)
         else:
             series = [_Series([], [], [], []) for _ in self.specs]
-            session, start, prior = uuid.uuid4().hex[:12], 0, 0.0
+            session, start, start_session, prior = uuid.uuid4().hex[:12], 1, 0, 0.0
         restore = _sigterm_as_interrupt()
         t0 = time.monotonic()
         try:
@@ -403,7 +465,7 @@ class BenchKind:
             judged = {i for i, spec in enumerate(self.specs)
                       if i > 0 and (self.primary is None or spec.name in self.primary)}
             stop, elapsed = _run_rounds(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start,
-                                        session, progress, judged)
+                                        session, progress, judged, start_session)
             counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
         except (KeyboardInterrupt, _Interrupted):
             raise Interrupted(_Group(series, session, "interrupted", prior + time.monotonic() - t0,
@@ -421,8 +483,9 @@ class BenchKind:
             extra = {"driver_hash": spec.builds_hash, "session": g.session, "stop_reason": g.stop,
                      "elapsed_s": g.elapsed, "rounds": s.rounds, "sampling_stopped": s.stopped,
                      "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
-                     "counts": counts, "counted_failure": counted_failure, "unit": "ops/s", "warmup_rounds": 1,
-                     "values_per_run": w.values}
+                     "counts": counts, "counted_failure": counted_failure, "unit": "ops/s",
+                     "session_of_samples": s.sessions, "warmup_samples": s.warmup,
+                     "session_rounds": self.sampling.rounds_for(w), "values_per_run": 1}
             out.append(Record(kind="bench", workload=w.name, allocator=spec.name, params=self.params,
                               source_hash=spec.source_hash, created=g.created[0],
                               environment=environment(self.project, spec.build_flags), samples=s.samples,
@@ -434,11 +497,16 @@ class BenchKind:
         w, specs, names, series, primary = self.w, self.specs, self.names, g.series, self.primary
         rows = [_result_row(spec, s, c, g.session, reused, cr.isoformat())
                 for spec, s, c, cr in zip(specs, series, g.counted, g.created)]
+        n_sessions = len({k for s in series for k in (s.sessions or [])})
+        pace = {"per_session_s": (g.elapsed / n_sessions) if g.elapsed and n_sessions else None,
+                "budget_s": self.sampling.budget_s, "sessions": n_sessions}
         comparisons = [_comparison(names[0], spec.name, series[0], s, self.targets[spec.name],
-                                   primary is None or spec.name in primary, g.session)
+                                   primary is None or spec.name in primary, g.session, pace)
                        for spec, s in zip(specs[1:], series[1:])]
         adjust_family(comparisons)
-        return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": w.values,
+        return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": 1,
+                "sessions": n_sessions, "session_rounds": self.sampling.rounds_for(w),
+                "noise": noise.describe(w, specs, series),
                 "threads": self.threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
                 "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
                 "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
@@ -464,25 +532,59 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
 
 
 def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target: float, primary: bool,
-                session: str) -> dict:
-    b, c, rounds = paired(base, cand)
+                session: str, pace: dict | None = None) -> dict:
+    """One comparison over the sessions both sides completed.  `pace`: the group's seconds per
+    session and budget (what an underpowered result would need is said in those terms)."""
+    bs, cs = by_session(base, cand)
     out = {"baseline": base_name, "candidate": name, "role": "primary" if primary else "context",
-           "session": session, "target": target, "pairs": len(rounds)}
+           "session": session, "target": target, "pairs": sum(len(b) for b in bs), "pace": pace or {}}
     try:
-        cmp = stats.compare(b, c, paired=True, higher_is_better=True).to_dict()
+        cmp = stats.compare_sessions(bs, cs, higher_is_better=True).to_dict()
     except ValueError as exc:
         cmp = {"ratio": None, "ci95": None, "speedup": None, "speedup_ci95": None, "p_value": None,
                "verdict": "no significant change", "reason": f"cannot test: {exc}",
                "warnings": [f"cannot compare: {exc}"]}
-    if not b or not c:
-        failed = base_name if not b else name
+    if not bs:
+        failed = base_name if not base.samples else name
         cmp["verdict"] = None
         cmp["reason"] = f"no verdict: {failed} has no successful run"
     ci = cmp.get("speedup_ci95")
     half = (ci[1] - ci[0]) / 2 if ci else None
     out.update(cmp)
     out.update(half_width=half, precision_reached=half is not None and half <= target)
+    _mark_underpowered(out)
     return out
+
+
+def _mark_underpowered(c: dict) -> None:
+    """"underpowered" instead of "no significant change" when the interval is more than
+    UNDERPOWERED_FACTOR times as wide as its target: the run could not tell, and the reason says
+    what would (sessions, time at this group's pace, or a quieter machine)."""
+    half, target = c.get("half_width"), c.get("target")
+    if c.get("verdict") != "no significant change" or half is None or not target:
+        c["underpowered"] = False
+        return
+    if half <= stats.UNDERPOWERED_FACTOR * target:
+        c["underpowered"] = False
+        return
+    c["underpowered"] = True
+    c["verdict"] = "underpowered"
+    need, pace = None, c.get("pace") or {}
+    sd = c.get("session_sd")
+    if sd:
+        need = stats.sessions_needed(sd, target)
+    what = [f"its 95% CI is ±{half:.2%} wide, more than {stats.UNDERPOWERED_FACTOR:g}x its target ±{target:.1%}: "
+            f"this run cannot tell a change of that size from none"]
+    if need and pace.get("per_session_s"):
+        what.append(f"about {need} sessions would reach the target here (≈ {need * pace['per_session_s']:.0f} s "
+                    f"of sampling; this group's budget is {pace.get('budget_s', 0):.0f} s)")
+    if sd and c.get("sessions"):
+        k = max(int(c["sessions"]), stats.MIN_SESSIONS)
+        quiet = math.log1p(target) * math.sqrt(k) / float(stats._st.t.ppf(0.975, k - 1))
+        what.append(f"or a machine on which session estimates spread by at most {quiet:.2%} "
+                    f"(here {sd:.2%}) with as many sessions")
+    c["reason"] = "underpowered: " + "; ".join(what)
+    c["needed_sessions"] = need
 
 
 def adjust_family(comparisons: list[dict]) -> None:
@@ -496,6 +598,7 @@ def adjust_family(comparisons: list[dict]) -> None:
         c.update(p_adjusted=p_adj, family_size=len(prim), verdict=verdict,
                  reason=f"{verdict}: {reason}" + (f" (Holm-adjusted over {len(prim)} primary comparisons)"
                                                   if len(prim) > 1 else ""))
+        _mark_underpowered(c)
     for c in comparisons:
         if c.get("role") == "context":
             c["verdict"] = None

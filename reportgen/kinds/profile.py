@@ -3,9 +3,12 @@
 Each allocator's timed build runs once under `perf record` (a software clock event,
 sampling only inside the timed loops); the result lists the symbols with the most
 samples, each with its share and the 95% interval of that share (a count of samples
-of a total: stats.share_ci), and the total the tool counted.  One record per workload
-and allocator, current while the variant's sources and the driver build are the same
-(a profile is a sample: measured again only when stale or forced).
+of a total: stats.share_ci), and the total the tool counted (the sum of every symbol's exact
+count).  One record per workload and allocator, current while the variant's sources, the
+driver build and the parameters are the same (a profile is a sample: measured again only
+when stale or forced).  Unlike the other kinds, a profile that failed stays current too: the
+failure is reused (and shown as a failure) until those inputs change or `--force` is given,
+so a machine where perf cannot profile a workload is not profiled again at every publish.
 """
 from __future__ import annotations
 
@@ -30,6 +33,20 @@ class ProfileKind(SingleRecordKind):
         super().__init__("profile", workload.name, spec.name, {"ops": ops, "freq": FREQ, "event": "cpu-clock"},
                          spec.source_hash, spec.timed_driver_hash, "profile", spec.build_flags)
         self.project, self.spec, self.wl, self.ops = project, spec, workload, ops
+
+    def current_record(self, store):
+        """The newest record of this key measured from these sources and this driver build,
+        failed or not (SingleRecordKind's, through Store.current, skips failed ones)."""
+        for rec in reversed(store.history(self.key)):
+            if rec.source_hash == self.source_hash:
+                break
+        else:
+            return None
+        if self.payload not in rec.extra:
+            return None
+        if self.driver_hash is not None and rec.extra.get("driver_hash") != self.driver_hash:
+            return None
+        return rec
 
     def current(self, store):
         rec = self.current_record(store)
@@ -69,12 +86,15 @@ def run_profile(project: Project, workload: str, variants, *, quick: bool = Fals
     variants = list(dict.fromkeys(variants))
     if not variants:
         raise UserError("profile needs at least one --variant")
-    check_allowed()                                             # perf missing or refused: one line
     specs = [resolve_allocator(project, v) for v in variants]
     n = profile_ops(wl, quick, ops)
+    kinds = [ProfileKind(project, s, wl, n) for s in specs]
+    # perf missing or refused: one line; asked only when something is to be recorded (the probe
+    # costs perf record's own second, which a publish with nothing to profile need not pay)
+    if force or store is None or any(k.current(store) is None for k in kinds):
+        check_allowed()
     progress.start(len(specs), f"profile {workload}")
-    rows = [measure_through_store(ProfileKind(project, s, wl, n), store, force=force, progress=progress)
-            for s in specs]
+    rows = [measure_through_store(k, store, force=force, progress=progress) for k in kinds]
     return ProfileResult.shape({"workload": workload, "ops": n, "event": "cpu-clock", "freq": FREQ, "results": rows,
                                 "failures": [{"run": r["variant"], "cause": f["cause"]} for r in rows
                                              for f in r.get("failures") or []],
