@@ -40,7 +40,9 @@ def copy_project(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("lab"))
-    env = {"REPORTGEN_RESULTS_DIR": str(root / "results"), "REPORTGEN_BUILD_DIR": str(root / "build")}
+    # The build cache is content-addressed (paths do not enter a hash): the copy shares the suite's,
+    # so libraries the other tests already built are found, not compiled again.
+    env = {"REPORTGEN_RESULTS_DIR": str(root / "results"), "REPORTGEN_BUILD_DIR": str(Project.locate().build_dir)}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -119,7 +121,14 @@ def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, mon
             return measure.run_child({"kind": "_test_crash", "how": "segv"}, **kw)
         return measure.run_child(request, **kw)
 
+    class CrashingSession(measure.LoopServer):      # the timed loops: 6-B's session processes crash
+        def __init__(self, request, **kw):
+            if "hak-6b" in str(request.get("bench_lib")):
+                request = {"kind": "_test_crash", "how": "segv"}
+            super().__init__(request, **kw)
+
     monkeypatch.setattr(bench, "run_child", crash_6b)
+    monkeypatch.setattr(measure, "LoopServer", CrashingSession)
     before = bench_records(published)
     capsys.readouterr()
     assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b", "--force"]) == 1
@@ -233,7 +242,8 @@ def _copy_published(published: Project, tmp_path: Path, monkeypatch) -> Project:
 
 def _as_another_machine(project: Project) -> str:
     """Every record of this machine written again as a second machine's (through the store, so each
-    file is named by its content), with phase-6b's headline verdict turned around there."""
+    file is named by its content), with phase-6b's headline turned around there: a decided verdict
+    opposite to this machine's, its speed-up interval wholly beyond this machine's."""
     from reportgen.machine import machine_id, machine_info
     from reportgen.store import Store
 
@@ -250,7 +260,13 @@ def _as_another_machine(project: Project) -> str:
         extra = json.loads(json.dumps(rec.extra))
         if rec.kind == "phase" and rec.allocator == "phase-6b":
             for c in extra["results"]["bench"]["mid_mt_gap"]["comparisons"]:
-                c["verdict"] = "slower" if c.get("verdict") != "slower" else "faster"
+                if c.get("candidate") != "hak-6b" or not c.get("speedup_ci95"):
+                    continue
+                lo, hi = c["speedup_ci95"]
+                ci = [max(hi, 0) + 0.05, max(hi, 0) + 0.10] if c.get("verdict") == "slower" \
+                    else [min(lo, 0) - 0.10, min(lo, 0) - 0.05]
+                c.update(verdict="faster" if c.get("verdict") == "slower" else "slower", speedup=sum(ci) / 2,
+                         speedup_ci95=ci, ratio=1 + sum(ci) / 2, ci95=[1 + ci[0], 1 + ci[1]])
         fake.put(rec.model_copy(update={"environment": env, "extra": extra}))
     return fake.machine
 
@@ -263,7 +279,11 @@ def test_two_machines_side_by_side(published, tmp_path, monkeypatch):
     page = (project.docs_dir / "phases" / "phase-6b.md").read_text()
     section = page.split("## On every machine", 1)[1].split("\n## ", 1)[0]
     assert machine_id() in section and other in section and FAKE_CPU in section
-    assert "The machines disagree" in section and "the headline verdict" in section
+    assert "The machines disagree" in section
+    warning = section.split('!!! warning "The machines disagree"', 1)[1].split("\n\n|", 1)[0]
+    head = next(l for l in warning.splitlines() if l.strip().startswith("- **the headline verdict**"))
+    assert f"`{machine_id()}` " in head and f"`{other}` " in head and "95% CI" in head
+    assert head.endswith("the 95% intervals of the speed-up do not overlap")
     assert "**slower**" in section or "**faster**" in section
     machine_page = (project.docs_dir / "phases" / "machine.md").read_text()
     assert "## Every machine with results" in machine_page
