@@ -172,9 +172,15 @@ def per_machine(spec, results: dict) -> dict | None:
                     cmps.setdefault((b.get("workload") or wl, c.get("baseline"), c.get("candidate")), c)
         head = headline(spec, pr)
         claim = (v.get("claim") or {}).get("status")
+        # the machine's pace and noise beside its verdicts: the subject's throughput and how much one
+        # timed loop of it varies there (reportgen.noise), on the headline workload
+        hb = (pr.get("bench") or {}).get(spec.headline_workload) or {}
+        noise_of = {n.get("variant"): n for n in ((hb.get("noise") or {}).get("allocators") or [])}
+        subject_noise = noise_of.get(head.get("subject")) or {}
         rows.append({"id": mid, "label": m.get("label") or mid, "local": m.get("local"), "measured": measured,
                      "quick": m.get("quick"), "cpu": (m.get("machine") or {}).get("cpu_model") or mid,
                      "head": head, "claim": claim if measured else None,
+                     "loop_cv": subject_noise.get("cv"), "modes": subject_noise.get("modes"),
                      "statuses": statuses, "_cmps": cmps,
                      "hyp": {h.id: _hypothesis_value(h, v, by_out.get(h.id)) if measured
                              else _not_measured("no record of this phase")

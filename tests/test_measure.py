@@ -253,6 +253,25 @@ def test_sessions_are_fresh_processes_and_the_interval_is_taken_over_them(projec
     assert noise["hak-6b"]["cv"] is not None and noise["hak-6b"]["first_loop_slowdown"] > 0
 
 
+def test_a_rerun_of_the_same_builds_widens_by_the_spread_between_measurements(project, tmp_path):
+    """The second measurement of a group (same builds, same machine) is judged with the first beside
+    it: the spread between them beyond their sessions (random effects over measurements) widens its
+    interval, never narrows it; the first, alone, is judged on its own sessions."""
+    store = Store(tmp_path / "results", "test-machine")
+    names = ["hak-6a", "hak-6b"]
+    first = run_bench(project, "mid_mt_gap", names, sampling=Sampling.fixed(3, sessions=3), ops=OPS, store=store)
+    second = run_bench(project, "mid_mt_gap", names, sampling=Sampling.fixed(3, sessions=3), ops=OPS, store=store,
+                       force=True)
+    (c1,), (c2,) = first["comparisons"], second["comparisons"]
+    assert c1["measurements"] == 1 and c1["between_measurements_sd"] is None
+    assert c2["measurements"] == 2 and c2["between_measurements_sd"] is not None
+    lo, hi = c2["speedup_ci95"]
+    assert lo <= c2["session_ci95"][0] and hi >= c2["session_ci95"][1]
+    # reused later, the first measurement still reads as it did: only earlier measurements count
+    again = run_bench(project, "mid_mt_gap", names, sampling=Sampling.fixed(3, sessions=3), ops=OPS, store=store)
+    assert again["session"] == second["session"] and again["comparisons"][0]["speedup_ci95"] == [lo, hi]
+
+
 def test_a_session_process_that_crashes_is_a_recorded_failure_of_its_allocator(project, monkeypatch):
     from reportgen import measure
 

@@ -372,3 +372,16 @@ def test_an_interval_far_wider_than_its_target_is_underpowered_not_no_change():
     d = {**c, "verdict": "no significant change", "target": c["half_width"]}
     _mark_underpowered(d)
     assert d["verdict"] == "no significant change" and not d["underpowered"]
+
+
+def test_two_modes_are_found_and_placed_and_one_mode_is_not_split():
+    from reportgen import noise
+    rng = np.random.default_rng(2)
+    fast = 60e6 * np.exp(rng.normal(0, 0.02, 300))
+    slow = 48e6 * np.exp(rng.normal(0, 0.02, 200))
+    m = noise.modes(np.concatenate([fast, slow]))
+    assert m is not None and m["dip_p"] < 0.05
+    (a, b) = m["modes"]
+    assert a["level"] == pytest.approx(60e6, rel=0.02) and b["level"] == pytest.approx(48e6, rel=0.02)
+    assert a["share"] == pytest.approx(0.6, abs=0.05)
+    assert noise.modes(60e6 * np.exp(rng.normal(0, 0.05, 500))) is None

@@ -378,6 +378,53 @@ def find_session(store, keys, specs) -> tuple[list | None, list | None]:
     return newest, None
 
 
+def earlier_measurements(store, keys, specs, before: datetime, exclude: str) -> list[list]:
+    """The completed, failure-free measurements of this group from the same builds made before
+    `before` (the one measured now, or reused, is `exclude`): each a record per allocator."""
+    if store is None:
+        return []
+    groups: dict[str, dict[int, object]] = {}
+    for i, (key, spec) in enumerate(zip(keys, specs)):
+        for rec in store.history(key):
+            if _current(rec, spec) and rec.extra["session"] != exclude:
+                groups.setdefault(rec.extra["session"], {})[i] = rec
+    out = []
+    for recs in groups.values():
+        if len(recs) != len(specs):
+            continue
+        group = [recs[i] for i in range(len(specs))]
+        if any(r.failures or r.extra.get("stop_reason") == "interrupted" for r in group):
+            continue
+        if max(r.created for r in group) < before:
+            out.append(group)
+    return sorted(out, key=lambda grp: grp[0].created)
+
+
+def _session_summary(base: _Series, cand: _Series) -> tuple[float, float, int] | None:
+    """(mean log-ratio, its standard error, sessions) of one measurement's sessions."""
+    bs, cs = by_session(base, cand)
+    if len(bs) < stats.MIN_SESSIONS:
+        return None
+    est = stats.session_estimates([np.log(np.asarray(c)) - np.log(np.asarray(b)) for b, c in zip(bs, cs)])
+    return float(np.mean(est)), float(np.std(est, ddof=1) / math.sqrt(len(est))), len(est)
+
+
+def between_measurements(now: tuple[float, float, int], earlier: list[tuple[float, float, int]]) -> float | None:
+    """The spread of the true effect from one measurement to the next on this machine (tau, log),
+    by a random-effects meta-analysis of this and the earlier measurements of the same builds
+    (statsmodels' combine_effects, Paule-Mandel): what the sessions of one run cannot see when the
+    machine's state moves over minutes.  None with no earlier measurement."""
+    if not earlier:
+        return None
+    from statsmodels.stats.meta_analysis import combine_effects
+    rows = [now, *earlier]
+    eff = np.asarray([r[0] for r in rows])
+    var = np.asarray([max(r[1], 1e-6) ** 2 for r in rows])
+    res = combine_effects(eff, var, method_re="pm")
+    tau2 = float(res.tau2)
+    return math.sqrt(tau2) if math.isfinite(tau2) and tau2 > 0 else 0.0
+
+
 def _series_of(rec) -> _Series:
     return _Series(list(rec.samples), list(rec.extra.get("rounds") or range(1, len(rec.samples) + 1)),
                    list(rec.extra.get("ns_per_op_runs") or []), [f.model_dump() for f in rec.failures],
@@ -430,8 +477,10 @@ class BenchKind:
         self.names = [s.name for s in specs]
         self.keys = [key_for("bench", w.name, n, params) for n in self.names]
         self._found: tuple | None = None
+        self._store = None
 
     def _sessions(self, store):
+        self._store = store
         if self._found is None:
             self._found = find_session(store, self.keys, self.specs)
         return self._found
@@ -447,6 +496,7 @@ class BenchKind:
                       [r.created for r in reused])
 
     def measure(self, progress, store, force: bool) -> _Group:
+        self._store = store
         n = len(self.specs)
         resume = self._sessions(store)[1] if store is not None and not force else None
         if resume is not None:
@@ -500,13 +550,18 @@ class BenchKind:
         n_sessions = len({k for s in series for k in (s.sessions or [])})
         pace = {"per_session_s": (g.elapsed / n_sessions) if g.elapsed and n_sessions else None,
                 "budget_s": self.sampling.budget_s, "sessions": n_sessions}
+        group_noise = noise.describe(w, specs, series)
+        earlier = [[_series_of(r) for r in grp] for grp in
+                   earlier_measurements(self._store, self.keys, specs, min(g.created), g.session)]
         comparisons = [_comparison(names[0], spec.name, series[0], s, self.targets[spec.name],
-                                   primary is None or spec.name in primary, g.session, pace)
-                       for spec, s in zip(specs[1:], series[1:])]
+                                   primary is None or spec.name in primary, g.session, pace,
+                                   [m for m in group_noise["by_mode"] if m["candidate"] == spec.name],
+                                   [_session_summary(e[0], e[i]) for e in earlier])
+                       for i, (spec, s) in enumerate(zip(specs[1:], series[1:]), start=1)]
         adjust_family(comparisons)
         return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": 1,
                 "sessions": n_sessions, "session_rounds": self.sampling.rounds_for(w),
-                "noise": noise.describe(w, specs, series),
+                "noise": group_noise,
                 "threads": self.threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
                 "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
                 "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
@@ -532,9 +587,21 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
 
 
 def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target: float, primary: bool,
-                session: str, pace: dict | None = None) -> dict:
+                session: str, pace: dict | None = None, by_mode: list[dict] | None = None,
+                earlier: list | None = None) -> dict:
     """One comparison over the sessions both sides completed.  `pace`: the group's seconds per
-    session and budget (what an underpowered result would need is said in those terms)."""
+    session and budget (what an underpowered result would need is said in those terms).
+
+    `by_mode`: the effect in each of the machine's modes (noise.describe).  When the loops ran in
+    two modes and the effect differs between them, the effect depends on the machine's state (how
+    busy its neighbours were), and a rerun in another mix of states lands anywhere between the two:
+    the interval is widened to hold both modes' effects (`state_dependent`), and the sessions' own
+    interval is kept as `session_ci95`.
+
+    `earlier`: (mean, se, sessions) of this machine's earlier measurements of the same builds.  The
+    spread between measurements beyond what their sessions explain (`between_measurements_sd`) is
+    the machine's state moving over minutes; the interval is widened by it, as a random-effects
+    interval over measurements would be."""
     bs, cs = by_session(base, cand)
     out = {"baseline": base_name, "candidate": name, "role": "primary" if primary else "context",
            "session": session, "target": target, "pairs": sum(len(b) for b in bs), "pace": pace or {}}
@@ -551,7 +618,32 @@ def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target:
     ci = cmp.get("speedup_ci95")
     half = (ci[1] - ci[0]) / 2 if ci else None
     out.update(cmp)
-    out.update(half_width=half, precision_reached=half is not None and half <= target)
+    out.update(half_width=half, precision_reached=half is not None and half <= target, session_ci95=ci,
+               state_dependent=False, mode_effects=list(by_mode or []))
+    earlier = [e for e in earlier or [] if e is not None]
+    now = _session_summary(base, cand) if ci and out.get("interval_level") == "sessions" else None
+    tau = between_measurements(now, earlier) if now else None
+    out.update(measurements=1 + len(earlier) if now else 1, between_measurements_sd=tau)
+    widened, why = list(ci) if ci else None, []
+    if tau:
+        from scipy import stats as _st
+        mean, se, k = now
+        half = float(_st.t.ppf(0.975, k - 1)) * math.sqrt(se ** 2 + tau ** 2)
+        widened = [min(widened[0], math.expm1(mean - half)), max(widened[1], math.expm1(mean + half))]
+        why.append(f"widened by the spread between this machine's {1 + len(earlier)} measurements of these "
+                   f"builds (tau {tau:.2%})")
+    effects = [m["speedup"] for m in by_mode or []]
+    if ci and len(effects) == 2 and not all(ci[0] <= e <= ci[1] for e in effects):
+        widened = [min(widened[0], *effects), max(widened[1], *effects)]
+        why.append("it holds the effect in both of the machine's modes: "
+                   + ", ".join(f"{m['speedup']:+.2%} in the {m['mode']}" for m in by_mode))
+        out["state_dependent"] = True
+    if why:
+        p = out.get("p_value")
+        verdict, reason = stats.decide(widened, p, alpha=out.get("alpha", 0.05),
+                                       noise_floor=out.get("noise_floor", stats.NOISE_FLOOR))
+        out.update(speedup_ci95=widened, verdict=verdict, ci95=[1 + widened[0], 1 + widened[1]],
+                   reason=f"{verdict}: {reason} (the interval: " + "; ".join(why) + ")")
     _mark_underpowered(out)
     return out
 
@@ -588,7 +680,8 @@ def _mark_underpowered(c: dict) -> None:
 
 
 def adjust_family(comparisons: list[dict]) -> None:
-    """Holm over the primary comparisons' p-values; their verdicts re-decided on the adjusted p.
+    """Holm over the primary comparisons' p-values; their verdicts re-decided on the adjusted p
+    (on the interval as reported: widened over the machine's modes when they differ).
 
     Context comparisons keep their numbers and get no verdict."""
     prim = [c for c in comparisons if c.get("role") == "primary" and c.get("p_value") is not None]
