@@ -32,10 +32,10 @@ from .store import Store
 # --quick: what serves tests and CI. Labelled "quick run" on every page.
 QUICK_OPS_FRACTION = 10   # ops = the workload's default / this
 # --quick: a few seconds a comparison group; pages say "quick run" and which precision was reached.
-QUICK_BUDGET_S = 3.0
+QUICK_BUDGET_S = 2.0
 QUICK_MIN_SESSIONS = 3    # the fewest a t interval over sessions is taken on (stats.MIN_SESSIONS)
-QUICK_MAX_SESSIONS = 8
-QUICK_SESSION_ROUNDS = 6
+QUICK_MAX_SESSIONS = 6
+QUICK_SESSION_ROUNDS = 4
 
 RESULTS_SCHEMA = 1
 

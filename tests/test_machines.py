@@ -76,15 +76,15 @@ def test_machines_that_agree_show_no_warning_and_no_note(real):
 
 
 def test_machines_one_decided_the_other_open_is_a_note_not_a_disagreement(real):
-    """On the second machine the headline is underpowered (its interval across 0 and too wide) and
-    6-B against 6-A on mid_only is no significant change: H5, H7 and H8, decided here, are
-    inconclusive there."""
+    """Here the headline is decided (set so: the test does not hang on what this machine measured);
+    on the second machine it is underpowered (its interval across 0 and too wide) and 6-B against 6-A
+    on mid_only is no significant change: whatever that leaves open there is a note, never a
+    disagreement."""
     project, phases, here = real
+    here = copy.deepcopy(here)
     spec = _spec(phases, "phase-6b")
-    mine = per_machine(spec, _two(here, lambda there: None))
-    decided_here = {it["item"]: it["values"][HERE]["text"] for it in mine["items"]
-                    if it["values"][HERE]["state"] == "decided"}
-    assert {"the headline verdict", "H5", "H7", "H8"} <= set(decided_here), decided_here
+    _set(_cmp(here["phase-6b"], "mid_mt_gap", "hak-6b"), "faster", 0.05, [0.04, 0.06])
+    _set(_cmp(here["phase-6b"], "mid_only", "hak-6b"), "faster", 0.09, [0.07, 0.11])
 
     def edit(there):
         p = there["phase-6b"]
@@ -94,18 +94,16 @@ def test_machines_one_decided_the_other_open_is_a_note_not_a_disagreement(real):
     pm = per_machine(spec, _two(here, edit))
     assert pm["disagree"] == []
     opened = {it["item"]: it for it in pm["open_there"]}
-    assert {"the headline verdict", "H5", "H7", "H8", "hak-6b against hak-6a on mid_only"} <= set(opened)
+    assert {"the headline verdict", "hak-6b against hak-6a on mid_only"} <= set(opened)
     for it in opened.values():
         assert it["decided_on"] == [HERE] and it["open_on"] == [THERE] and it["pairs"] == []
     assert opened["the headline verdict"]["values"][THERE]["text"].startswith("underpowered +5.00%")
-    assert opened["H5"]["values"][THERE]["text"] == "inconclusive"
     assert pm["not_measured"] == []
     page = _page(project, spec, pm)
     assert "The machines disagree" not in page
     assert '!!! note "Decided on one machine, open on another"' in page
-    assert (f"**the headline verdict**: decided on `{HERE}` ({decided_here['the headline verdict']}), "
+    assert (f"**the headline verdict**: decided on `{HERE}` (faster +5.00% (95% CI +4.00% .. +6.00%)), "
             f"open on `{THERE}` (underpowered +5.00% (95% CI -1.00% .. +12.00%))") in page
-    assert f"**H5** ({_spec(phases, 'phase-6b').hypotheses[4].title}): decided on `{HERE}`" in page
 
 
 @pytest.mark.parametrize("verdict, speedup, ci", [
@@ -114,9 +112,11 @@ def test_machines_one_decided_the_other_open_is_a_note_not_a_disagreement(real):
 ])
 def test_machines_a_non_headline_comparison_with_non_overlapping_intervals_disagrees(real, verdict, speedup, ci):
     project, phases, here = real
+    here = copy.deepcopy(here)
     spec = _spec(phases, "phase-6b")
     mine = _cmp(here["phase-6b"], "mid_only", "hak-6a-pad16")
-    assert mine["role"] == "primary" and mine["verdict"] == "faster" and mine["speedup_ci95"][0] > ci[1]
+    _set(mine, "faster", 0.05, [0.035, 0.065])     # here: a clear gain (whatever this machine measured)
+    assert mine["role"] == "primary" and mine["speedup_ci95"][0] > ci[1]
 
     pm = per_machine(spec, _two(here, lambda there: _set(_cmp(there["phase-6b"], "mid_only", "hak-6a-pad16"),
                                                         verdict, speedup, ci)))

@@ -169,7 +169,7 @@ def bench_groups(project: Project) -> dict[tuple, int]:
 
 
 def sessions_on(page: str) -> list[str]:
-    return re.findall(r"Session `([0-9a-f]+)`", page)
+    return re.findall(r"(?:Session|Measurement) `([0-9a-f]+)`", page)
 
 
 def test_an_edit_measures_the_groups_it_touches_and_a_revert_reuses_their_sessions(published):
