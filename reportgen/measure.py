@@ -227,7 +227,7 @@ class LoopServer:
             request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
         self.timeout = timeout
         self.failure: str | None = None
-        self.setup_ns: int | None = None
+        self.ready_info: dict = {}
         child_env = _child_env(None)
         try:
             self.proc = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE,
@@ -281,10 +281,12 @@ class LoopServer:
         return out
 
     def ready(self) -> bool:
-        """Wait for the set-up and warm-up; False (with .failure) when the child failed."""
+        """Wait for the set-up and warm-up; False (with .failure) when the child failed.  The reply
+        (`.ready_info`) holds the process's RSS before the allocator was loaded and after set-up."""
         if self.failure:
             return False
         out = self._reply()
+        self.ready_info = out or {}
         return out is not None
 
     def loop(self) -> dict | None:
@@ -497,25 +499,40 @@ def _serve_loops(req: dict) -> int:
     def say(obj: dict) -> None:
         sys.stdout.write(json.dumps(obj) + "\n")
         sys.stdout.flush()
+    import resource
+
     if req["kind"] not in _LOOPS:           # the test kinds: a session's process that dies its own way
         say(_CHILD_KINDS[req["kind"]](req))
         return 1
+    base_kb = _rss_kb()        # what this process holds before the allocator and its workload
     try:
         loops = _LOOPS[req["kind"]](req)
     except _ChildFailure as exc:
         say({"ok": False, "failure": str(exc)})
         return 1
-    say({"ok": True, "ready": True})
+    say({"ok": True, "ready": True, "rss_base_kb": base_kb, "rss_ready_kb": _rss_kb()})
     for line in sys.stdin:
         if line.strip() != "loop":
             break
+        before = resource.getrusage(resource.RUSAGE_SELF)     # outside the timed loop, as is all below
         try:
             ns, ops = loops.one()
         except _ChildFailure as exc:
             say({"ok": False, "failure": str(exc)})
             return 1
-        say({"ok": True, "ns": ns, "ops": ops})
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        say({"ok": True, "ns": ns, "ops": ops, "rss_kb": _rss_kb(), "maxrss_kb": after.ru_maxrss,
+             "minflt": after.ru_minflt - before.ru_minflt, "majflt": after.ru_majflt - before.ru_majflt})
     return 0
+
+
+def _rss_kb() -> int | None:
+    """This process's resident set now (kB), from /proc/self/statm."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _child_header_cost(req: dict) -> dict:

@@ -56,7 +56,7 @@ Sampling = kind_model("Sampling", "When a comparison group stops sampling (kinds
 BenchRow = kind_model(
     "BenchRow", "One allocator of a comparison group.",
     "variant kind samples rounds median best3of5 best3of5_label ci95 q1 q3 iqr cv n warnings ns_per_op counters "
-    "counts counted_failure failures source_hash session created reused build",
+    "counts counted_failure failures source_hash session created reused memory build",
     variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
 Comparison = kind_model(

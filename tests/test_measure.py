@@ -289,6 +289,17 @@ def test_a_session_process_that_crashes_is_a_recorded_failure_of_its_allocator(p
     assert out["comparisons"][0]["verdict"] is None
 
 
+def test_memory_comes_from_the_timed_processes_and_shows_6b_leaking_on_mt_remote(project):
+    """RSS and page faults of the same processes and loops as the times: 6-B, which leaks every
+    remote Mid block, grows by far more than 6-A and faults on most operations; 6-A barely does."""
+    out = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(2, sessions=3), ops=OPS)
+    a, b = (r["memory"] for r in out["results"])
+    for m in (a, b):
+        assert m["rss_base_kb"] > 0 and m["rss_growth_kb"] is not None and m["peak_growth_kb"] >= m["rss_growth_kb"]
+    assert b["rss_growth_kb"] > 10 * max(a["rss_growth_kb"], 1)
+    assert b["minor_faults_per_op"] > 10 * max(a["minor_faults_per_op"], 1e-6)
+
+
 def test_mt_remote_shows_registry_mutex_and_leaks(project):
     b = run_bench(project, "mt_remote", ["hak-6a", "hak-6b"], sampling=Sampling.fixed(1), ops=OPS)
     a6, b6 = (r["counters"] for r in b["results"])

@@ -30,7 +30,8 @@ def print_bench(out: dict) -> None:
     source = "reused from results/" if out.get("reused") else "measured now"
     t = Table(title=f"{out['workload']}: {out['ops']:,} ops a loop, ops/s; measurement {out['session']} ({source}): "
                     f"{out.get('sessions')} sessions of {out.get('session_rounds')} rounds, {out['stop']}")
-    for col in ("allocator", "median", "95% CI", "CV", "loops ok", "failures", "remote/registry/mutex/leaked"):
+    for col in ("allocator", "median", "95% CI", "CV", "loops ok", "failures", "RSS added / faults per op",
+                "remote/registry/mutex/leaked"):
         t.add_column(col, overflow="fold")
     for r in out["results"]:
         ci = f_range(r.get("ci95"), f_mega, na="-")
@@ -38,8 +39,11 @@ def print_bench(out: dict) -> None:
         counters = "/".join(str(c.get(k)) for k in ("mid_remote_frees", "registry_lookups", "mutex_locks",
                                                         "leaked_blocks")) if c else "-"
         fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
+        m = r.get("memory") or {}
+        mem = (f"{m['rss_growth_kb'] / 1024:,.1f} MiB / {m['minor_faults_per_op']:.3g}"
+               if m.get("rss_growth_kb") is not None and m.get("minor_faults_per_op") is not None else "-")
         t.add_row(r["variant"], f_mega(r["median"], na="-"), ci, f_pct(r["cv"], na="-"), str(r["n"]),
-                  fails, counters)
+                  fails, mem, counters)
     con.print(t)
     for c in out["comparisons"]:
         ratio = "-" if c.get("ratio") is None else f"{c['ratio']:.4f}"

@@ -171,6 +171,10 @@ class _Series:
     stopped: str | None = None      # round-sampling ended early for this allocator (reached / failed)
     sessions: list[int] = field(default_factory=list)     # the session of each sample
     warmup: list[float] = field(default_factory=list)     # each session's discarded first loop (ops/s)
+    # memory, from the same processes: per sample [rss_kb, maxrss_kb, minor faults, major faults, ops]
+    # of its loop, and per session the process's RSS before the allocator was loaded and after set-up
+    memory: list[list] = field(default_factory=list)
+    session_memory: list[dict] = field(default_factory=list)
 
     def by_round(self) -> dict[int, float]:
         return dict(zip(self.rounds, self.samples))
@@ -250,6 +254,9 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
         for i, srv in servers.items():
             if not srv.ready():
                 series[i].failures.append({"run": first_round, "cause": f"session {index}: {srv.failure}"})
+            else:
+                series[i].session_memory.append({"session": index, "base_kb": srv.ready_info.get("rss_base_kb"),
+                                                 "ready_kb": srv.ready_info.get("rss_ready_kb")})
         live = [i for i in servers if not servers[i].failure]
         for i in rng.permutation(live):            # the warm-up round: timed, kept apart, not used
             srv = servers[int(i)]
@@ -273,6 +280,8 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
                 series[i].rounds.append(rnd)
                 series[i].ns_per_op.append(res["ns"] / res["ops"])
                 series[i].sessions.append(index)
+                series[i].memory.append([res.get("rss_kb"), res.get("maxrss_kb"), res.get("minflt"),
+                                         res.get("majflt"), res["ops"]])
             progress.advance()
             rnd += 1
         return rnd
@@ -429,7 +438,8 @@ def _series_of(rec) -> _Series:
     return _Series(list(rec.samples), list(rec.extra.get("rounds") or range(1, len(rec.samples) + 1)),
                    list(rec.extra.get("ns_per_op_runs") or []), [f.model_dump() for f in rec.failures],
                    rec.extra.get("sampling_stopped"), list(rec.extra.get("session_of_samples") or []),
-                   list(rec.extra.get("warmup_samples") or []))
+                   list(rec.extra.get("warmup_samples") or []), list(rec.extra.get("memory_runs") or []),
+                   list(rec.extra.get("session_memory") or []))
 
 
 # ---- the public function ------------------------------------------------------------------
@@ -535,6 +545,7 @@ class BenchKind:
                      "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
                      "counts": counts, "counted_failure": counted_failure, "unit": "ops/s",
                      "session_of_samples": s.sessions, "warmup_samples": s.warmup,
+                     "memory_runs": s.memory, "session_memory": s.session_memory,
                      "session_rounds": self.sampling.rounds_for(w), "values_per_run": 1}
             out.append(Record(kind="bench", workload=w.name, allocator=spec.name, params=self.params,
                               source_hash=spec.source_hash, created=g.created[0],
@@ -582,8 +593,42 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
             "cv": summ.cv, "n": summ.n, "warnings": list(summ.warnings),
             "ns_per_op": float(np.median(ns)) if ns else None, "counters": counters, "counts": counts,
             "counted_failure": counted_failure, "failures": s.failures, "source_hash": spec.source_hash,
-            "session": session, "created": created, "reused": reused,
+            "session": session, "created": created, "reused": reused, "memory": memory_of(s),
             "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed"}
+
+
+def memory_of(s: _Series) -> dict | None:
+    """The allocator's memory in its timed processes (medians over sessions): the resident set the
+    process held before the allocator was loaded (`rss_base_kb`, the measuring process's own), what
+    the allocator and its workload added by the end of the session's last loop (`rss_growth_kb`) and
+    at the highest after any loop (`peak_growth_kb`), and page faults per operation over the timed
+    loops.  The same processes and loops as the times: memory costs the timed loops nothing."""
+    if not s.memory or not s.session_memory:
+        return None
+    last: dict[int, list] = {}
+    high: dict[int, int] = {}
+    faults, ops = [0, 0], 0
+    for k, m in zip(s.sessions, s.memory):
+        last[k] = m
+        if m[0] is not None:
+            high[k] = max(high.get(k, 0), m[0])
+        if m[2] is not None:
+            faults[0] += m[2]
+            faults[1] += m[3] or 0
+            ops += m[4] if len(m) > 4 else 0
+    base = {m["session"]: m.get("base_kb") for m in s.session_memory}
+    growth = [last[k][0] - base[k] for k in last if base.get(k) is not None and last[k][0] is not None]
+    # the highest RSS seen after a loop (getrusage's ru_maxrss would carry the parent's peak across
+    # fork and exec: a child started from a large parent reads the parent's size)
+    peak = [high[k] - base[k] for k in high if base.get(k) is not None]
+    return {"rss_base_kb": float(np.median([b for b in base.values() if b is not None])) if base else None,
+            "rss_growth_kb": float(np.median(growth)) if growth else None,
+            "peak_growth_kb": float(np.median(peak)) if peak else None,
+            "minor_faults_per_op": faults[0] / ops if ops else None,
+            "major_faults_per_op": faults[1] / ops if ops else None,
+            "method": "RSS from /proc/self/statm after each timed loop (the peak: the highest of these), "
+                      "page faults from getrusage around each loop (outside its timed region); growth is "
+                      "over the process's RSS before the allocator was loaded"}
 
 
 def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target: float, primary: bool,
