@@ -54,6 +54,11 @@ def print_bench(out: dict) -> None:
         con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
                   f"({half}, target ±{c['target']:.1%}; over {c.get('sessions')} sessions), p = {p}: "
                   f"[bold]{verdict}[/bold]")
+        mem = c.get("memory")
+        if mem:
+            con.print(f"  memory: {c['candidate']} adds {mem['rss_growth_ratio']:.3g}x the RSS {c['baseline']} adds "
+                      f"(95% CI {mem['ci95'][0]:.3g}x..{mem['ci95'][1]:.3g}x over {mem['sessions']} sessions): "
+                      f"{mem['verdict']}")
         if c.get("underpowered") or (c.get("role") == "primary" and c.get("mde")):
             con.print(f"  smallest effect this run resolves: about {c['mde']:.1%}" if c.get("mde") else "")
         for wmsg in c.get("warnings") or []:

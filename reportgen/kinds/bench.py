@@ -597,6 +597,38 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
             "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed"}
 
 
+def _growth_by_session(s: _Series) -> dict[int, float]:
+    """Per session: the RSS (kB) the allocator and its workload added by the end of its last loop."""
+    base = {m["session"]: m.get("base_kb") for m in s.session_memory}
+    last: dict[int, list] = {}
+    for k, m in zip(s.sessions, s.memory):
+        last[k] = m
+    return {k: float(m[0] - base[k]) for k, m in last.items() if base.get(k) is not None and m[0] is not None}
+
+
+def memory_comparison(base: _Series, cand: _Series) -> dict | None:
+    """The candidate's added RSS against the baseline's, judged like time: per session the log-ratio
+    of the two (the same session's processes, side by side), Student's t over sessions.  "more" or
+    "less" when the whole 95% CI of the ratio lies beyond +-5% (a resident set moves by pages and
+    arenas, not by the noise floor of a timing); otherwise "no significant change"."""
+    gb, gc = _growth_by_session(base), _growth_by_session(cand)
+    common = sorted(k for k in set(gb) & set(gc) if gb[k] > 0 and gc[k] > 0)
+    if len(common) < stats.MIN_SESSIONS:
+        return None
+    d = [math.log(gc[k] / gb[k]) for k in common]
+    mean, (lo, hi), p = stats.session_interval(d)
+    ratio, ci = math.exp(mean), [math.exp(lo), math.exp(hi)]
+    floor = math.log1p(MEMORY_FLOOR)
+    verdict = ("more" if lo > floor and p < 0.05 else "less" if hi < -floor and p < 0.05
+               else "no significant change")
+    return {"rss_growth_ratio": ratio, "ci95": ci, "p_value": p, "sessions": len(common), "verdict": verdict,
+            "floor": MEMORY_FLOOR}
+
+
+# A memory difference is called only beyond this relative size.
+MEMORY_FLOOR = 0.05
+
+
 def memory_of(s: _Series) -> dict | None:
     """The allocator's memory in its timed processes (medians over sessions): the resident set the
     process held before the allocator was loaded (`rss_base_kb`, the measuring process's own), what
@@ -665,6 +697,7 @@ def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target:
     out.update(cmp)
     out.update(half_width=half, precision_reached=half is not None and half <= target, session_ci95=ci,
                state_dependent=False, mode_effects=list(by_mode or []))
+    out["memory"] = memory_comparison(base, cand)
     earlier = [e for e in earlier or [] if e is not None]
     now = _session_summary(base, cand) if ci and out.get("interval_level") == "sessions" else None
     tau = between_measurements(now, earlier) if now else None
