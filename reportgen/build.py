@@ -227,6 +227,10 @@ class _Spec:
         self.compiler = _ccompiler()
         identity = (_compiler_identity(tuple(self.compiler.compiler_so)),
                     " ".join(self.compiler.compiler_so), " ".join(self.compiler.linker_so))
+        if "--coverage" in self.compile_args:
+            # gcov's notes (.gcno) record each source by its absolute path, so a coverage build is
+            # not relocatable: two checkouts sharing one cache keep a coverage build each
+            identity += tuple(str(s.parent) for s in self.sources[:1])
         try:
             preprocessed = _preprocessed(tuple(self.compiler.preprocessor), tuple(self.sources),
                                          tuple(self.include_dirs), tuple(self.macros),

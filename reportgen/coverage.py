@@ -168,4 +168,7 @@ def run_counts(project: Project, lib: Path, request: dict, *, timeout: float = 6
                 per[n] = per.get(n, 0) + int(ln["count"])   # a header's line in several units: summed
                 if ln.get("function_name"):
                     fn.setdefault(n, ln["function_name"])
+    if not lines:
+        return {"ok": False, "failure": "gcov's counts name no source file of this project (a coverage build "
+                                        "compiled from another checkout?)"}
     return {"ok": True, "lines": lines, "functions": functions, "ops": res.get("ops")}

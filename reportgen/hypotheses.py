@@ -58,7 +58,17 @@ def _by(items, key) -> dict:
     return {str(it.get(key)): it for it in (items or []) if isinstance(it, dict)}
 
 
-def _derive_header_cost(hc: dict) -> dict:
+def _nearest_working_set(rows: list[dict], blocks: int | None) -> dict | None:
+    """The kernel's row whose number of blocks is nearest (on a log scale) to a workload's live blocks:
+    the kernel spaces its blocks one cache line apart, so blocks, not bytes, say which row is the
+    benchmark's (a working set of 256 blocks is the 16 KiB row)."""
+    rows = [r for r in rows if isinstance(r.get("blocks"), int) and r["blocks"] > 0]
+    if not rows or not blocks:
+        return None
+    return min(rows, key=lambda r: abs(math.log(r["blocks"] / blocks)))
+
+
+def _derive_header_cost(hc: dict, benchmark_blocks: int | None = None, workload: str | None = None) -> dict:
     out: dict[str, Any] = {}
     rows = [r for r in hc.get("time") or [] if r.get("ns_with_header") is not None
             and r.get("ns_without_header") is not None]
@@ -70,6 +80,14 @@ def _derive_header_cost(hc: dict) -> dict:
                    delta_ns_max=max(deltas), rel_median=statistics.median(rel) if rel else None,
                    positive_sets=sum(d > 0 for d in deltas), working_sets=len(deltas),
                    delta_ns_ci95=stats.median_ci(deltas))
+        near = _nearest_working_set(rows, benchmark_blocks)
+        if near is not None:
+            ind = near.get("independent") or {}
+            out["at_benchmark"] = {
+                "workload": workload, "blocks": near["blocks"], "working_set_bytes": near.get("working_set_bytes"),
+                "dependent_delta_ns": near["ns_with_header"] - near["ns_without_header"],
+                "independent_delta_ns": (ind["with"] - ind["without"]) if ind.get("with") is not None
+                and ind.get("without") is not None else None}
     hb: dict[str, Any] = {}
     for r in hc.get("space") or []:
         v = r.get("variant")
@@ -98,6 +116,13 @@ def _coverage_view(cov) -> dict:
     return out
 
 
+def _gap_workload(name: str):
+    """The workload when it keeps a working set of live blocks (the gap driver), else None."""
+    from .workloads import WORKLOADS
+    wl = WORKLOADS.get(name)
+    return wl if wl is not None and wl.slots else None
+
+
 def view(spec: Phase, results: dict) -> dict:
     """The addressable view of one phase's results (see the module doc)."""
     v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {},
@@ -117,7 +142,9 @@ def view(spec: Phase, results: dict) -> dict:
                 v["route"][wl][variant] = {**r, "sizes": _by(r.get("sizes"), "size")}
     hc = results.get("header_cost")
     if isinstance(hc, dict):
-        v["header_cost"] = {**hc, "derived": _derive_header_cost(hc),
+        wl = _gap_workload(spec.headline_workload)
+        v["header_cost"] = {**hc, "derived": _derive_header_cost(hc, wl.slots if wl else None,
+                                                                 spec.headline_workload if wl else None),
                             "space": {var: _by([r for r in hc.get("space") or [] if r.get("variant") == var],
                                                "request")
                                       for var in {r.get("variant") for r in hc.get("space") or []}}}

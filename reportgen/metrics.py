@@ -29,5 +29,5 @@ NOISY_LEAVES = {
        for k in ("time_share", "share_time", "ceiling_low", "ceiling_high", "overall_low", "overall_high",
                  "relative_error", "time_model_error", "ns_per_op_measured", "ns_per_op_modelled")},
     **{k: "a header-cost timing with no interval; check `delta_ns_median` (judged on its CI) instead"
-       for k in ("delta_ns_min", "delta_ns_max", "rel_median")},
+       for k in ("delta_ns_min", "delta_ns_max", "rel_median", "dependent_delta_ns", "independent_delta_ns")},
 }

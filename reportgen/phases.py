@@ -8,6 +8,11 @@ typed.  Authored prose may quote measured values only through template
 expressions such as ``{{ m("bench.mid_mt_gap.comparisons.hak-6b.speedup") | pct }}``,
 which the renderer fills in from the measurements.
 
+Every authored statement (the summary, each implication and recommendation, the conclusion)
+names the hypotheses it rests on (`rests_on`, `summary_rests_on`, `conclusion_assumes`) or names
+them by id in its text; an id the phase does not have is refused here, and reportgen.statements
+flags on the page each statement a rejected or open hypothesis undercuts.
+
 Validation errors become one UserError line naming the file, the field and
 what was expected (exit 2).
 """
@@ -169,6 +174,12 @@ class Hypothesis(_Strict):
     inconclusive_when: Optional[Check] = None
     # Authored consequence shown under the evidence.
     implication: Optional[str] = None
+    # The hypotheses the implication rests on besides this one (which it always rests on):
+    # the page flags the implication when one of them is not confirmed (reportgen.statements).
+    rests_on: list[str] = Field(default_factory=list)
+    # Phrases that name this hypothesis's mechanism in prose ("the header read adds"): an authored
+    # statement that uses one rests on this hypothesis even when it does not list it.
+    mentioned_as: list[str] = Field(default_factory=list)
 
 
 class ReferenceStatement(_Strict):
@@ -273,6 +284,8 @@ class EvidenceSpec(_Strict):
 class Recommendation(_Strict):
     title: str
     text: str
+    # The hypotheses the recommendation rests on: flagged on the page when one is not confirmed.
+    rests_on: list[str] = Field(default_factory=list)
 
 
 class Phase(_Strict):
@@ -298,9 +311,12 @@ class Phase(_Strict):
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)
     conclusion: str
-    # The hypotheses the authored conclusion takes for granted: when one of them is not
+    # The hypotheses the authored conclusion rests on (its `rests_on`; the name is older than the
+    # per-statement `rests_on` of implications and recommendations): when one of them is not
     # confirmed on a run, the page says so above the conclusion.
     conclusion_assumes: list[str] = Field(default_factory=list)
+    # The hypotheses the summary rests on.
+    summary_rests_on: list[str] = Field(default_factory=list)
 
     # derived: where it came from (set by the loader)
     path: Optional[str] = Field(default=None, exclude=True)
@@ -376,6 +392,38 @@ def _prose_fields(phase: Phase):
     if phase.evidence and phase.evidence.background:
         yield "evidence.background", phase.evidence.background
     yield "conclusion", phase.conclusion
+
+
+def _statement_fields(phase: Phase):
+    """(field, text) of every authored statement the page makes as the phase's finding or advice
+    (reportgen.statements checks each against the hypotheses it rests on)."""
+    if phase.summary:
+        yield "summary", phase.summary
+    for i, h in enumerate(phase.hypotheses):
+        if h.implication:
+            yield f"hypotheses[{i}].implication", h.implication
+    for i, r in enumerate(phase.recommendations):
+        yield f"recommendations[{i}].text", r.title + "\n" + r.text
+    if phase.evidence and phase.evidence.background:
+        yield "evidence.background", phase.evidence.background
+    yield "conclusion", phase.conclusion
+
+
+def _id_shapes(ids) -> set[str]:
+    """The letter prefixes of hypothesis ids written letters-then-digits (H for H1, E for E2)."""
+    return {m.group(1) for i in ids if (m := re.fullmatch(r"([A-Z]+)\d+", i))}
+
+
+def named_ids(text: str, ids) -> list[str]:
+    """The hypothesis ids a text names: this phase's ids as whole words, and any word of the same
+    shape (a prefix of this phase's ids followed by digits), in the order they appear."""
+    shapes = _id_shapes(ids)
+    words = re.findall(r"(?<![\w.])([A-Za-z]\w*)", _strip_expressions(text))
+    out = []
+    for w in words:
+        if (w in ids or (m := re.fullmatch(r"([A-Z]+)\d+", w)) and m.group(1) in shapes) and w not in out:
+            out.append(w)
+    return out
 
 
 # ---- loading ------------------------------------------------------------------
@@ -596,10 +644,21 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
         for j, hid in enumerate(ref.ours):
             if hid not in ids:
                 fail(f"evidence.reference_hypotheses[{i}].ours[{j}]", f"{hid!r} is not a hypothesis of this phase")
-    for i, hid in enumerate(phase.conclusion_assumes):
-        if hid not in ids:
-            fail(f"conclusion_assumes[{i}]", f"{hid!r} is not a hypothesis of this phase "
-                                             f"({', '.join(ids) or 'it has none'})")
+    known = f"({', '.join(ids) or 'it has none'})"
+    for field, named in [("conclusion_assumes", phase.conclusion_assumes),
+                         ("summary_rests_on", phase.summary_rests_on),
+                         *[(f"hypotheses[{i}].rests_on", h.rests_on) for i, h in enumerate(phase.hypotheses)],
+                         *[(f"recommendations[{i}].rests_on", r.rests_on)
+                           for i, r in enumerate(phase.recommendations)]]:
+        for i, hid in enumerate(named):
+            if hid not in ids:
+                fail(f"{field}[{i}]", f"{hid!r} is not a hypothesis of this phase {known}")
+    # A statement that names a hypothesis by its id in its text rests on it: an id of the same
+    # shape as this phase's ids (H9 beside H1..H8) that is not one of them is a typo or a stale reference.
+    for field, text in _statement_fields(phase):
+        for hid in named_ids(text, ids):
+            if hid not in ids:
+                fail(field, f"names hypothesis {hid!r}, which this phase does not have {known}")
     # metric paths name this phase's own workloads and allocators
     paths = []
     for i, h in enumerate(phase.hypotheses):

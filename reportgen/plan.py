@@ -155,6 +155,26 @@ def bench_roles(spec: Phase | None, workload: str, sampling) -> tuple[list[str] 
     return comparison_targets(spec, workload, sampling.precision)
 
 
+def measure_benches(project: Project, groups: list[tuple], *, quick: bool, force: bool, store,
+                    progress=None) -> dict:
+    """key -> the `bench --json` result (or the exception that ended it) of every (spec, need) group,
+    measured together with their sessions interleaved (kinds.bench.run_interleaved)."""
+    from .kinds.bench import bench_kind, run_interleaved
+    kinds, keys, out = [], [], {}
+    for key, (spec, need) in groups:
+        sampling = sampling_for(spec, quick)
+        primary, tighter = bench_roles(spec, need.workload, sampling)
+        try:
+            kinds.append(bench_kind(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
+                                    tighter=tighter, ops=quick_ops(need.workload) if quick else None))
+            keys.append(key)
+        except Exception as exc:
+            out[key] = exc
+    for key, res in zip(keys, run_interleaved(kinds, store, force=force, progress=progress)):
+        out[key] = res
+    return out
+
+
 def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store, spec: Phase | None = None,
                  progress=None) -> dict:
     """One measurement through the engine (which reuses current records in the store).
@@ -326,22 +346,40 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
     total = sum(len(n) for _, n, _ in plans)
     done = 0
     cache: dict[tuple, dict] = {}  # one measurement shared by phases that need the same thing
+
+    def key_of(spec, need):
+        # a route's Amdahl block depends on the phase's claim (the measurement does not)
+        claim = (spec.claim.low, spec.claim.high, spec.claim.pool) if need.kind == "route" and spec.claim \
+            else None
+        roles = json.dumps(bench_roles(spec, need.workload, sampling_for(spec, quick))) \
+            if need.kind == "bench" else None
+        return (need, quick, claim, roles, json.dumps(sampling_for(spec, quick).__dict__))
+
+    # Every comparison group first, their sessions spread in time among each other (an exception is
+    # kept as that group's result and recorded below as its failure, like any measurement's)
+    benches = {}
+    for spec, phase_needs, _u in plans:
+        for need in phase_needs:
+            if need.kind == "bench":
+                benches.setdefault(key_of(spec, need), (spec, need))
+    if benches:
+        if progress:
+            progress(f"benchmarks: {len(benches)} comparison groups, sessions interleaved", done, total)
+        cache.update(measure_benches(project, list(benches.items()), quick=quick, force=force, store=store,
+                                     progress=_Sub(sub_progress)))
     results = new_results(quick, info, git)
     for spec, phase_needs, unavailable in plans:
         measured, failures = {}, []
         for need in phase_needs:
             if progress:
                 progress(f"{spec.id}: {need.label()}", done, total)
-            # a route's Amdahl block depends on the phase's claim (the measurement does not)
-            claim = (spec.claim.low, spec.claim.high, spec.claim.pool) if need.kind == "route" and spec.claim \
-                else None
-            roles = json.dumps(bench_roles(spec, need.workload, sampling_for(spec, quick))) \
-                if need.kind == "bench" else None
-            key = (need, quick, claim, roles, json.dumps(sampling_for(spec, quick).__dict__))
+            key = key_of(spec, need)
             try:
                 if key not in cache:
                     cache[key] = measure_need(project, need, quick=quick, force=force, store=store, spec=spec,
                                               progress=_Sub(sub_progress))
+                if isinstance(cache[key], Exception):
+                    raise cache[key]
                 measured[need] = cache[key]
             except KeyboardInterrupt:
                 raise

@@ -19,7 +19,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import charts, evidence, hypotheses, stats
+from . import charts, evidence, hypotheses, statements, stats, synthesis
 from .units import (f_bytes, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
                     f_spct, present)
 from .errors import UserError
@@ -170,8 +170,10 @@ def _workload_info(name: str) -> dict | None:
 
 
 # A reference figure against a measured speed-up CI: the claim check's statuses, in the table's words.
-_STATEMENT_VERDICT = {"over-claim": "contradicted", "under-claim": "contradicted", "consistent": "consistent",
-                      "partly consistent": "consistent", "not excluded": "not excluded",
+# The lab measures its own build of the allocator on its own machine, so a figure it does not meet
+# is "not reproduced" here, never "contradicted": the reference's run may well have measured it.
+_STATEMENT_VERDICT = {"over-claim": "not reproduced", "under-claim": "not reproduced", "consistent": "reproduced",
+                      "partly consistent": "reproduced", "not excluded": "not excluded",
                       "untestable": "not measured"}
 
 
@@ -194,11 +196,11 @@ def _statement_rows(spec: Phase, v: dict) -> list[dict]:
                                                     "verdict": verdict_ab})
             verdict = _STATEMENT_VERDICT[chk["status"]]
         else:
-            verdict = "consistent" if s.low <= measured <= s.high else "contradicted"
-        if s.measured_as and verdict in ("consistent", "contradicted"):
+            verdict = "reproduced" if s.low <= measured <= s.high else "not reproduced"
+        if s.measured_as and verdict in ("reproduced", "not reproduced"):
             # A related measure, not the thing the statement names: it can say whether this
             # source explains the statement, never refute the statement itself.
-            verdict = ("explained by this measure (indirect)" if verdict == "consistent"
+            verdict = ("explained by this measure (indirect)" if verdict == "reproduced"
                        else "not explained by this measure (indirect; does not refute it)")
         fmt = {"share": f_pct, "ratio": f_spct, "count": f_num, "raw": str}[s.scale]
         said = (fmt(s.low) if s.low == s.high else
@@ -337,6 +339,34 @@ def adequacy_notes(bench: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def how_sure(head: dict, b: dict) -> str:
+    """How the headline comparison was measured and what it resolves: the design behind its interval
+    (the synthesis gives the effect and the interval themselves)."""
+    cmp = head.get("comparison") or {}
+    over = _over(cmp, b)
+    out = f"{over[0].upper()}{over[1:]}; stopped: {b.get('stop', 'n/a')}."
+    if cmp.get("mde") is not None:
+        out += f" Smallest effect this measurement resolves: about {f_pct(cmp['mde'], 1)} (80% power)"
+        if cmp.get("session_sd") is not None:
+            out += f"; the sessions' estimates spread by {f_pct(cmp['session_sd'], 2)} (sd)"
+        out += "."
+    if cmp.get("state_dependent"):
+        modes = "; ".join(f"{f_spct(m.get('speedup'))} in the {m.get('mode')}" for m in cmp.get("mode_effects") or [])
+        out += (f" The effect depends on the machine's state ({modes}): the interval holds both, as a rerun in "
+                f"another mix of states could land anywhere between.")
+    if cmp.get("between_measurements_sd"):
+        out += (f" It is widened by the spread between this machine's {cmp.get('measurements')} measurements of "
+                f"these builds ({f_pct(cmp['between_measurements_sd'], 2)}).")
+    noise = {n.get("variant"): n for n in (b.get("noise") or {}).get("allocators") or []}
+    cvs = [f"`{n}` {f_pct(noise[n]['cv'], 1)}" for n in (cmp.get("baseline"), cmp.get("candidate"))
+           if n in noise and noise[n].get("cv") is not None]
+    if cvs:
+        out += f" Single timed loops vary here by {', '.join(cvs)} (CV)."
+    if head.get("verdict") == "underpowered" and cmp.get("reason"):
+        out += f" {cmp['reason']}."
+    return out
+
+
 def _over(cmp: dict, b: dict) -> str:
     """What a comparison's interval is taken over, in words."""
     if cmp.get("interval_level") == "sessions":
@@ -376,30 +406,6 @@ def headline(spec: Phase, phase_res: dict) -> dict:
         out["verdict"] = "measured"
         out["sentence"] = f"{subject} on {wl}: {f_ops(r.get('median'))} (95% CI {f_range(r.get('ci95'), f_ops)})"
     return out
-
-
-def answer(spec: Phase, phase_res: dict, outcomes, v: dict, machine: dict) -> str:
-    """The report's answer in one or two sentences, built from what was decided."""
-    from .machine import machine_id
-    head = headline(spec, phase_res)
-    where = f"On {machine.get('cpu_model') or 'this machine'} ({machine_id(machine) if machine else 'n/a'})"
-    if head.get("failed"):
-        first = f"{where}: {head['sentence']}."
-    elif head["verdict"] is None:
-        first = f"{where}, nothing is measured yet."
-    else:
-        first = f"{where}, {head['sentence']}."
-    counts = {s: sum(o.status == s for o in outcomes) for s in hypotheses.STATUSES}
-    bits = []
-    if v.get("claim"):
-        bits.append(f"the claim is **{v['claim']['status']}**")
-    if outcomes:
-        def ids(status):
-            named = [o.id for o in outcomes if o.status == status]
-            return f" ({', '.join(named)})" if named and status != "confirmed" else ""
-        bits.append(f"of {len(outcomes)} hypotheses {counts['confirmed']} confirmed, {counts['rejected']} rejected"
-                    f"{ids('rejected')}, {counts['inconclusive']} open{ids('inconclusive')}")
-    return first + (" " + "; ".join(bits)[0].upper() + "; ".join(bits)[1:] + "." if bits else "")
 
 
 def _changes(spec: Phase, phase_res: dict, previous: dict | None) -> dict | None:
@@ -512,6 +518,24 @@ def authored(text: str | None, spec: Phase, v: dict, where: str) -> Markup:
     return safe_markdown(out)
 
 
+def _undercut_text(chk) -> Markup:
+    """'H4 ("...") is **rejected**; E2 ("...") is **inconclusive**' for a statement's unconfirmed basis."""
+    return Markup("; ").join(Markup('{} ("{}", {}) is **{}**').format(md_text(b.id), md_text(b.title), md_text(_HOW[b.how]),
+                                                                   md_text(b.status)) for b in chk.undercut)
+
+
+_HOW = {"listed": "listed by the author", "its own": "its own hypothesis", "named": "named in its text",
+        "mentioned": "its mechanism is mentioned"}
+
+
+def _rests_on_line(chk) -> Markup:
+    """'*Rests on* H1, H3 (confirmed).' under a statement every hypothesis of which holds; '' when it names none."""
+    if chk is None or not chk.basis or chk.undercut:
+        return Markup("")
+    return Markup("*Rests on* {}, confirmed on this run.").format(
+        Markup(", ").join(md_text(b.id) for b in chk.basis))
+
+
 def _md_cell(x: Any) -> Markup:
     """A table cell: plain text, on one line, its `|` no column separator."""
     return Markup(str(md_text(x)).replace("|", "&#124;").replace("\n", " "))
@@ -524,7 +548,8 @@ def empty_phase_results(spec: Phase) -> dict:
 
 def render_phase(project: Project, spec: Phase, results: dict, previous: dict | None = None, *,
                  chart_dir: Path | None = None, machine: dict | None = None,
-                 history_points: list[dict] | None = None, neighbours: dict | None = None) -> str:
+                 history_points: list[dict] | None = None, neighbours: dict | None = None,
+                 shown_elsewhere: dict | None = None) -> str:
     """Markdown of one phase report.
 
     `results` is the phase's results (plan.assemble) or the whole results dict.
@@ -542,7 +567,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
     phase_res = failed_sides(phase_res)
     v = hypotheses.view(spec, phase_res)
     outcomes = hypotheses.assess_all(spec, phase_res)
-    statements, contradictions = _statement_rows(spec, v)
+    statements_rows, contradictions = _statement_rows(spec, v)
     head = headline(spec, phase_res)
     chart_list = []
 
@@ -572,17 +597,18 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
                   "Each phase's headline allocator on its headline workload")
 
     chart_by = {c["name"]: c for c in chart_list}
-    excerpts = [{**extract_excerpt(project, ex), "anchor": evidence.excerpt_anchor(ex)} for ex in spec.excerpts]
-    by_id = {o.id: o for o in outcomes}
-    unmet = [by_id[h] for h in spec.conclusion_assumes if by_id[h].status != "confirmed"]
+    excerpts = [{**extract_excerpt(project, ex), "anchor": evidence.excerpt_anchor(ex),
+                 "elsewhere": (shown_elsewhere or {}).get(_excerpt_key(ex))} for ex in spec.excerpts]
+    checks = statements.check_statements(spec, outcomes)
     ctx = {
         "spec": spec, "res": phase_res, "v": v, "quick": bool(phase_res.get("quick")), "measured": measured,
-        "conclusion_unmet": unmet, "profile": _profile_resolution(spec),
-        "conclusion_unmet_text": Markup("; ").join(Markup('{} ("{}") is **{}**').format(md_text(o.id), md_text(o.title),
-                                                                                 md_text(o.status)) for o in unmet),
+        "checks": checks, "rests_on": _rests_on_line, "undercut_text": _undercut_text,
+        "profile": _profile_resolution(spec),
+        "synthesis": synthesis.sentences(spec, head, v.get("claim") or {}, statements_rows, outcomes, checks,
+                                         claim_range(spec), md_text),
         "time_model_tolerance": hypotheses.TIME_MODEL_TOLERANCE,
         "claim_range": claim_range(spec), "outcomes": outcomes, "head": head,
-        "statements": statements, "contradictions": contradictions,
+        "statements": statements_rows, "contradictions": contradictions,
         "comparisons": _comparison_rows(phase_res), "noise": _noise_rows(spec, phase_res),
         "workloads": {wl: _workload_info(wl) for wl in spec.workloads},
         "excerpts": excerpts,
@@ -590,9 +616,8 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "changes": _changes(spec, phase_res, previous), "machine": machine or {},
         "charts": chart_by, "chart_list": chart_list, "page_dir": spec.id,
         "neighbours": neighbours or {}, "cell": _md_cell, "note": GENERATED_NOTE,
-        "answer": answer(spec, phase_res, outcomes, v, machine or {}),
         "machine_label": machine_label(machine) if machine else "a machine not recorded",
-        "adequacy_notes": adequacy_notes,
+        "adequacy_notes": adequacy_notes, "how_sure": how_sure,
         "failed_runs": failed_runs, "failures": run_failures(phase_res),
         "summary": authored(spec.summary, spec, v, "summary"),
         "question": authored(spec.question, spec, v, "question"),
@@ -606,6 +631,32 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "per_machine": (results.get("per_machine") or {}).get(spec.id) if "phases" in results else None,
     }
     return _env(project).get_template("phase.md.j2").render(**ctx)
+
+
+def _excerpt_key(ex: Excerpt) -> tuple:
+    return (ex.file, ex.marker, ex.function)
+
+
+def excerpts_shown_elsewhere(project: Project, ordered: list[Phase]) -> dict[str, dict]:
+    """Per phase, the excerpts an older page already shows with the same code: {key: {phase, title,
+    anchor}}.  The code is quoted once on the site (the oldest page that quotes it); a later page
+    links to it, so the same 6-A excerpt is not printed on every page."""
+    first: dict[tuple, tuple] = {}
+    out: dict[str, dict] = {}
+    for spec in ordered:
+        mine = {}
+        for ex in spec.excerpts:
+            got = extract_excerpt(project, ex)
+            if got.get("error"):
+                continue
+            key, code = _excerpt_key(ex), str(got["code"])
+            seen = first.get(key)
+            if seen and seen[1] == code and seen[0].id != spec.id:
+                mine[key] = {"phase": seen[0].id, "title": seen[0].title, "anchor": evidence.excerpt_anchor(ex)}
+            else:
+                first.setdefault(key, (spec, code))
+        out[spec.id] = mine
+    return out
 
 
 def history_points(phases: list[Phase], results: dict) -> list[dict]:
@@ -682,15 +733,17 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
             return True
         return False
 
+    elsewhere = excerpts_shown_elsewhere(project, ordered)
     for i, spec in enumerate(ordered):
         neighbours = {"older": ordered[i - 1] if i > 0 else None,
                       "newer": ordered[i + 1] if i + 1 < len(ordered) else None}
-        stamp = st.phase_stamp(project, spec, results, neighbours, pts, common)
+        stamp = st.phase_stamp(project, spec, results, neighbours, pts, common,
+                               extra={"excerpts shown elsewhere": sorted(map(str, elsewhere[spec.id].items()))})
         if unchanged(f"{spec.id}.md", stamp, [f"{spec.id}.md"] + ([spec.id] if (previous / spec.id).is_dir() else [])
                      if previous else []):
             continue
         md = render_phase(project, spec, results, chart_dir=out_dir / spec.id, history_points=pts,
-                          neighbours=neighbours)
+                          neighbours=neighbours, shown_elsewhere=elsewhere[spec.id])
         path = out_dir / f"{spec.id}.md"
         _check_page_size(spec, md)
         path.write_text(md, encoding="utf-8")

@@ -93,8 +93,12 @@ def _phase_inputs(results: dict, pid: str) -> dict:
                          "created": prev.get("created")}}
 
 
-def phase_stamp(project, spec, results: dict, neighbours: dict, history_points, common: str) -> str:
+def phase_stamp(project, spec, results: dict, neighbours: dict, history_points, common: str,
+                extra=None) -> str:
+    """`extra`: what else the page is rendered from (which excerpts an older page quotes instead)."""
     h = _Hasher("phase-page").put("common", common)
+    if extra is not None:
+        h.put("extra", extra)
     # the spec as loaded (what the page is rendered from; a comment in the file changes nothing)
     h.put("spec", spec.model_dump(mode="json", by_alias=True)).put("spec-path", spec.path)
     h.put("inputs", _phase_inputs(results, spec.id))

@@ -59,6 +59,15 @@ def _spec() -> dict:
                                                 "op": "within", "value": [0.02, -0.02]}),
      "hypotheses[4].check", "lo <= hi"),
     (lambda d: d.update(conclusion_assumes=["H1", "H9"]), "conclusion_assumes[1]", "'H9' is not a hypothesis"),
+    # every statement names the hypotheses it rests on, and only hypotheses the phase has
+    (lambda d: d["recommendations"][1].update(rests_on=["H3", "E7"]), "recommendations[1].rests_on[1]",
+     "'E7' is not a hypothesis of this phase"),
+    (lambda d: d["hypotheses"][3].update(rests_on=["H42"]), "hypotheses[3].rests_on[0]", "'H42' is not a hypothesis"),
+    (lambda d: d.update(summary_rests_on=["Z1"]), "summary_rests_on[0]", "'Z1' is not a hypothesis"),
+    (lambda d: d.update(conclusion="As H12 shows, the header costs nothing."), "conclusion",
+     "names hypothesis 'H12', which this phase does not have"),
+    (lambda d: d["recommendations"][0].update(title="Follow E9"), "recommendations[0].text", "names hypothesis 'E9'"),
+    (lambda d: d["hypotheses"][0].update(implication="See H0."), "hypotheses[0].implication", "names hypothesis 'H0'"),
     (lambda d: d["reference_statements"][5].update(measured_as="3% of the mutex calls"),
      "reference_statements[5].measured_as", "measured-looking number"),
 ])
@@ -136,3 +145,36 @@ def test_checks_decided_by_noise_are_refused(tmp_path, check, needle):
     path.write_text(text.replace(line, f"    check: {check}"))
     with pytest.raises(UserError, match=needle):
         load_phase(path)
+
+
+def test_a_statement_resting_on_an_unknown_hypothesis_is_one_line_exit_2(tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns("results", "site", "build", ".git", "docs", "tests"))
+    spec = root / "phases" / "phase-6b.yaml"
+    spec.write_text(spec.read_text().replace("conclusion_assumes: [H1, H2, H3]", "conclusion_assumes: [H1, H2, H3, E5]"))
+    proc = subprocess.run([sys.executable, "-m", "reportgen.cli", "--root", str(root), "render"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["reportgen: error: phases/phase-6b.yaml: field conclusion_assumes[3]: 'E5' is not a hypothesis "
+                     "of this phase (H1, H2, H3, H4, H5, H6, H7, H8, E1, E2, E3)"], proc.stderr
+
+
+def test_statements_collect_what_they_rest_on():
+    """Listed by hand, named by id, or mentioned by a hypothesis's phrase: all three count."""
+    from reportgen import statements
+    from reportgen.hypotheses import Outcome
+
+    spec = {p.id: p for p in load_phases(Project.locate())}["phase-6b"]
+    outs = [Outcome(h.id, h.title, h.statement, "confirmed", "") for h in spec.hypotheses]
+    bad = spec.model_copy(update={"conclusion": "Per E3, the header read adds a cost of its own.",
+                                  "conclusion_assumes": ["H1"]})
+    got = statements.check_statements(bad, outs)["conclusion"]
+    assert [(b.id, b.how) for b in got.basis] == [("H1", "listed"), ("E3", "named"), ("H4", "mentioned")]
+    assert got.holds
+    outs[[h.id for h in spec.hypotheses].index("H4")].status = "rejected"
+    got = statements.check_statements(bad, outs)["conclusion"]
+    assert [b.id for b in got.undercut] == ["H4"] and not got.holds
+    # an implication always rests on its own hypothesis
+    imp = statements.check_statements(spec, outs)["hypotheses[3].implication"]
+    assert imp.basis[0].id == "H4" and imp.basis[0].how == "its own"

@@ -87,11 +87,12 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     # H1 as a measured fact: no mutex, registry lookup or remote free on the single-threaded benchmark
     assert "### H1" in page and "CONFIRMED" in page.split("### H1", 1)[1].split("###", 1)[0]
     # the claim check: whatever status this run's measurement gives, the over-claim section and the
-    # verdict box both carry that same status (computed here from the published results)
+    # page's opening sentences both carry that same status (computed here from the published results)
     spec = next(p for p in load_phases(published) if p.id == "phase-6b")
     claim = hypotheses.view(spec, collect(published, [spec])["phases"]["phase-6b"])["claim"]
     assert claim["status"] in stats.CLAIM_STATUSES
-    assert f"Claim check: **{claim['status']}**" in page
+    opening = page.split("\n# ", 1)[1].split("**Question**", 1)[0]
+    assert "the claimed +17..+27% " in opening and f"**{claim['status']}**" in opening, opening
     over = page.split("## Over-claim check", 1)[1].split("\n## ", 1)[0]
     assert f'"{claim["status"].capitalize()}"' in over.split("\n", 3)[2], over
     site = published.site_dir

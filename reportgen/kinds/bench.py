@@ -290,6 +290,68 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
             srv.close()
 
 
+class _Sampler:
+    """A group's sessions, one `step()` at a time, until the stopping rule says so (see _run_rounds).
+
+    `elapsed` counts the group's own sampling time (its sessions' seconds), which is what its budget
+    bounds: a group whose sessions are spread in time among other groups' (kinds.bench.run_interleaved)
+    is charged for its own sessions only."""
+
+    def __init__(self, w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
+                 series: list[_Series], start_round: int, session: str, progress,
+                 judged: set[int] | None = None, start_session: int = 0):
+        self.w, self.specs, self.sampling, self.targets, self.series = w, specs, sampling, targets, series
+        self.requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=1) for s in specs]
+        self.timeout = max(60.0, ops * 2e-6 * (threads or 1) * 20)
+        self.rng = np.random.default_rng([int(session, 16) % (2 ** 32), start_session])
+        self.names = [s.name for s in specs]
+        self.rounds = sampling.rounds_for(w)
+        self.progress, self.judged = progress, judged
+        self.rnd, self.k = max(start_round, 1), start_session
+        self.elapsed = 0.0
+        progress.start(sampling.max_sessions * self.rounds, f"{w.name}: {', '.join(self.names)}")
+
+    def step(self) -> str | None:
+        """One session; the stop reason once the group is done, else None."""
+        specs, series, sampling = self.specs, self.series, self.sampling
+        t0 = time.monotonic()
+        active = [i for i in range(len(specs)) if i == 0 or series[i].stopped is None]
+        try:
+            self.rnd = _run_session(self.requests, self.names, series, active, self.rounds, self.rnd, self.k,
+                                    self.rng, self.timeout, self.progress)
+        finally:
+            self.elapsed += time.monotonic() - t0
+        self.k += 1
+        for i in range(len(specs)):        # a side that never ran stops being run
+            s = series[i]
+            if s.stopped is None and not s.samples and len(s.failures) >= _FAILED_SESSIONS_TO_DROP:
+                s.stopped = "failed"
+        if not series[0].samples and series[0].stopped == "failed":
+            return "failed"
+        if self.k >= sampling.max_sessions:
+            return "rounds"
+        if self.k < sampling.min_sessions:
+            return None
+        pending = []
+        for i in range(1, len(specs)):
+            if series[i].stopped is not None:
+                continue
+            hw = _half_width(series[0], series[i])
+            if hw is not None and hw <= self.targets[self.names[i]]:
+                series[i].stopped = "reached"
+            else:
+                pending.append(i)
+        if len(specs) == 1:
+            hw = _own_half_width(series[0])
+            if hw is not None and hw <= sampling.context_precision:
+                return "precision"
+        elif not (set(pending) & self.judged if self.judged else pending):
+            return "precision"
+        if self.elapsed >= sampling.budget_s:
+            return "budget"
+        return None
+
+
 def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
                 series: list[_Series], start_round: int, session: str, progress,
                 judged: set[int] | None = None, start_session: int = 0) -> tuple[str, float]:
@@ -298,45 +360,11 @@ def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targe
     `judged`: the indices of the primary comparisons.  The group stops when they have all reached
     their targets; a context peer stops running once it reaches its own, and otherwise stops with
     the group (it is shown for scale).  A group with no judged comparison waits for its peers."""
-    requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=1) for s in specs]
-    timeout = max(60.0, ops * 2e-6 * (threads or 1) * 20)
-    rng = np.random.default_rng([int(session, 16) % (2 ** 32), start_session])
-    names = [s.name for s in specs]
-    rounds = sampling.rounds_for(w)
-    t0 = time.monotonic()
-    progress.start(sampling.max_sessions * rounds, f"{w.name}: {', '.join(names)}")
-    rnd, k = max(start_round, 1), start_session
-    while True:
-        active = [i for i in range(len(specs)) if i == 0 or series[i].stopped is None]
-        rnd = _run_session(requests, names, series, active, rounds, rnd, k, rng, timeout, progress)
-        k += 1
-        for i in range(len(specs)):        # a side that never ran stops being run
-            s = series[i]
-            if s.stopped is None and not s.samples and len(s.failures) >= _FAILED_SESSIONS_TO_DROP:
-                s.stopped = "failed"
-        if not series[0].samples and series[0].stopped == "failed":
-            return "failed", time.monotonic() - t0
-        if k >= sampling.max_sessions:
-            return "rounds", time.monotonic() - t0
-        if k < sampling.min_sessions:
-            continue
-        pending = []
-        for i in range(1, len(specs)):
-            if series[i].stopped is not None:
-                continue
-            hw = _half_width(series[0], series[i])
-            if hw is not None and hw <= targets[names[i]]:
-                series[i].stopped = "reached"
-            else:
-                pending.append(i)
-        if len(specs) == 1:
-            hw = _own_half_width(series[0])
-            if hw is not None and hw <= sampling.context_precision:
-                return "precision", time.monotonic() - t0
-        elif not (set(pending) & judged if judged else pending):
-            return "precision", time.monotonic() - t0
-        if time.monotonic() - t0 >= sampling.budget_s:
-            return "budget", time.monotonic() - t0
+    sampler = _Sampler(w, specs, ops, threads, sampling, targets, series, start_round, session, progress, judged,
+                       start_session)
+    while (stop := sampler.step()) is None:
+        pass
+    return stop, sampler.elapsed
 
 
 def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | None, list, str | None]]:
@@ -452,9 +480,17 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
 
     primary: the allocators whose comparison with the baseline is judged (default: all);
     the others are context.  tighter: per-allocator targets a hypothesis needs."""
+    kind = bench_kind(project, workload, variants, sampling=sampling, primary=primary, tighter=tighter, ops=ops,
+                      threads=threads)
+    return measure_through_store(kind, store, force=force, progress=progress or NullProgress())
+
+
+def bench_kind(project: Project, workload: str, variants, *, sampling: Sampling | None = None,
+               primary: list[str] | None = None, tighter: dict[str, float] | None = None,
+               ops: int | None = None, threads: int | None = None) -> "BenchKind":
+    """The comparison group `run_bench` measures (bad arguments: a UserError)."""
     sampling = (sampling or Sampling()).check()
     w, ops, threads = _check_args(workload, variants, ops, threads)
-    progress = progress or NullProgress()
     # An AllocatorSpec passes as it is (benchmarks/aa_rate.py runs one library under two names).
     specs = [v if isinstance(v, AllocatorSpec) else resolve_allocator(project, v) for v in variants]
     names = [s.name for s in specs]
@@ -462,8 +498,79 @@ def run_bench(project: Project, workload: str, variants, *, sampling: Sampling |
     # The group is part of each record's key: a record is reused only for the comparison it was
     # measured in (phases that share a baseline keep their own, each measured beside its candidate).
     params = {**bench_params(w, ops, threads, sampling, targets), "group": names}
-    kind = BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary)
-    return measure_through_store(kind, store, force=force, progress=progress)
+    return BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary)
+
+
+def run_interleaved(kinds: list["BenchKind"], store, *, force: bool = False, progress=None,
+                    on_group=None) -> list[dict | Exception]:
+    """Several comparison groups measured with their sessions spread in time among each other.
+
+    A session of every group still sampling, in turn, then the next: each group's sessions span the
+    whole time all of them take, so the machine's state over that time (a neighbour busy for a
+    minute, then quiet) reaches each group's spread of sessions, and so its interval, instead of
+    one group meeting one state.  Each group keeps its own stopping rule and budget (its own
+    sessions' seconds).  A group the store holds current is reused as `run_bench` would.  Returns
+    each group's `bench --json` shape, or the exception that ended it (recorded as that group's
+    failure by the caller).  Ctrl-C or SIGTERM records every group's completed rounds, interrupted.
+    `on_group(i, result)` is called as each group ends."""
+    progress = progress or NullProgress()
+    out: list[dict | Exception | None] = [None] * len(kinds)
+    running: dict[int, _Running] = {}
+    for i, kind in enumerate(kinds):
+        try:
+            found = kind.current(store) if store is not None and not force else None
+            if found is not None:
+                out[i] = kind.result(found, reused=True)
+            else:
+                running[i] = kind.start(NullProgress(), store, force)
+        except Exception as exc:       # a group that cannot start is that group's failure
+            out[i] = exc
+        if out[i] is not None and on_group:
+            on_group(i, out[i])
+    restore = _sigterm_as_interrupt()
+    if running:
+        progress.start(sum(r.sampler.sampling.max_sessions for r in running.values()),
+                       f"sessions of {len(running)} comparison group{'s' if len(running) != 1 else ''}, "
+                       f"spread in time among each other")
+    try:
+        while running:
+            for i in list(running):
+                kind, run = kinds[i], running[i]
+                try:
+                    stop = run.sampler.step()
+                    progress.advance()
+                    if stop is None:
+                        continue
+                    group = kind.finish(run, stop)
+                    if store is not None:
+                        for rec in kind.records(group):
+                            store.put(rec)
+                    out[i] = kind.result(group, reused=False)
+                except (KeyboardInterrupt, _Interrupted):
+                    raise
+                except Exception as exc:
+                    out[i] = exc
+                del running[i]
+                if on_group:
+                    on_group(i, out[i])
+    except (KeyboardInterrupt, _Interrupted):
+        if store is not None:
+            for i, run in running.items():
+                for rec in kinds[i].records(kinds[i].interrupted(run)):
+                    store.put(rec)
+        raise KeyboardInterrupt from None
+    finally:
+        restore()
+    return out
+
+
+@dataclass
+class _Running:
+    """A measurement under way: its sampler and what it has gathered."""
+    sampler: _Sampler
+    series: list[_Series]
+    session: str
+    prior: float
 
 
 @dataclass
@@ -505,9 +612,9 @@ class BenchKind:
                        for r in reused],
                       [r.created for r in reused])
 
-    def measure(self, progress, store, force: bool) -> _Group:
+    def start(self, progress, store, force: bool) -> "_Running":
+        """A measurement begun (or an interrupted one resumed): its sampler, not yet stepped."""
         self._store = store
-        n = len(self.specs)
         resume = self._sessions(store)[1] if store is not None and not force else None
         if resume is not None:
             series = [_series_of(r) for r in resume]
@@ -518,21 +625,35 @@ class BenchKind:
         else:
             series = [_Series([], [], [], []) for _ in self.specs]
             session, start, start_session, prior = uuid.uuid4().hex[:12], 1, 0, 0.0
+        left = replace(self.sampling, budget_s=max(0.0, self.sampling.budget_s - prior))
+        judged = {i for i, spec in enumerate(self.specs)
+                  if i > 0 and (self.primary is None or spec.name in self.primary)}
+        sampler = _Sampler(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start, session,
+                           progress, judged, start_session)
+        return _Running(sampler, series, session, prior)
+
+    def interrupted(self, run: "_Running") -> _Group:
+        n = len(self.specs)
+        return _Group(run.series, run.session, "interrupted", run.prior + run.sampler.elapsed,
+                      [(None, [], None)] * n, [datetime.now(timezone.utc)] * n)
+
+    def finish(self, run: "_Running", stop: str) -> _Group:
+        counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
+        n = len(self.specs)
+        return _Group(run.series, run.session, stop, run.sampler.elapsed + run.prior, counted,
+                      [datetime.now(timezone.utc)] * n)
+
+    def measure(self, progress, store, force: bool) -> _Group:
+        run = self.start(progress, store, force)
         restore = _sigterm_as_interrupt()
-        t0 = time.monotonic()
         try:
-            left = replace(self.sampling, budget_s=max(0.0, self.sampling.budget_s - prior))
-            judged = {i for i, spec in enumerate(self.specs)
-                      if i > 0 and (self.primary is None or spec.name in self.primary)}
-            stop, elapsed = _run_rounds(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start,
-                                        session, progress, judged, start_session)
-            counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
+            while (stop := run.sampler.step()) is None:
+                pass
+            return self.finish(run, stop)
         except (KeyboardInterrupt, _Interrupted):
-            raise Interrupted(_Group(series, session, "interrupted", prior + time.monotonic() - t0,
-                                     [(None, [], None)] * n, [datetime.now(timezone.utc)] * n)) from None
+            raise Interrupted(self.interrupted(run)) from None
         finally:
             restore()
-        return _Group(series, session, stop, elapsed + prior, counted, [datetime.now(timezone.utc)] * n)
 
     def records(self, g: _Group) -> list[Record]:
         """One record per allocator, all with one creation time."""
