@@ -220,7 +220,7 @@ def best3of5(samples: Sequence[float], *, higher_is_better: bool = True) -> floa
 
 
 def summarize(samples: Sequence[float], *, higher_is_better: bool = True, seed: int = 0,
-              noisy_cv: float = NOISY_CV) -> Summary:
+              noisy_cv: float = NOISY_CV, with_ci: bool = True) -> Summary:
     """Median, quartiles, bootstrap CI of the median, CV and adequacy warnings.
 
     Samples are in run order (the order matters only for best3of5 and the
@@ -237,7 +237,7 @@ def summarize(samples: Sequence[float], *, higher_is_better: bool = True, seed: 
     mean = float(np.mean(arr))
     cv = float(np.std(arr, ddof=1) / abs(mean)) if n >= 2 and mean != 0 else None
     # Sorted input makes the CI independent of run order.
-    ci = _bootstrap_ci((np.sort(arr),), _median_stat, seed)
+    ci = _bootstrap_ci((np.sort(arr),), _median_stat, seed) if with_ci else None
 
     if n < MIN_RUNS:
         warnings.append(f"only {n} run{'s' if n != 1 else ''}: too few for a significance test "
@@ -515,8 +515,9 @@ def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
         return replace(base, sessions=k, round_sd=round_sd, level="rounds", warnings=base.warnings + (warn,))
     if (b_all.min() <= 0) or (c_all.min() <= 0):
         raise ValueError("samples must be positive (a throughput or a time) to form a ratio")
-    sb = summarize(b_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
-    sc = summarize(c_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv)
+    # the sides' own summaries (each row of the result has them, with their CIs): counts only here
+    sb = summarize(b_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv, with_ci=False)
+    sc = summarize(c_all, higher_is_better=higher_is_better, seed=seed, noisy_cv=noisy_cv, with_ci=False)
     base = Comparison(ratio=None, ci95=None, speedup=None, speedup_ci95=None, p_value=None, min_p_value=0.0,
                       verdict="no significant change", reason="", mde=None, power_note="",
                       warnings=(),   # the loops' spread, outliers and modes: reportgen.noise, said once per group
