@@ -378,32 +378,26 @@ def _strip_expressions(text: str) -> str:
 
 
 def _prose_fields(phase: Phase):
+    """(field, text) of every authored prose field: the question, the statements, and what the
+    reference's figures were measured as."""
     yield "question", phase.question
-    if phase.summary:
-        yield "summary", phase.summary
-    for i, h in enumerate(phase.hypotheses):
-        if h.implication:
-            yield f"hypotheses[{i}].implication", h.implication
-    for i, r in enumerate(phase.recommendations):
-        yield f"recommendations[{i}].text", r.text
+    yield from _statement_fields(phase, with_titles=False)
     for i, st in enumerate(phase.reference_statements):
         if st.measured_as:
             yield f"reference_statements[{i}].measured_as", st.measured_as
-    if phase.evidence and phase.evidence.background:
-        yield "evidence.background", phase.evidence.background
-    yield "conclusion", phase.conclusion
 
 
-def _statement_fields(phase: Phase):
+def _statement_fields(phase: Phase, with_titles: bool = True):
     """(field, text) of every authored statement the page makes as the phase's finding or advice
-    (reportgen.statements checks each against the hypotheses it rests on)."""
+    (reportgen.statements checks each against the hypotheses it rests on; a recommendation's title
+    is part of what it says)."""
     if phase.summary:
         yield "summary", phase.summary
     for i, h in enumerate(phase.hypotheses):
         if h.implication:
             yield f"hypotheses[{i}].implication", h.implication
     for i, r in enumerate(phase.recommendations):
-        yield f"recommendations[{i}].text", r.title + "\n" + r.text
+        yield f"recommendations[{i}].text", (r.title + "\n" + r.text) if with_titles else r.text
     if phase.evidence and phase.evidence.background:
         yield "evidence.background", phase.evidence.background
     yield "conclusion", phase.conclusion
