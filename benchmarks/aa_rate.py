@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     same = verdicts["no significant change"]
     r = np.asarray(ratios)
     print()
-    print(f"A/A on {args.variant} / {args.workload}: {done} pairs through the adaptive rounds "
+    print(f"A/A on {args.variant} / {args.workload}: {done} pairs through the sessions scheme "
           f"(precision ±{args.precision:.1%}, budget {args.budget:g} s)")
     print(f"  no significant change: {same}/{done} = {same / done:.1%}   "
           f"(false calls: {done - same}/{done}; faster {verdicts['faster']}, slower {verdicts['slower']})")
