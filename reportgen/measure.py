@@ -236,15 +236,20 @@ class LoopServer:
             self.proc, self.failure = None, f"could not start the child: {exc}"
             return
         self._errbuf: list[bytes] = []
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        # stderr is drained as it comes (a child that writes much there must never block on it)
+        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._drain.start()
         self._send(json.dumps({**request, "serve": True}))
 
     def _drain_stderr(self) -> None:
-        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):
+        for chunk in iter(lambda: self.proc.stderr.read1(4096), b""):
             self._errbuf.append(chunk)
             del self._errbuf[:-8]
 
     def _stderr(self) -> str:
+        """The child's last words on stderr (once it has exited: everything it wrote)."""
+        if self.proc.poll() is not None:
+            self._drain.join(timeout=2)
         return _tail(b"".join(self._errbuf).decode(errors="replace"))
 
     def _send(self, line: str) -> None:
