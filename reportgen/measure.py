@@ -290,7 +290,11 @@ class LoopServer:
         (`.ready_info`) holds the process's RSS before the allocator was loaded and after set-up."""
         if self.failure:
             return False
-        out = self._reply()
+        loop_timeout, self.timeout = self.timeout, self.timeout * 3    # set-up and warm-up: longer than a loop
+        try:
+            out = self._reply()
+        finally:
+            self.timeout = loop_timeout
         self.ready_info = out or {}
         return out is not None
 

@@ -64,7 +64,7 @@ Comparison = kind_model(
     "baseline candidate role session target pairs paired ratio ci95 speedup speedup_ci95 p_value min_p_value "
     "verdict reason mde power_note warnings n_baseline n_candidate higher_is_better alpha noise_floor half_width "
     "precision_reached p_adjusted family_size sessions session_sd round_sd between_sd interval_level underpowered "
-    "needed_sessions pace session_ci95 state_dependent mode_effects measurements between_measurements_sd memory",
+    "needed_sessions pace session_ci95 state_dependent mode_effects measurements between_measurements_sd memory session_half_width",
     baseline=(str, ...), candidate=(str, ...))
 
 BenchResult = kind_model(

@@ -551,8 +551,8 @@ def session_interval(estimates: Sequence[float]) -> tuple[float, tuple[float, fl
     """(mean, 95% t interval, two-sided p) of the session estimates (scipy's one-sample t-test)."""
     est = np.asarray(estimates, float)
     mean = float(np.mean(est))
-    if len(est) < 2 or float(np.ptp(est)) == 0:
-        return mean, (mean, mean), (1.0 if mean == 0 else 0.0)
+    if len(est) < 2 or float(np.ptp(est)) == 0:    # no spread to test against: nothing is decided
+        return mean, (mean, mean), 1.0
     res = _st.ttest_1samp(est, 0.0)
     ci = res.confidence_interval(confidence_level=CONFIDENCE)
     return mean, (float(ci.low), float(ci.high)), float(res.pvalue)

@@ -56,9 +56,10 @@ def print_bench(out: dict) -> None:
                   f"[bold]{verdict}[/bold]")
         mem = c.get("memory")
         if mem:
-            con.print(f"  memory: {c['candidate']} adds {mem['rss_growth_ratio']:.3g}x the RSS {c['baseline']} adds "
-                      f"(95% CI {mem['ci95'][0]:.3g}x..{mem['ci95'][1]:.3g}x over {mem['sessions']} sessions): "
-                      f"{mem['verdict']}")
+            con.print(f"  memory: {c['candidate']} adds {mem['candidate_added_kb'] / 1024:,.1f} MiB of RSS, "
+                      f"{c['baseline']} {mem['baseline_added_kb'] / 1024:,.1f} MiB (difference 95% CI "
+                      f"{mem['ci95_kb'][0] / 1024:+,.1f}..{mem['ci95_kb'][1] / 1024:+,.1f} MiB over {mem['sessions']} "
+                      f"sessions): {mem['verdict']}")
         if c.get("underpowered") or (c.get("role") == "primary" and c.get("mde")):
             con.print(f"  smallest effect this run resolves: about {c['mde']:.1%}" if c.get("mde") else "")
         for wmsg in c.get("warnings") or []:

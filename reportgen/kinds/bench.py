@@ -221,8 +221,8 @@ def _own_half_width(series: _Series) -> float | None:
         groups.setdefault(k, []).append(math.log(x))
     if len(groups) < stats.MIN_SESSIONS:
         return None
-    _, ci, _ = stats.session_interval([float(np.mean(v)) for v in groups.values()])
-    return (math.expm1(ci[1]) - math.expm1(ci[0])) / 2
+    mean, ci, _ = stats.session_interval([float(np.mean(v)) for v in groups.values()])
+    return (math.exp(ci[1] - mean) - math.exp(ci[0] - mean)) / 2     # relative to the level itself
 
 
 class _Interrupted(Exception):
@@ -328,9 +328,7 @@ class _Sampler:
                 s.stopped = "failed"
         if not series[0].samples and series[0].stopped == "failed":
             return "failed"
-        if self.k >= sampling.max_sessions:
-            return "rounds"
-        if self.k < sampling.min_sessions:
+        if self.k < sampling.min_sessions:      # the minimum is a verdict's, and outranks the budget
             return None
         pending = []
         for i in range(1, len(specs)):
@@ -347,6 +345,8 @@ class _Sampler:
                 return "precision"
         elif not (set(pending) & self.judged if self.judged else pending):
             return "precision"
+        if self.k >= sampling.max_sessions:
+            return "rounds"
         if self.elapsed >= sampling.budget_s:
             return "budget"
         return None
@@ -548,8 +548,14 @@ def run_interleaved(kinds: list["BenchKind"], store, *, force: bool = False, pro
                     out[i] = kind.result(group, reused=False)
                 except (KeyboardInterrupt, _Interrupted):
                     raise
-                except Exception as exc:
+                except Exception as exc:     # that group's failure; what it measured is kept (resumable)
                     out[i] = exc
+                    if store is not None:
+                        try:
+                            for rec in kind.records(kind.interrupted(run)):
+                                store.put(rec)
+                        except Exception:
+                            pass
                 del running[i]
                 if on_group:
                     on_group(i, out[i])
@@ -728,26 +734,37 @@ def _growth_by_session(s: _Series) -> dict[int, float]:
 
 
 def memory_comparison(base: _Series, cand: _Series) -> dict | None:
-    """The candidate's added RSS against the baseline's, judged like time: per session the log-ratio
-    of the two (the same session's processes, side by side), Student's t over sessions.  "more" or
-    "less" when the whole 95% CI of the ratio lies beyond +-5% (a resident set moves by pages and
-    arenas, not by the noise floor of a timing); otherwise "no significant change"."""
+    """The RSS the candidate adds against what the baseline adds, judged like time: per session the
+    difference of the two (kB; the same session's processes, side by side), Student's t over
+    sessions.  "more" or "less" when the whole 95% CI of the difference lies beyond the floor (5%
+    of the baseline's added RSS, and at least 64 kB: a resident set moves by pages and arenas);
+    otherwise "no significant change".  When every session gives the same difference (RSS comes in
+    pages), the difference is exact and is judged against the floor alone."""
     gb, gc = _growth_by_session(base), _growth_by_session(cand)
-    common = sorted(k for k in set(gb) & set(gc) if gb[k] > 0 and gc[k] > 0)
+    common = sorted(set(gb) & set(gc))
     if len(common) < stats.MIN_SESSIONS:
         return None
-    d = [math.log(gc[k] / gb[k]) for k in common]
-    mean, (lo, hi), p = stats.session_interval(d)
-    ratio, ci = math.exp(mean), [math.exp(lo), math.exp(hi)]
-    floor = math.log1p(MEMORY_FLOOR)
+    d = np.asarray([gc[k] - gb[k] for k in common])
+    base_med = float(np.median([gb[k] for k in common]))
+    floor = max(MEMORY_FLOOR_KB, MEMORY_FLOOR * abs(base_med))
+    mean = float(np.mean(d))
+    if np.ptp(d) == 0:
+        lo = hi = mean
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        mean, (lo, hi), p = stats.session_interval(d)
     verdict = ("more" if lo > floor and p < 0.05 else "less" if hi < -floor and p < 0.05
                else "no significant change")
-    return {"rss_growth_ratio": ratio, "ci95": ci, "p_value": p, "sessions": len(common), "verdict": verdict,
-            "floor": MEMORY_FLOOR}
+    cand_med = float(np.median([gc[k] for k in common]))
+    return {"added_kb_difference": mean, "ci95_kb": [lo, hi], "p_value": p, "sessions": len(common),
+            "baseline_added_kb": base_med, "candidate_added_kb": cand_med,
+            "rss_growth_ratio": cand_med / base_med if base_med > 0 else None,
+            "verdict": verdict, "floor_kb": floor}
 
 
-# A memory difference is called only beyond this relative size.
+# A memory difference is called only beyond this share of what the baseline adds, and this many kB.
 MEMORY_FLOOR = 0.05
+MEMORY_FLOOR_KB = 64
 
 
 def memory_of(s: _Series) -> dict | None:
@@ -837,12 +854,14 @@ def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target:
         why.append("it holds the effect in both of the machine's modes: "
                    + ", ".join(f"{m['speedup']:+.2%} in the {m['mode']}" for m in by_mode))
         out["state_dependent"] = True
+    out["session_half_width"] = out["half_width"]     # what the stopping rule reads (precision_reached)
     if why:
         p = out.get("p_value")
         verdict, reason = stats.decide(widened, p, alpha=out.get("alpha", 0.05),
                                        noise_floor=out.get("noise_floor", stats.NOISE_FLOOR))
         out.update(speedup_ci95=widened, verdict=verdict, ci95=[1 + widened[0], 1 + widened[1]],
-                   reason=f"{verdict}: {reason} (the interval: " + "; ".join(why) + ")")
+                   half_width=(widened[1] - widened[0]) / 2,
+                   reason=f"{verdict}: {reason} (the interval: " + "; ".join(why) + "; p is the sessions' t-test)")
     _mark_underpowered(out)
     return out
 
@@ -893,5 +912,5 @@ def adjust_family(comparisons: list[dict]) -> None:
         _mark_underpowered(c)
     for c in comparisons:
         if c.get("role") == "context":
-            c["verdict"] = None
-            c["reason"] = "context peer: shown for scale, not judged"
+            c.update(verdict=None, underpowered=False, needed_sessions=None,
+                     reason="context peer: shown for scale, not judged")
