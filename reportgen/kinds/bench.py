@@ -291,7 +291,11 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
 
 
 class _Sampler:
-    """A group's sessions, one `step()` at a time, until the stopping rule says so (see _run_rounds).
+    """A group's sessions, one `step()` at a time, until the stopping rule says so.
+
+    `judged`: the indices of the primary comparisons.  The group stops when they have all reached
+    their targets; a context peer stops running once it reaches its own, and otherwise stops with
+    the group (it is shown for scale).  A group with no judged comparison waits for its peers.
 
     `elapsed` counts the group's own sampling time (its sessions' seconds), which is what its budget
     bounds: a group whose sessions are spread in time among other groups' (kinds.bench.run_interleaved)
@@ -350,21 +354,6 @@ class _Sampler:
         if self.elapsed >= sampling.budget_s:
             return "budget"
         return None
-
-
-def _run_rounds(w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
-                series: list[_Series], start_round: int, session: str, progress,
-                judged: set[int] | None = None, start_session: int = 0) -> tuple[str, float]:
-    """Sessions of interleaved rounds into `series` until the stopping rule says so; (stop reason, seconds).
-
-    `judged`: the indices of the primary comparisons.  The group stops when they have all reached
-    their targets; a context peer stops running once it reaches its own, and otherwise stops with
-    the group (it is shown for scale).  A group with no judged comparison waits for its peers."""
-    sampler = _Sampler(w, specs, ops, threads, sampling, targets, series, start_round, session, progress, judged,
-                       start_session)
-    while (stop := sampler.step()) is None:
-        pass
-    return stop, sampler.elapsed
 
 
 def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | None, list, str | None]]:
