@@ -764,11 +764,9 @@ def memory_of(s: _Series) -> dict | None:
     loops.  The same processes and loops as the times: memory costs the timed loops nothing."""
     if not s.memory or not s.session_memory:
         return None
-    last: dict[int, list] = {}
     high: dict[int, int] = {}
     faults, ops = [0, 0], 0
     for k, m in zip(s.sessions, s.memory):
-        last[k] = m
         if m[0] is not None:
             high[k] = max(high.get(k, 0), m[0])
         if m[2] is not None:
@@ -776,7 +774,7 @@ def memory_of(s: _Series) -> dict | None:
             faults[1] += m[3] or 0
             ops += m[4] if len(m) > 4 else 0
     base = {m["session"]: m.get("base_kb") for m in s.session_memory}
-    growth = [last[k][0] - base[k] for k in last if base.get(k) is not None and last[k][0] is not None]
+    growth = list(_growth_by_session(s).values())
     # the highest RSS seen after a loop (getrusage's ru_maxrss would carry the parent's peak across
     # fork and exec: a child started from a large parent reads the parent's size)
     peak = [high[k] - base[k] for k in high if base.get(k) is not None]
@@ -879,7 +877,8 @@ def _mark_underpowered(c: dict) -> None:
                     f"of sampling; this group's budget is {pace.get('budget_s', 0):.0f} s)")
     if sd and c.get("sessions"):
         k = max(int(c["sessions"]), stats.MIN_SESSIONS)
-        quiet = math.log1p(target) * math.sqrt(k) / float(stats._st.t.ppf(0.975, k - 1))
+        from scipy.stats import t as _t
+        quiet = math.log1p(target) * math.sqrt(k) / float(_t.ppf(0.975, k - 1))
         what.append(f"or a machine on which session estimates spread by at most {quiet:.2%} "
                     f"(here {sd:.2%}) with as many sessions")
     c["reason"] = "underpowered: " + "; ".join(what)
