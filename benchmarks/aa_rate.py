@@ -4,7 +4,9 @@ Each pair is one real `reportgen.kinds.bench.run_bench` call in which the same
 library runs under two names, through the very adaptive rounds a phase uses
 (sessions of fresh processes, interleaved rounds paired inside a session, the
 interval Student's t over sessions, sessions added until the 95% CI of the
-speed-up reaches the precision or the budget is spent).  The verdict is the one the
+speed-up reaches the precision or the budget is spent), in `--layouts` layouts (each name
+draws its own, so the two sides of a pair never share one: the interval must hold what placement
+alone does).  The verdict is the one the
 page would print for a primary comparison.  On identical code a sound rule
 says "no significant change" at least 95% of the time; drift and neighbours
 on a shared machine are what push that rate down, which is what this script
@@ -25,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportgen.kinds.bench import BUDGET_S, PRECISION, Sampling, run_bench  # noqa: E402
+from reportgen.kinds.bench import BUDGET_S, LAYOUTS, PRECISION, Sampling, run_bench  # noqa: E402
 from reportgen.errors import UserError  # noqa: E402
 from reportgen.measure import resolve_allocator  # noqa: E402
 from reportgen.project import Project  # noqa: E402
@@ -49,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=None, help="a fixed design instead: rounds per session")
     ap.add_argument("--sessions", type=int, default=5, help="with --rounds: this many sessions")
     ap.add_argument("--ops", type=int, default=None, help="ops per timed loop (default: the workload's)")
+    ap.add_argument("--layouts", type=int, default=LAYOUTS,
+                    help="layouts the sessions run in (each name draws its own; 1: the default build only)")
     ap.add_argument("--root", default=None)
     args = ap.parse_args(argv)
     project = Project.locate(args.root)
-    sampling = Sampling.fixed(args.rounds, args.sessions) if args.rounds else Sampling(precision=args.precision,
-                                                                        budget_s=args.budget)
+    sampling = (Sampling.fixed(args.rounds, args.sessions, layouts=args.layouts) if args.rounds
+                else Sampling(precision=args.precision, budget_s=args.budget, layouts=args.layouts))
     verdicts: Counter[str] = Counter()
     ratios, widths, rounds = [], [], []
     for i in range(args.pairs):
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     r = np.asarray(ratios)
     print()
     print(f"A/A on {args.variant} / {args.workload}: {done} pairs through the sessions scheme "
-          f"(precision ±{args.precision:.1%}, budget {args.budget:g} s)")
+          f"(precision ±{args.precision:.1%}, budget {args.budget:g} s, {args.layouts} layouts a side)")
     print(f"  no significant change: {same}/{done} = {same / done:.1%}   "
           f"(false calls: {done - same}/{done}; faster {verdicts['faster']}, slower {verdicts['slower']})")
     print(f"  A/A ratio: median {np.median(r):.4f}, range {r.min():.4f}..{r.max():.4f}; "

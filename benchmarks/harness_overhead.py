@@ -1,18 +1,19 @@
 """Does the lab's harness show in its figures?  mid_mt_gap, tool vs a stand-alone C loop.
 
-For glibc and tcmalloc: the tool's figure (child process, ctypes, the driver
-in a shared library: reportgen.measure exactly as `reportgen bench` uses it)
-against benchmarks/harness_gap.c, a minimal program with the same loop,
-sizes, slots, seed, warm-up and ops, compiled with the same compiler and
-flags.  Runs are interleaved (tool, stand-alone, tool, ...) in one session;
-printed: the medians and the ratio tool / stand-alone per allocator, which
-should lie within 5% of 1.
+For glibc and tcmalloc: the tool's figure, taken as `reportgen bench` takes it (a session's
+process, reportgen.measure.LoopServer: ctypes, the driver in a shared library, its first loop
+discarded, then one timed loop with the memory readings around it: statm and getrusage, outside
+the timed region) against benchmarks/harness_gap.c, a minimal program with the same loop, sizes,
+slots, seed, warm-up, discarded loop and ops, compiled with the same compiler and flags, on the
+same CPUs.  Runs are interleaved (tool, stand-alone, tool, ...) in one session; printed: the
+medians and the ratio tool / stand-alone per allocator, which should lie within 5% of 1.
 
 usage: python benchmarks/harness_overhead.py [--runs N] [--ops N]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,22 @@ def build_standalone(allocator: str, out_dir: Path) -> Path:
     return exe
 
 
+def tool_loop(request: dict, cpus: list[int]) -> tuple[int, int, str | None]:
+    """One session process of the tool (as kinds.bench runs them): set-up and warm-up, the first loop
+    discarded, then one timed loop; its (ns, ops), or the failure."""
+    srv = measure.LoopServer({**request, "cpus": cpus})
+    try:
+        if not srv.ready() or srv.loop() is None:
+            return 0, 0, srv.failure
+        res = srv.loop()
+        if res is None:
+            return 0, 0, srv.failure
+        assert res.get("rss_kb") is not None and res.get("minflt") is not None   # memory was measured
+        return int(res["ns"]), int(res["ops"]), None
+    finally:
+        srv.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
@@ -67,17 +84,19 @@ def main() -> int:
         warm = requests[allocators[0]]["warmup_ops"]
         tool = {a: [] for a in allocators}
         alone = {a: [] for a in allocators}
+        cpus = measure.measurement_cpus(1)
         for run in range(args.runs + 1):          # run 0: warm-up, discarded
             for a in allocators:
-                res = measure.run_child(requests[a])
-                if not res.get("ok"):
-                    print(f"{a}: tool run failed: {res['failure']}", file=sys.stderr)
+                ns_tool, n_tool, failure = tool_loop(requests[a], cpus)
+                if failure:
+                    print(f"{a}: tool run failed: {failure}", file=sys.stderr)
                     return 1
                 p = subprocess.run([str(exes[a]), str(ops), str(warm), str(w.seed)], capture_output=True,
-                                   text=True, check=True, env={"GLIBC_TUNABLES": measure.CHILD_TUNABLES})
+                                   text=True, check=True, env={"GLIBC_TUNABLES": measure.CHILD_TUNABLES},
+                                   preexec_fn=lambda: os.sched_setaffinity(0, cpus))
                 ns, n = map(int, p.stdout.split())
                 if run:
-                    tool[a].append(res["ops"] / res["elapsed_ns"] * 1e9)
+                    tool[a].append(n_tool / ns_tool * 1e9)
                     alone[a].append(n / ns * 1e9)
     worst = 0.0
     print(f"mid_mt_gap, {ops:,} ops, {args.runs} interleaved runs each (median ops/s)")

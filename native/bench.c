@@ -2,12 +2,14 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Exact counts (reportgen counts): callgrind collects only inside the timed loops, started with
  * --instr-atstart=no.  The macros are no-ops outside valgrind, and absent without its headers. */
@@ -127,6 +129,19 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
 BENCH_API uint64_t bench_gap_rng_state(const bench_gap_t* g) { return g->rng; }
 
 BENCH_API uint32_t bench_max_sizes(void) { return BENCH_MAX_SIZES; }
+
+/* Where the working set lives (reportgen placement): called between steps, never timed. */
+BENCH_API uint32_t bench_gap_addresses(const bench_gap_t* g, uint64_t* addr, uint8_t* size_index,
+                                       uint32_t max) {
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < g->slots && n < max; s++) {
+    if (g->ptr[s] == NULL) continue;   /* an allocation that failed holds no block */
+    addr[n] = (uint64_t)(uintptr_t)g->ptr[s];
+    size_index[n] = g->kidx[s];
+    n++;
+  }
+  return n;
+}
 
 BENCH_API void bench_gap_close(bench_gap_t* g) {
   if (!g) return;
@@ -256,4 +271,167 @@ BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t thre
   free(ts);
   free(tids);
   return rc;
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+/* Pages are written 4 KiB apart: the smallest page of the machines measured, so every page a block
+ * spans holds a written byte, whatever the page size. */
+#define BENCH_TOUCH_STRIDE 4096u
+
+struct bench_retention_s {
+  uint64_t sizes[BENCH_MAX_SIZES], sizes_after[BENCH_MAX_SIZES];
+  uint32_t nsizes, nafter, slots, keep, nsurv;
+  uint64_t rng;
+  uint64_t page_kb;   /* this machine's page, for the resident set's count of pages */
+  void** grow;        /* the cycle's grown blocks (slot s), then its survivors */
+  uint8_t* grow_k;    /* their size indices into sizes */
+  void** regrow;      /* the cycle's regrown blocks */
+  uint8_t* regrow_k;  /* their size indices into sizes_after */
+  void** surv;        /* the previous cycle's survivors, freed by this cycle's release */
+  uint8_t* surv_k;
+  uint32_t live_surv; /* how many of surv hold blocks (0 before the first cycle) */
+};
+
+/* Allocates and writes one byte in every page the block spans (its first byte, then each page
+ * boundary inside it): RSS then holds the block as a program that uses it would, not the one page a
+ * single write maps, so memory an allocator keeps for it shows. */
+static inline void* bench_alloc_pages(size_t size) {
+  char* p = BENCH_MALLOC(size);
+  if (_hak_unlikely(p == NULL)) return NULL;
+  const char v = (char)size;
+  *(volatile char*)p = v;
+  char* end = p + size;
+  for (char* q = (char*)(((uintptr_t)p + BENCH_TOUCH_STRIDE) & ~(uintptr_t)(BENCH_TOUCH_STRIDE - 1)); q < end;
+       q += BENCH_TOUCH_STRIDE)
+    *(volatile char*)q = v;
+  return p;
+}
+
+/* The resident set now (kB), from /proc/self/statm's second field; 0 when it cannot be read.  Called
+ * with the clock stopped.  open/read on a stack buffer: nothing here allocates (under glibc the
+ * allocator measured is the C library's own malloc). */
+static uint64_t bench_rss_kb(uint64_t page_kb) {
+  char buf[160];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* c = buf;
+  while (*c && *c != ' ') c++;   /* skip the first field (the whole mapping's size) */
+  uint64_t pages = 0;
+  while (*c == ' ') c++;
+  for (; *c >= '0' && *c <= '9'; c++) pages = pages * 10 + (uint64_t)(*c - '0');
+  return pages * page_kb;
+}
+
+BENCH_API bench_retention_t* bench_retention_open(const uint64_t* sizes, uint32_t nsizes,
+                                                  const uint64_t* sizes_after, uint32_t nafter,
+                                                  uint32_t slots, uint32_t keep, uint64_t seed) {
+  if (nsizes == 0 || nsizes > BENCH_MAX_SIZES || nafter == 0 || nafter > BENCH_MAX_SIZES || slots == 0 ||
+      keep < 2)
+    return NULL;
+  /* Driver bookkeeping comes from the C library, whatever allocator is measured. */
+  bench_retention_t* r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  memcpy(r->sizes, sizes, nsizes * sizeof *sizes);
+  memcpy(r->sizes_after, sizes_after, nafter * sizeof *sizes_after);
+  r->nsizes = nsizes;
+  r->nafter = nafter;
+  r->slots = slots;
+  r->keep = keep;
+  r->nsurv = (slots + keep - 1) / keep;   /* slots 0, keep, 2 keep, ... survive */
+  r->rng = seed;
+  long page = sysconf(_SC_PAGESIZE);
+  r->page_kb = (uint64_t)(page > 0 ? page : 4096) / 1024;
+  r->grow = calloc(slots, sizeof *r->grow);
+  r->grow_k = calloc(slots, 1);
+  r->regrow = calloc(slots, sizeof *r->regrow);
+  r->regrow_k = calloc(slots, 1);
+  r->surv = calloc(r->nsurv, sizeof *r->surv);
+  r->surv_k = calloc(r->nsurv, 1);
+  if (!r->grow || !r->grow_k || !r->regrow || !r->regrow_k || !r->surv || !r->surv_k) {
+    bench_retention_close(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* The end of one retention phase: its time added up, then its resident set read with the clock and the
+ * counting stopped (the read is not the workload's). */
+#define RETENTION_PHASE_END(i)                                   \
+  do {                                                           \
+    out->phase_ns[i] += bench_now_ns() - t0;                     \
+    BENCH_COUNT_STOP();                                          \
+    out->rss_kb[i] = bench_rss_kb(r->page_kb);                   \
+    BENCH_COUNT_START();                                         \
+  } while (0)
+
+BENCH_API int bench_retention_step(bench_retention_t* r, uint64_t cycles, bench_retention_result_t* out) {
+  if (!r || !out || cycles == 0) return -1;
+  memset(out, 0, sizeof *out);
+  const uint32_t slots = r->slots, keep = r->keep, nsizes = r->nsizes, nafter = r->nafter;
+  uint64_t rng = r->rng, failures = 0;
+  BENCH_COUNT_START();
+  for (uint64_t c = 0; c < cycles; c++) {
+    uint64_t t0 = bench_now_ns();
+    for (uint32_t s = 0; s < slots; s++) {                               /* grow */
+      const uint32_t k = bench_below((uint32_t)bench_rng(&rng), nsizes);
+      r->grow_k[s] = (uint8_t)k;
+      r->grow[s] = bench_alloc_pages(r->sizes[k]);
+      failures += r->grow[s] == NULL;
+      out->counts[k]++;
+    }
+    RETENTION_PHASE_END(0);
+
+    t0 = bench_now_ns();
+    for (uint32_t s = 0; s < slots; s++)                                 /* thin */
+      if (s % keep != 0 && r->grow[s]) BENCH_FREE(r->grow[s], r->sizes[r->grow_k[s]]);
+    RETENTION_PHASE_END(1);
+
+    t0 = bench_now_ns();
+    for (uint32_t s = 0; s < slots; s++) {                               /* regrow */
+      const uint32_t k = bench_below((uint32_t)bench_rng(&rng), nafter);
+      r->regrow_k[s] = (uint8_t)k;
+      r->regrow[s] = bench_alloc_pages(r->sizes_after[k]);
+      failures += r->regrow[s] == NULL;
+      out->counts_after[k]++;
+    }
+    RETENTION_PHASE_END(2);
+
+    t0 = bench_now_ns();
+    for (uint32_t s = 0; s < slots; s++)                                 /* release */
+      if (r->regrow[s]) BENCH_FREE(r->regrow[s], r->sizes_after[r->regrow_k[s]]);
+    for (uint32_t j = 0; j < r->live_surv; j++)
+      if (r->surv[j]) BENCH_FREE(r->surv[j], r->sizes[r->surv_k[j]]);
+    for (uint32_t j = 0; j < r->nsurv; j++) {   /* this cycle's survivors live into the next */
+      r->surv[j] = r->grow[j * keep];
+      r->surv_k[j] = r->grow_k[j * keep];
+    }
+    r->live_surv = r->nsurv;
+    RETENTION_PHASE_END(3);
+  }
+  BENCH_COUNT_STOP();
+  r->rng = rng;
+  for (uint32_t p = 0; p < BENCH_RETENTION_PHASES; p++) out->elapsed_ns += out->phase_ns[p];
+  out->ops = 2 * (uint64_t)slots * cycles;
+  out->alloc_failures = failures;
+  return 0;
+}
+
+BENCH_API uint32_t bench_retention_phases(void) { return BENCH_RETENTION_PHASES; }
+
+BENCH_API void bench_retention_close(bench_retention_t* r) {
+  if (!r) return;
+  if (r->surv)
+    for (uint32_t j = 0; j < r->live_surv; j++)
+      if (r->surv[j]) BENCH_FREE(r->surv[j], r->sizes[r->surv_k[j]]);
+  free(r->grow);
+  free(r->grow_k);
+  free(r->regrow);
+  free(r->regrow_k);
+  free(r->surv);
+  free(r->surv_k);
+  free(r);
 }

@@ -53,6 +53,10 @@ BENCH_API bench_gap_t* bench_gap_open(const uint64_t* sizes, uint32_t nsizes, ui
 BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts);
 /* The generator's state: equal states after equal calls = the same sequence. */
 BENCH_API uint64_t bench_gap_rng_state(const bench_gap_t* g);
+/* Copies up to `max` live blocks (user pointers, as integers) and their size
+ * indices; returns how many it copied.  Not timed: for the placement view. */
+BENCH_API uint32_t bench_gap_addresses(const bench_gap_t* g, uint64_t* addr, uint8_t* size_index,
+                                       uint32_t max);
 /* BENCH_MAX_SIZES, for callers that size bench_remote_result_t.counts (reportgen reads it). */
 BENCH_API uint32_t bench_max_sizes(void);
 BENCH_API void bench_gap_close(bench_gap_t* g);   /* frees every live block */
@@ -70,6 +74,45 @@ typedef struct {
 
 BENCH_API int bench_remote(const uint64_t* sizes, uint32_t nsizes, uint32_t threads, uint64_t ops,
                            uint64_t seed, bench_remote_result_t* out);
+
+/* ---- retention ------------------------------------------------------------ */
+/* Memory an allocator keeps after a program's working set shrinks: one cycle
+ * (one timed loop) runs four phases over a working set of `slots` blocks and
+ * reads the resident set after each (outside the clock):
+ *   grow     allocate `slots` blocks of sizes drawn from `sizes`, writing one
+ *            byte in every page each block spans (so RSS counts the pages a
+ *            program using them would);
+ *   thin     free all but every `keep`-th of them (the survivors);
+ *   regrow   allocate `slots` blocks of sizes drawn from `sizes_after`, other
+ *            sizes: memory the thinned blocks left is reused only by an
+ *            allocator that can cut it to other sizes (or gives it back);
+ *   release  free the regrown blocks and the previous cycle's survivors, so a
+ *            survivor lives one cycle and the cycles reach a steady state.
+ * The state lives between calls (as the gap driver's): set up, warm up, reset
+ * counters, then time. */
+#define BENCH_RETENTION_PHASES 4   /* grow, thin, regrow, release */
+
+typedef struct bench_retention_s bench_retention_t;
+
+typedef struct {
+  uint64_t elapsed_ns;                     /* the phases' time together (the RSS reads excluded) */
+  uint64_t ops;                            /* allocations (grow + regrow), all cycles of the call */
+  uint64_t phase_ns[BENCH_RETENTION_PHASES];
+  uint64_t rss_kb[BENCH_RETENTION_PHASES]; /* resident set after each phase of the last cycle (0: unread) */
+  uint64_t counts[BENCH_MAX_SIZES];        /* grow's allocations per index of `sizes` */
+  uint64_t counts_after[BENCH_MAX_SIZES];  /* regrow's per index of `sizes_after` */
+  uint64_t alloc_failures;
+} bench_retention_result_t;
+
+BENCH_API bench_retention_t* bench_retention_open(const uint64_t* sizes, uint32_t nsizes,
+                                                  const uint64_t* sizes_after, uint32_t nafter,
+                                                  uint32_t slots, uint32_t keep, uint64_t seed);
+/* Runs `cycles` cycles (at least 1); fills *out (this call's totals, the last
+ * cycle's RSS).  Returns 0, or -1 for bad arguments. */
+BENCH_API int bench_retention_step(bench_retention_t* r, uint64_t cycles, bench_retention_result_t* out);
+/* BENCH_RETENTION_PHASES, for callers that size the result (reportgen reads it). */
+BENCH_API uint32_t bench_retention_phases(void);
+BENCH_API void bench_retention_close(bench_retention_t* r);   /* frees the survivors left */
 
 /* ---- header cost (bench_header.c) ---------------------------------------- */
 typedef struct {

@@ -22,6 +22,13 @@
  *                 for 6-B.  6-A's free path, with blocks placed where 6-B's
  *                 are (stride = class size + 16) and no header read, to tell
  *                 the header's cost from its effect on block placement.
+ *   hak-6d        HAK_MID_FREE_CHUNK (Phase 6-D).  No header, no registry: the
+ *                 class and the owner come from the block's chunk, so a local
+ *                 free is lock-free from any of the thread's chunks and a
+ *                 remote free goes to the owner's lock-free list (as 6-C).
+ *   hak-6d-pad16  HAK_MID_FREE_CHUNK + HAK_MID_BLOCK_PAD=16: 6-D with its
+ *                 blocks where 6-B's and 6-C's are, so against 6-C the only
+ *                 difference left is the header (written and read).
  * Tiny (power-of-two classes up to HAK_TINY_MAX) and Large are the same in
  * every variant.  hak_config_json reports the variant and every flag.
  *

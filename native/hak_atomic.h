@@ -32,6 +32,8 @@
 #define _hak_atomic_exchange_acquire(p, x) atomic_exchange_explicit((p), (x), memory_order_acquire)
 #define _hak_atomic_add_relaxed(p, x)    atomic_fetch_add_explicit((p), (x), memory_order_relaxed)
 #define _hak_atomic_sub_relaxed(p, x)    atomic_fetch_sub_explicit((p), (x), memory_order_relaxed)
+/* Loads before it are done before loads after it (one reader's passes apart). */
+#define _hak_fence_acquire()             atomic_thread_fence(memory_order_acquire)
 /* Compare-and-swap: true if *p held *expected and now holds desired; else
  * *expected is what *p held.  weak: may fail spuriously (use in a loop). */
 #define _hak_atomic_cas_weak_relaxed(p, expected, desired) \

@@ -26,9 +26,13 @@
  *   HAK_MID_FREE_REGISTRY  Phase 6-A: TLS segment ranges, else a mutex-guarded
  *                          global registry lookup; remote frees go back to the owner.
  *   HAK_MID_FREE_HEADER    Phase 6-B: a header in front of every Mid block is read
- *                          on every free; remote frees are leaked and counted. */
-#if defined(HAK_MID_FREE_REGISTRY) + defined(HAK_MID_FREE_HEADER) != 1
-#error "define exactly one of HAK_MID_FREE_REGISTRY or HAK_MID_FREE_HEADER"
+ *                          on every free; remote frees are leaked and counted.
+ *   HAK_MID_FREE_CHUNK     Phase 6-D: the class and the owner come from the chunk
+ *                          the segment map found (no header, no registry): a local
+ *                          free is lock-free from any of the thread's chunks, a
+ *                          remote free goes to the owner's lock-free list (as 6-C). */
+#if defined(HAK_MID_FREE_REGISTRY) + defined(HAK_MID_FREE_HEADER) + defined(HAK_MID_FREE_CHUNK) != 1
+#error "define exactly one of HAK_MID_FREE_REGISTRY, HAK_MID_FREE_HEADER or HAK_MID_FREE_CHUNK"
 #endif
 /* With the header free path only:
  *   HAK_MID_REMOTE_LOCKFREE  Phase 6-C: a remote free pushes the block onto
@@ -36,7 +40,7 @@
  *                            class), which the owner drains when it runs dry;
  *                            nothing is leaked and no mutex is taken. */
 #if defined(HAK_MID_REMOTE_LOCKFREE) && !defined(HAK_MID_FREE_HEADER)
-#error "HAK_MID_REMOTE_LOCKFREE goes with HAK_MID_FREE_HEADER (6-A already returns remote frees)"
+#error "HAK_MID_REMOTE_LOCKFREE goes with HAK_MID_FREE_HEADER (6-A and 6-D already return remote frees)"
 #endif
 
 #ifndef HAK_VARIANT_NAME
@@ -44,6 +48,8 @@
 #define HAK_VARIANT_NAME "hak-6a"
 #elif defined(HAK_MID_REMOTE_LOCKFREE)
 #define HAK_VARIANT_NAME "hak-6c"
+#elif defined(HAK_MID_FREE_CHUNK)
+#define HAK_VARIANT_NAME "hak-6d"
 #else
 #define HAK_VARIANT_NAME "hak-6b"
 #endif
@@ -61,6 +67,18 @@
  * 0 in the phase variants.  A multiple of 16, so user pointers stay aligned. */
 #ifndef HAK_MID_BLOCK_PAD
 #define HAK_MID_BLOCK_PAD 0
+#endif
+
+/* Layout (native/layout.c, linked first): HAK_LAYOUT_CODE_PAD, HAK_LAYOUT_DATA_PAD,
+ * HAK_MID_CHUNK_OFFSET and HAK_HEAP_OFFSET shift where code, data, Mid blocks and
+ * thread heaps land, and change nothing the code does; all 0 by default.  A layout
+ * build draws them (reportgen.layouts). */
+
+/* A known slowdown, for checking that a measurement can see one: this many
+ * iterations of a busy loop (a volatile counter) at the start of every Mid free.
+ * 0 (none) in every declared variant; tests build it on top of one. */
+#ifndef HAK_MID_FREE_SPIN
+#define HAK_MID_FREE_SPIN 0
 #endif
 
 /* ---- instrumentation ----------------------------------------------------- */

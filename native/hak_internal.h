@@ -191,6 +191,9 @@ static inline _hak_segment_t* _hak_segment_of(const void* p) {
  * for Tiny and 6-A Mid, the header for 6-B Mid, so the check costs one load,
  * compare and store on a line the free writes anyway, in every variant.) */
 extern uintptr_t _hak_free_secret;
+/* layout.c: where a Mid segment's first block and a thread heap start (0 by default) */
+extern const uint32_t _hak_layout_mid_chunk_offset;
+extern const uint32_t _hak_layout_heap_offset;
 static inline uintptr_t _hak_free_key(const void* node) { return (uintptr_t)node ^ _hak_free_secret; }
 static inline _Atomic(uintptr_t)* _hak_node_key_word(const void* node) {
   return _hak_atomic_view(uintptr_t, (uintptr_t*)node + 1);

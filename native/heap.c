@@ -69,8 +69,10 @@ static void _hak_heap_key_ensure(void) {
 
 /* A fresh heap, linked into the list of every heap; call with _hak_heaps_lock held. */
 static _hak_heap_t* _hak_heap_new_locked(void) {
-  size_t bytes = (sizeof(_hak_heap_t) + 4095) & ~(size_t)4095;
-  _hak_heap_t* heap = _hak_os_alloc_aligned(bytes, 4096);
+  /* A layout may start the heap past its first page's start (heaps are never unmapped). */
+  size_t bytes = (sizeof(_hak_heap_t) + _hak_layout_heap_offset + 4095) & ~(size_t)4095;
+  char* mem = _hak_os_alloc_aligned(bytes, 4096);
+  _hak_heap_t* heap = mem == NULL ? NULL : (_hak_heap_t*)(mem + _hak_layout_heap_offset);
   if (heap == NULL) {
     pthread_mutex_unlock(&_hak_heaps_lock);
     static const char msg[] = "hak: out of memory creating a thread heap\n";

@@ -13,6 +13,10 @@
  *   HAK_MID_FREE_HEADER + HAK_MID_REMOTE_LOCKFREE (Phase 6-C)  the same
  *     header free, and a remote free goes back to its owner through a
  *     lock-free list: no leak, no mutex.
+ *   HAK_MID_FREE_CHUNK (Phase 6-D)  no header and no registry: the class and
+ *     the owner come from the chunk the segment map found (which every variant
+ *     reaches first), so a local free is lock-free from any of the thread's
+ *     chunks and a remote free goes to the owner's lock-free list (as 6-C).
  *
  * The router has already established, from the segment map, that the pointer
  * is in a Mid segment; how the free path finds the class and the owner is
@@ -56,6 +60,17 @@ static inline bool _hak_mid_at_block(uint64_t off, uint32_t cls) {
   return (off & ((1ull << d->shift) - 1)) == 0 && (off >> d->shift) * d->inv <= d->limit;
 }
 #endif
+
+/* HAK_MID_FREE_SPIN: a known cost on every Mid free (a check that a measurement sees one).
+   The counter stays in a register: a volatile one on the stack costs a store-to-load forward per
+   iteration, whose latency itself moves with the stack's layout. */
+static inline void _hak_mid_free_spin(void) {
+#if HAK_MID_FREE_SPIN > 0
+  for (int i = 0; i < HAK_MID_FREE_SPIN; i++) {
+    __asm__ volatile("" : "+r"(i));
+  }
+#endif
+}
 
 /* ---- the chunk registry (6-A) ------------------------------------------- */
 #if defined(HAK_MID_FREE_REGISTRY)
@@ -228,6 +243,7 @@ bool _hak_mid_block_live(const _hak_segment_t* seg, const void* p) {
 #if defined(HAK_MID_FREE_REGISTRY)
 // excerpt: mid-free-registry
 void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
+  _hak_mid_free_spin();
   /* 1. The class comes from the chunk the segment map found for p (the
    *    reference passed the size; either way no per-block metadata is read). */
   uint32_t cls = chunk->class_idx;
@@ -266,9 +282,38 @@ void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
   _hak_remote_push(&e.owner->mid_remote[e.class_idx], p);
 }
 // end-excerpt
+#elif defined(HAK_MID_FREE_CHUNK)
+// excerpt: mid-free-chunk
+void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
+  _hak_mid_free_spin();
+  /* 1. The class and the owner come from the chunk the segment map found for
+   *    p, which every variant reaches first: no header read, no registry. */
+  uint32_t cls = chunk->class_idx;
+  _hak_assert(_hak_segment_of(p) == chunk && chunk->pool == HAK_POOL_MID && cls < HAK_MID_CLASSES);
+  if (_hak_unlikely((char*)p < chunk->blocks_start ||
+                    !_hak_mid_at_block((uint64_t)((char*)p - chunk->blocks_start), cls) ||
+                    !_hak_segment_handed_out(chunk, p))) {
+    _hak_bad_free(heap, "free", HAK_BAD_INVALID, p);  /* not a block's start, or never handed out */
+    return;
+  }
+  /* 2. Local free, whichever of the caller's chunks holds the block: lock-free. */
+  if (_hak_likely(chunk->owner == heap)) {
+    _hak_mid_push_local(heap, cls, p);
+    return;
+  }
+  /* 3. Remote free: back to the owner through its lock-free list (as 6-C). */
+  _hak_assert_block(chunk, p, HAK_POOL_MID, cls);
+  if (_hak_unlikely(!_hak_mid_mark_remote(heap, p))) return;
+  _hak_stat_inc(heap, mid_frees);
+  _hak_stat_inc(heap, mid_remote_frees);
+  _hak_stat_inc(heap, mid_class_frees[cls]);
+  _hak_remote_push(&chunk->owner->mid_remote[cls], p);
+}
+// end-excerpt
 #else
 // excerpt: mid-free-header
 void _hak_mid_free(_hak_heap_t* heap, _hak_segment_t* chunk, void* p) {
+  _hak_mid_free_spin();
   /* 1. Read the header in front of the block: class index and magic.  Never
    *    in front of the chunk's first block; the magic is tied to the header's
    *    address and the class must be the chunk's, so neither a pointer into a

@@ -107,6 +107,8 @@ _hak_segment_t* _hak_segment_new(_hak_heap_t* heap, _hak_pool_t pool, uint32_t c
   size_t align = block_size < 4096 ? block_size : 4096;
   size_t first = (sizeof(_hak_segment_t) + HAK_MID_HEADER_BYTES * (pool == HAK_POOL_MID) + align - 1) & ~(align - 1);
   first -= HAK_MID_HEADER_BYTES * (pool == HAK_POOL_MID);  /* the user pointer is what gets aligned */
+  /* A layout's shift of Mid blocks in their segment (Tiny's class alignment serves memalign: kept). */
+  if (pool == HAK_POOL_MID) first += _hak_layout_mid_chunk_offset;
   size_t count = (HAK_SEGMENT_SIZE - first) / stride;
   seg->pool = pool;
   seg->class_idx = class_idx;

@@ -41,14 +41,40 @@ void _hak_stats_reinit_fork(void) { pthread_mutex_init(&_hak_stats_lock, NULL); 
 
 #define _HAK_STAT_WORDS (sizeof(_hak_stats_t) / sizeof(uint64_t))
 
-/* Every heap's counters, summed.  Each word is read atomically (its owner
- * writes it with a relaxed atomic store), so no value is torn. */
+/* One heap's counters as they stood at one instant.  Each word is read
+ * atomically (its owner writes it with a relaxed atomic store), but a pass over
+ * the words is not an instant: an owner that counts meanwhile (or runs while
+ * the reader is preempted) can land a pair's free in the pass and not its
+ * alloc, and a reset's snapshot taken so would then skew every later read.
+ * Counters only grow, so two passes that agree word for word were each
+ * unchanged across the moment between them: the values are that moment's.
+ * Passes repeat until two agree; past _HAK_STATS_PASSES (an owner counting
+ * at native speed throughout) the last pass is taken as it is.  "That
+ * moment's" needs one owner's stores seen in the order made, which x86-64
+ * gives relaxed stores; on a weaker order (aarch64) a pass can still pair a
+ * free with an alloc not yet seen, as before. */
+#define _HAK_STATS_PASSES 64
+
+static void _hak_stats_read_heap(const _hak_heap_t* h, uint64_t* out) {
+  const uint64_t* src = (const uint64_t*)&h->stats;
+  uint64_t again[_HAK_STAT_WORDS];
+  for (size_t i = 0; i < _HAK_STAT_WORDS; i++) out[i] = _hak_atomic_load_relaxed(_hak_atomic_view(uint64_t, (uint64_t*)&src[i]));
+  for (int pass = 1; pass < _HAK_STATS_PASSES; pass++) {
+    _hak_fence_acquire();
+    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) again[i] = _hak_atomic_load_relaxed(_hak_atomic_view(uint64_t, (uint64_t*)&src[i]));
+    if (memcmp(out, again, sizeof again) == 0) return;
+    memcpy(out, again, sizeof again);
+  }
+}
+
+/* Every heap's counters, summed, each heap's at one instant of its own. */
 static void _hak_stats_sum(_hak_stats_t* total) {
   memset(total, 0, sizeof *total);
   uint64_t* dst = (uint64_t*)total;
+  uint64_t heap[_HAK_STAT_WORDS];
   for (_hak_heap_t* h = _hak_heap_list(); h != NULL; h = h->next_all) {
-    uint64_t* src = (uint64_t*)&h->stats;
-    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] += _hak_atomic_load_relaxed(_hak_atomic_view(uint64_t, &src[i]));
+    _hak_stats_read_heap(h, heap);
+    for (size_t i = 0; i < _HAK_STAT_WORDS; i++) dst[i] += heap[i];
   }
 }
 
@@ -101,6 +127,8 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, "{\"variant\": \"%s\", \"mid_free\": \"%s\"", HAK_VARIANT_NAME,
 #if defined(HAK_MID_FREE_REGISTRY)
                 "registry"
+#elif defined(HAK_MID_FREE_CHUNK)
+                "chunk"
 #else
                 "header"
 #endif
@@ -108,7 +136,7 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"mid_remote_free\": \"%s\"",
 #if defined(HAK_MID_FREE_REGISTRY)
                 "registry"
-#elif defined(HAK_MID_REMOTE_LOCKFREE)
+#elif defined(HAK_MID_REMOTE_LOCKFREE) || defined(HAK_MID_FREE_CHUNK)
                 "lockfree"
 #else
                 "leak"
@@ -120,6 +148,8 @@ HAK_API size_t hak_config_json(char* buf, size_t cap) {
   _hak_json_put(&j, ", \"mid_header_bytes\": %zu, \"tiny_header_bytes\": 0, \"mid_block_pad\": %d",
                 (size_t)HAK_MID_HEADER_BYTES, HAK_MID_BLOCK_PAD);
   _hak_json_put(&j, ", \"segment_size\": %zu, \"alignment\": %d", (size_t)HAK_SEGMENT_SIZE, HAK_ALIGNMENT);
+  _hak_json_put(&j, ", \"mid_chunk_offset\": %u, \"heap_offset\": %u", (unsigned)_hak_layout_mid_chunk_offset,
+                (unsigned)_hak_layout_heap_offset);
   _hak_json_put(&j, ", \"large_segment_size\": %zu, \"large_huge_min\": %zu, \"large_dirty_max\": %zu",
                 (size_t)1 << HAK_LARGE_SEGMENT_SHIFT, (size_t)HAK_LARGE_HUGE_MIN, (size_t)HAK_LARGE_DIRTY_MAX);
   _hak_json_put(&j, ", \"invalid_free\": \"%s\"", hak_invalid_free_mode(HAK_INVALID_FREE_MODE_QUERY) ==

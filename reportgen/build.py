@@ -38,7 +38,7 @@ ASAN_FLAGS = ["-O1", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidd
               # Python's own CFLAGS (which customize_compiler adds) carry -DNDEBUG: undo it.
               "-UNDEBUG"]
 LINK_FLAGS = ["-shared", "-pthread"]
-KINDS = ("lib", "timed", "preload", "asan", "coverage")
+KINDS = ("lib", "timed", "preload", "preload-timed", "asan", "coverage")
 # The coverage kind (reportgen.coverage): gcc's line counts; -O0 so each source line keeps its own code.
 COVERAGE_FLAGS = ["-O0" if f == "-O2" else f for f in BASE_FLAGS] + ["--coverage"]
 
@@ -248,11 +248,37 @@ class _Spec:
         self.library = self.dir / f"lib{name}.so"
 
 
-def _build(spec: _Spec) -> Path:
-    if spec.library.is_file():
-        return spec.library
+# Each build keeps the sources it compiled (build dir/src/): its debug info names their lines, and
+# the hash leaves out what the compiler does not see (comments, blank lines), so the working tree's
+# lines may have moved since (kinds.counts reads a build's lines against this copy).
+SOURCES_DIR = "src"
+
+
+def _snapshot_sources(spec: _Spec, into: Path) -> None:
+    into.mkdir()
+    for src in spec.sources:
+        shutil.copy2(src, into / src.name)
+    for d in spec.include_dirs:
+        for h in d.glob("*.h"):
+            if not (into / h.name).exists():
+                shutil.copy2(h, into / h.name)
+
+
+def sources_of(library: Path) -> Path | None:
+    """The copy of the sources a library of this cache was compiled from, or None (an older build)."""
+    d = Path(library).parent / SOURCES_DIR
+    return d if d.is_dir() else None
+
+
+def _build(spec: _Spec, out_dir: Path | None = None, after: Sequence[Path] = ()) -> Path:
+    """Compile `spec` and link it, followed by the objects `after` (relink), into `out_dir` (default:
+    the spec's own place in the cache); a cached library is returned as it is."""
+    out_dir = out_dir or spec.dir
+    library = out_dir / spec.library.name
+    if library.is_file():
+        return library
     spec.project.build_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.dir.name}.", dir=spec.project.build_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=spec.project.build_dir))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is for every user
     try:
         compiler = spec.compiler
@@ -264,7 +290,7 @@ def _build(spec: _Spec) -> Path:
                                        include_dirs=[str(d) for d in spec.include_dirs],
                                        extra_postargs=spec.compile_args)
             stage = "link"
-            compiler.link_shared_object(objects, str(tmp / spec.library.name),
+            compiler.link_shared_object([*objects, *map(str, after)], str(tmp / library.name),
                                         extra_postargs=spec.link_args)
         except _MissingCompiler as exc:
             raise _missing_compiler_error(exc.exe) from None
@@ -275,16 +301,39 @@ def _build(spec: _Spec) -> Path:
             raise UserError(f"{stage} of {spec.name} failed: {first or exc} "
                             f"(compiler output follows)",
                             detail=f"$ {' '.join(map(str, exc.cmd))}\n{exc.output}") from None
+        _snapshot_sources(spec, tmp / SOURCES_DIR)
         try:
-            os.rename(tmp, spec.dir)  # atomic: the directory appears complete or not at all
+            os.rename(tmp, out_dir)  # atomic: the directory appears complete or not at all
         except OSError:
-            if not spec.library.is_file():  # not a concurrent build of the same thing: a real problem
+            if not library.is_file():  # not a concurrent build of the same thing: a real problem
                 raise
         # else another process won the race with an identical build; use theirs
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return spec.library
+    return library
+
+
+def relink(project: Project, base_library: Path, name: str, first: Path, first_macros: dict,
+           order: Sequence[str] | None = None, extra_link: Sequence[str] = ()) -> Path:
+    """`base_library` linked again from its own objects, with `first` (compiled with `first_macros`,
+    the allocator's flags) linked in front of them and the others in `order` (source stems; None:
+    as they are).  The objects are the base build's, so the code is the very code it measured;
+    only where the linker puts it changes (reportgen.layouts).  Cached like any build, under
+    ``<base dir>.L<hash>/``; `extra_link` replaces the base build's libraries to link against."""
+    base_dir = Path(base_library).parent
+    objects = {p.stem: p for p in sorted(base_dir.glob("*.o"))}
+    objects.pop(Path(first).stem, None)
+    if order is not None:
+        missing = set(order) ^ set(objects)
+        if missing:
+            raise UserError(f"layout of {name}: link order {list(order)} does not name the objects of "
+                            f"{base_dir.name} ({', '.join(sorted(objects))})")
+        objects = {k: objects[k] for k in order}
+    defines = {**first_macros, "NDEBUG": None}
+    spec = _Spec(project, name, [first], defines, BASE_FLAGS, extra_link, [project.native_dir])
+    h = hashlib.sha256(f"{base_dir.name}:{spec.hash}:{list(objects)}".encode()).hexdigest()[:12]
+    return _build(spec, project.build_dir / f"{base_dir.name}.L{h}", list(objects.values()))
 
 
 def lib_hash(library: Path) -> str:
@@ -319,7 +368,7 @@ def allocator_sources(project: Project, kind: str = "lib", native_dir: Path | No
     for path in sorted((native_dir or project.native_dir).glob("*.c")):
         if path.name.startswith("bench"):
             continue
-        if path.name == "preload.c" and kind != "preload":
+        if path.name == "preload.c" and not kind.startswith("preload"):
             continue
         sources.append(path)
     return sources
@@ -346,9 +395,9 @@ def _variant_spec(project: Project, variant, kind: str) -> _Spec:
         compile_args = BASE_FLAGS
         defines["NDEBUG"] = None
         extra_link = []
-    if kind == "preload":
+    if kind.startswith("preload"):
         defines["HAK_PRELOAD"] = "1"
-    if kind == "timed":
+    if kind in ("timed", "preload-timed"):
         defines["HAK_STATS"] = "0"   # hot-path counters compiled out: what timed runs measure
     suffix = "" if kind == "lib" else f"-{kind}"
     return _Spec(project, f"{variant.name}{suffix}", sources, defines, compile_args, extra_link, [native])
@@ -366,6 +415,7 @@ def build_variant(project: Project, variant, kind: str = "lib") -> Path:
 
     kind "lib": for ctypes, with every counter; "timed": the same without hot-path counters
     (HAK_STATS=0), for timed runs; "preload": also exports malloc & co. for LD_PRELOAD;
+    "preload-timed": that without hot-path counters, for timed runs of programs;
     "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load);
     "coverage": gcc --coverage at -O0 (each run writes .gcda line counts; reportgen.coverage).
     """

@@ -45,14 +45,25 @@ def _pow2(n: int) -> bool:
 def cache_options(geometry: dict) -> tuple[list[str], dict]:
     """callgrind's --I1/--D1/--LL from the machine's cache geometry, and the geometry used.
 
-    valgrind wants a power-of-two number of sets; a level that has not is left to its default."""
+    valgrind wants a power-of-two number of sets.  A level whose sets are not (a 480 MiB, 16-way
+    L3 of a virtual machine) keeps its size and line and takes the associativity nearest its own
+    that makes them so (15-way here), as valgrind's own detection does; `used` says so
+    (`assoc_reported`).  A level with no such associativity is left to valgrind's default."""
     opts, used = [], {}
     last = max((k for k in geometry if k[1:].rstrip("di").isdigit() and k not in ("L1i", "L1d")),
                key=lambda k: int(k[1:]), default=None)
     for flag, name in (("I1", "L1i"), ("D1", "L1d"), ("LL", last)):
         g = geometry.get(name) if name else None
-        if not g or not _pow2(g["size"] // (g["assoc"] * g["line"])):
+        if not g:
             continue
+        g = dict(g)
+        if not _pow2(g["size"] // (g["assoc"] * g["line"])):
+            lines = g["size"] // g["line"]
+            fits = [lines // (1 << k) for k in range(lines.bit_length())
+                    if lines % (1 << k) == 0 and lines // (1 << k) >= 1]
+            if not fits or g["size"] % g["line"]:
+                continue
+            g["assoc_reported"], g["assoc"] = g["assoc"], min(fits, key=lambda a: (abs(a - g["assoc"]), a))
         opts.append(f"--{flag}={g['size']},{g['assoc']},{g['line']}")
         used[flag] = {"level": name, **g}
     return opts, used
@@ -64,28 +75,57 @@ def wrapper(out_file: Path, geometry: dict) -> tuple[list[str], dict]:
             f"--callgrind-out-file={out_file}", *opts], used
 
 
-def parse(text: str) -> dict:
-    """The events, their totals and each function's own (exclusive) cost from a callgrind output file."""
+def parse(text: str, line_files: str | None = None) -> dict:
+    """The events, their totals and each function's own (exclusive) cost from a callgrind output file.
+
+    With `line_files` (a path fragment, e.g. "/native/"), also the cost of each source line of the
+    files whose path contains it (`lines`: "file:line" -> {"self": events, "calls": {callee: events}}):
+    callgrind gives positions by source line, with the file switched for inlined code (fi=/fe=), so a
+    static function inlined into its caller still has its own lines; a call's inclusive cost is kept
+    by callee, beside the line's own, so a caller's cost can be summed without counting a callee twice.
+    """
     events: list[str] = []
     totals: list[int] | None = None
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}       # compressed function names
+    files: dict[str, str] = {}       # compressed file names
     funcs: dict[str, list[int]] = {}
+    lines: dict[str, dict] = {}
     current = None
+    fl = fi = None                   # the function's file; the inlined file it is in now
+    line_no = 0                      # positions are relative to the last one, across fi/fe switches
+    callee = None
     after_call = False
+
+    def position(tok: str) -> int:
+        if tok == "*":
+            return line_no
+        if tok[0] in "+-":
+            return line_no + int(tok)
+        return int(tok)
+
     for line in text.splitlines():
         if not line:
             continue
         c = line[0]
         if c.isdigit() or c in "+-*":
+            parts = line.split()
+            line_no = position(parts[0])
+            costs = [int(x) for x in parts[1:len(events) + 1]]
+            where = fi or fl
+            keep = line_files is not None and where is not None and line_files in where
+            if keep:
+                at = lines.setdefault(f"{where}:{line_no}", {"self": {}, "calls": {}})
+                acc = at["calls"].setdefault(callee, {}) if after_call else at["self"]
+                for e, x in zip(events, costs):
+                    acc[e] = acc.get(e, 0) + x
             if after_call:          # the inclusive cost of a call: not the caller's own
                 after_call = False
                 continue
             if current is None:
                 continue
-            parts = line.split()[1:]
             acc = funcs.setdefault(current, [0] * len(events))
-            for i, x in enumerate(parts[:len(events)]):
-                acc[i] += int(x)
+            for i, x in enumerate(costs):
+                acc[i] += x
             continue
         if line.startswith("events:"):
             events = line.split()[1:]
@@ -93,15 +133,26 @@ def parse(text: str) -> dict:
             totals = [int(x) for x in line.split()[1:]]
         elif line.startswith("fn="):
             current = _name(line[3:], names)
+            fi = None
+        elif line.startswith("fl="):
+            fl, fi = _name(line[3:], files), None
+        elif line.startswith(("fi=", "fe=")):
+            fi = _name(line[3:], files)
+            fi = None if fi == fl else fi
         elif line.startswith("calls="):
             after_call = True
         elif line.startswith(("cfn=", "cfi=", "cfl=", "cob=")):
             if line.startswith("cfn="):
-                _name(line[4:], names)
+                callee = _name(line[4:], names)
+            elif line.startswith(("cfi=", "cfl=")):
+                _name(line[4:], files)
     if totals is None:
         totals = [sum(v[i] for v in funcs.values()) for i in range(len(events))]
-    return {"events": events, "totals": dict(zip(events, totals)),
-            "functions": {f: dict(zip(events, v)) for f, v in funcs.items()}}
+    out = {"events": events, "totals": dict(zip(events, totals)),
+           "functions": {f: dict(zip(events, v)) for f, v in funcs.items()}}
+    if line_files is not None:
+        out["lines"] = lines
+    return out
 
 
 def _name(spec: str, names: dict) -> str:
@@ -128,6 +179,33 @@ def _named(costs: dict) -> dict:
     return out
 
 
+def attribute(lines: dict, sources: list[Path]) -> list[dict]:
+    """Per-line costs (parse's `lines`) summed by the source function that holds each line, inlined
+    or not: [{function, file, self: counts, calls: {callee: counts}}], read against `sources`, the
+    copies of the files the build compiled (build.sources_of); a line of a file not there is left out."""
+    from . import csource
+    spans: dict[str, list | None] = {}
+    out: dict[tuple[str, str], dict] = {}
+    for key, costs in lines.items():
+        path, _, line = key.rpartition(":")
+        name = Path(path).name
+        if name not in spans:
+            found = next((d / name for d in sources if (d / name).is_file()), None)
+            spans[name] = csource.functions(found.read_text(errors="replace")) if found else None
+        fn = csource.enclosing(spans[name], int(line)) if spans[name] else None
+        if fn is None:
+            continue
+        acc = out.setdefault((name, fn), {"function": fn, "file": name, "self": {}, "calls": {}})
+        for e, x in costs["self"].items():
+            acc["self"][e] = acc["self"].get(e, 0) + x
+        for callee, c in costs["calls"].items():
+            into = acc["calls"].setdefault(callee, {})
+            for e, x in c.items():
+                into[e] = into.get(e, 0) + x
+    return [{**v, "self": _named(v["self"]), "calls": {k: _named(c) for k, c in v["calls"].items()}}
+            for v in sorted(out.values(), key=lambda v: -v["self"].get("Ir", 0))]
+
+
 def summarise(parsed: dict, ops: int) -> dict:
     """Totals, per-group and per-function counts, and the same divided by the timed ops."""
     total = _named(parsed["totals"])
@@ -143,9 +221,9 @@ def summarise(parsed: dict, ops: int) -> dict:
             "functions": [{"function": fn, "group": group_of(fn), **_named(c)} for fn, c in top]}
 
 
-def run(request: dict, geometry: dict, *, timeout: float = 900) -> dict:
+def run(request: dict, geometry: dict, *, timeout: float = 900, line_files: str | None = None) -> dict:
     """Run one measurement child under callgrind; the child's result plus the parsed counts
-    (`callgrind`), or {"ok": False, "failure": ...}."""
+    (`callgrind`; with `line_files`, per source line too: parse), or {"ok": False, "failure": ...}."""
     from .measure import run_child
 
     with tempfile.TemporaryDirectory(prefix="reportgen-callgrind-") as tmp:
@@ -155,7 +233,7 @@ def run(request: dict, geometry: dict, *, timeout: float = 900) -> dict:
         if not res.get("ok"):
             return res
         try:
-            parsed = parse(out.read_text(errors="replace"))
+            parsed = parse(out.read_text(errors="replace"), line_files)
         except OSError as exc:
             return {"ok": False, "failure": f"callgrind wrote no output: {exc}"}
     return {**res, "callgrind": parsed, "cache_sim": used}

@@ -50,6 +50,76 @@ def throughput(bench: dict, title: str) -> go.Figure | None:
     return fig
 
 
+def time_memory(bench: dict, title: str) -> go.Figure | None:
+    """Each allocator one point: its peak RSS growth (x, median over sessions with its 95% CI) against its
+    throughput (y, median with its 95% CI), as allocator papers plot the trade."""
+    rows = [r for r in bench.get("results") or []
+            if r.get("samples") and (r.get("memory") or {}).get("peak_rss_bytes") is not None]
+    if not rows:
+        return None
+    fig = _fig(title, xaxis_title="peak RSS added (MiB; lower uses less)", yaxis_title="M ops/s (higher is faster)")
+    for r in rows:
+        m, mib = r["memory"], 2 ** 20
+        x, y = m["peak_rss_bytes"] / mib, r["median"] / 1e6
+        xci, yci = m.get("peak_rss_ci95_bytes"), r.get("ci95")
+        fig.add_trace(go.Scatter(
+            x=[x], y=[y], mode="markers+text", text=[r["variant"]], textposition="top center", name=r["variant"],
+            error_x=dict(type="data", symmetric=False, array=[xci[1] / mib - x if xci else 0],
+                         arrayminus=[x - xci[0] / mib if xci else 0]),
+            error_y=dict(type="data", symmetric=False, array=[yci[1] / 1e6 - y if yci else 0],
+                         arrayminus=[y - yci[0] / 1e6 if yci else 0]),
+            marker=dict(size=10)))
+    return fig
+
+
+def rss_over_loops(bench: dict, title: str) -> go.Figure | None:
+    """RSS added after each timed loop of a session (median over sessions), per allocator: a leak or a
+    retention rises, memory that is returned stays flat."""
+    rows = [r for r in bench.get("results") or [] if len((r.get("memory") or {}).get("rss_by_round") or []) >= 2]
+    if not rows:
+        return None
+    fig = _fig(title, xaxis_title="timed loop of the session", yaxis_title="RSS added (MiB)",
+               legend=dict(orientation="h", y=-0.18))
+    for r in rows:
+        ys = [v / 2 ** 20 for v in r["memory"]["rss_by_round"]]
+        fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=r["variant"]))
+    return fig
+
+
+def sweep(rows: dict, title: str) -> go.Figure | None:
+    """A sweep's speed-up of the candidate against the parameter, with each point's 95% CI; the claim,
+    when the phase makes one, as a band (kinds.sweep.page_rows gives `rows`)."""
+    pts = [p for p in rows.get("points") or [] if p.get("speedup") is not None and p.get("ci95")]
+    if not pts:
+        return None
+    xs = [p["value"] for p in pts]
+    log = max(xs) / max(min(xs), 1) >= 16
+    fig = _fig(title, xaxis_title=rows["param"] + (" (log scale)" if log else ""),
+               yaxis_title=f"speed-up of {rows['candidate']} over {rows['baseline']}", yaxis_tickformat="+.0%",
+               xaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.2))
+    if rows.get("claim"):
+        lo, hi = rows["claim"]
+        fig.add_hrect(y0=lo, y1=hi, fillcolor="rgba(233, 30, 99, 0.12)", line_width=0,
+                      annotation_text="claimed", annotation_position="top left")
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    ys = [p["speedup"] for p in pts]
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines+markers", name=f"{rows['candidate']} against {rows['baseline']}, 95% CI",
+        text=[p.get("verdict") or "" for p in pts],
+        error_y=dict(type="data", symmetric=False, array=[p["ci95"][1] - y for p, y in zip(pts, ys)],
+                     arrayminus=[y - p["ci95"][0] for p, y in zip(pts, ys)]),
+        marker=dict(size=9)))
+    mem = [p for p in pts if p.get("peak_rss") is not None and p.get("peak_rss_ci95")]
+    if mem:       # memory against the same parameter: the candidate's peak RSS over the baseline's
+        fig.update_layout(yaxis2=dict(title="peak RSS ratio", overlaying="y", side="right", showgrid=False))
+        fig.add_trace(go.Scatter(
+            x=[p["value"] for p in mem], y=[p["peak_rss"] for p in mem], yaxis="y2", mode="lines+markers",
+            name="peak RSS ratio, 95% CI", line=dict(dash="dot"),
+            error_y=dict(type="data", symmetric=False, array=[p["peak_rss_ci95"][1] - p["peak_rss"] for p in mem],
+                         arrayminus=[p["peak_rss"] - p["peak_rss_ci95"][0] for p in mem])))
+    return fig
+
+
 def routing(route: dict, title: str) -> go.Figure | None:
     """Each pool's share of the workload by count, by bytes and by time."""
     pools = route.get("pools") or {}
@@ -59,7 +129,9 @@ def routing(route: dict, title: str) -> go.Figure | None:
                legend=dict(orientation="h", y=-0.18))
     names = [p for p in POOL_NAMES if p in pools] + [p for p in pools if p not in POOL_NAMES]
     for field, label in (("count_share", "by count"), ("byte_share", "by bytes"), ("time_share", "by time")):
-        fig.add_trace(go.Bar(x=names, y=[pools[p].get(field) for p in names], name=label))
+        ys = [pools[p].get(field) for p in names]
+        if any(y is not None for y in ys):          # a withheld time share draws no bar at all
+            fig.add_trace(go.Bar(x=names, y=ys, name=label))
     return fig
 
 
@@ -121,3 +193,32 @@ def write(fig: go.Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     spec = json.loads(fig.to_json())
     path.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def rss_over_phases(bench: dict, title: str) -> go.Figure | None:
+    """The retention driver's RSS over time: RSS added after each phase of each loop (grow, thin, regrow,
+    release; median over sessions), per allocator, loop 0 being the sessions' discarded warm-up loop (a
+    fresh process's first cycle).  Memory an allocator gives back falls after thin or release; memory it
+    keeps, or cannot reuse for the regrowth's sizes, stays or rises."""
+    rows = [r for r in bench.get("results") or [] if (r.get("memory") or {}).get("rss_by_phase")]
+    if not rows:
+        return None
+
+    def label(p: dict) -> str:
+        return f"{'warm-up' if p.get('warmup') else 'loop ' + str(p['loop'])} {p['phase']}"
+
+    order: list[str] = []          # every allocator's points on one axis, in time order
+    for r in rows:
+        for p in r["memory"]["rss_by_phase"]:
+            if label(p) not in order:
+                order.append(label(p))
+    fig = _fig(title, xaxis_title="phase of each loop (warm-up: the session's discarded first loop)",
+               yaxis_title="RSS added (MiB)", yaxis_rangemode="tozero", height=480,
+               legend=dict(orientation="h", y=-0.62), margin=dict(l=60, r=20, t=50, b=170))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, tickangle=-60)
+    for r in rows:
+        pts = [p for p in r["memory"]["rss_by_phase"] if p.get("rss_bytes") is not None]
+        fig.add_trace(go.Scatter(x=[label(p) for p in pts], y=[p["rss_bytes"] / 2 ** 20 for p in pts],
+                                 mode="lines+markers", name=r["variant"],
+                                 hovertemplate="%{x}: %{y:.1f} MiB<extra>" + r["variant"] + "</extra>"))
+    return fig

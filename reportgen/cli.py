@@ -13,6 +13,7 @@ import os
 import sys
 
 from .errors import UserError
+from .kinds import KIND_NAMES
 from .native import POOL_NAMES
 from .project import Project
 
@@ -58,6 +59,15 @@ MAX_OPS = 10**12
 MAX_THREADS = 1024
 
 
+def _force_kinds(text: str) -> frozenset[str]:
+    """`--force bench,route`: the kinds of measurement to take again (argparse: exit 2 on a bad one)."""
+    kinds = frozenset(k.strip() for k in text.split(",") if k.strip())
+    bad = sorted(kinds - set(KIND_NAMES))
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown kind {', '.join(bad) or repr(text)}; kinds: {', '.join(KIND_NAMES)}")
+    return kinds
+
+
 def _bounded_int(low: int, high: int, what: str):
     def parse(text: str) -> int:
         try:
@@ -96,6 +106,7 @@ COMMANDS = {
     "variants": "list project variants and system peers",
     "route": "routing of a workload on a variant: predicted vs measured",
     "bench": "benchmark variants on a workload, with comparisons",
+    "sweep": "one parameter of a workload over several values, each a full comparison",
     "header-cost": "cost of the Mid header read, time and space",
     "counts": "exact counts per op of the timed loop (callgrind): instructions, reads, writes, cache misses",
     "profile": "CPU profile of a workload's timed loops (perf), each symbol's share with its interval",
@@ -112,6 +123,31 @@ def command_module(name: str) -> str:
     return "reportgen.commands." + name.replace("-", "_")
 
 
+def _sampling_options(q) -> None:
+    """bench's and sweep's options: the workload, the allocators, and when sampling stops."""
+    q.add_argument("--workload", required=True)
+    q.add_argument("--variant", action="append", required=True,
+                   help="repeat for each allocator; the first is the baseline")
+    q.add_argument("--rounds", type=_bounded_int(1, 10_000, "rounds"), default=None,
+                   help="a fixed design: exactly this many rounds in each of --sessions sessions "
+                        "(default 1 session), no stopping rule")
+    q.add_argument("--sessions", type=_bounded_int(1, 10_000, "sessions"), default=None,
+                   help="sessions (fresh processes) before the stopping rule looks (default 8); "
+                        "with --rounds, exactly this many")
+    q.add_argument("--precision", type=_fraction, default=None, metavar="HALF_WIDTH",
+                   help="target half-width of each comparison's 95%% CI of the speed-up over sessions "
+                        "(default 0.01: +-1%%)")
+    q.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                   help="seconds all sessions of the group may take together; sessions stop being added "
+                        "after it even if the precision is not reached (default 60)")
+    q.add_argument("--max-sessions", type=_bounded_int(1, 10_000, "max-sessions"), default=None)
+    q.add_argument("--layouts", type=_bounded_int(1, 64, "layouts"), default=None,
+                   help="layouts (code, data and heap placement drawn from the measurement's seed) the "
+                        "sessions run in, in turn; 1: the default build's only (default 8; with --rounds 1)")
+    q.add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
+    q.add_argument("--threads", type=_bounded_int(1, MAX_THREADS, "threads"), default=None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reportgen", description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="project checkout (default: the one this package runs from)")
@@ -119,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = {name: sub.add_parser(name, help=help_) for name, help_ in COMMANDS.items()}
 
-    for name in ("variants", "route", "bench", "header-cost", "run"):
+    for name in ("variants", "route", "bench", "sweep", "header-cost", "run"):
         p[name].add_argument("--json", action="store_true", help="machine-readable output")
 
     p["route"].add_argument("--workload", required=True)
@@ -130,34 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     p["route"].add_argument("--claim-pool", choices=POOL_NAMES, default=None,
                             help="the pool the claim is about (default mid)")
 
-    p["bench"].add_argument("--workload", required=True)
-    p["bench"].add_argument("--variant", action="append", required=True,
-                            help="repeat for each allocator; the first is the baseline")
-    p["bench"].add_argument("--rounds", type=_bounded_int(1, 10_000, "rounds"), default=None,
-                            help="a fixed design: exactly this many rounds in each of --sessions sessions "
-                                 "(default 1 session), no stopping rule")
-    p["bench"].add_argument("--sessions", type=_bounded_int(1, 10_000, "sessions"), default=None,
-                            help="sessions (fresh processes) before the stopping rule looks (default 5); "
-                                 "with --rounds, exactly this many")
-    p["bench"].add_argument("--precision", type=_fraction, default=None, metavar="HALF_WIDTH",
-                            help="target half-width of each comparison's 95%% CI of the speed-up over sessions "
-                                 "(default 0.01: +-1%%)")
-    p["bench"].add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
-                            help="seconds all sessions of the group may take together; sessions stop being added "
-                                 "after it even if the precision is not reached (default 60)")
-    p["bench"].add_argument("--max-sessions", type=_bounded_int(1, 10_000, "max-sessions"), default=None)
-    p["bench"].add_argument("--ops", type=_bounded_int(1, MAX_OPS, "ops"), default=None)
-    p["bench"].add_argument("--threads", type=_bounded_int(1, MAX_THREADS, "threads"), default=None)
+    for name in ("bench", "sweep"):
+        _sampling_options(p[name])
+    p["sweep"].add_argument("--param", required=True,
+                            help="the workload's parameter to vary: slots or ops (gap), threads or ops (remote)")
+    p["sweep"].add_argument("--values", required=True, metavar="V1,V2,...",
+                            help="its values, comma-separated; each value is a full comparison")
 
     p["header-cost"].add_argument("--variant", action="append", default=None)
     p["header-cost"].add_argument("--quick", action="store_true")
 
-    for name in ("route", "bench", "header-cost"):
+    for name in ("route", "bench", "sweep", "header-cost"):
         p[name].add_argument("--force", action="store_true",
                              help="measure again even if results/ holds a current record")
 
     for name in ("run", "publish"):
-        p[name].add_argument("--force", action="store_true", help="measure again even if up to date")
+        p[name].add_argument("--force", nargs="?", const=True, default=False, type=_force_kinds, metavar="KINDS",
+                             help="measure again even if up to date: everything, or only these kinds "
+                                  f"(comma-separated: {', '.join(KIND_NAMES)})")
         p[name].add_argument("--quick", action="store_true",
                              help="fewer ops and runs (labelled as such on every page)")
         p[name].add_argument("--phase", action="append", default=None)
@@ -188,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         project = Project.locate(args.root)
-        from .variants import use_project
-        use_project(project)     # `VARIANTS` and a phase's names: this project's variants.yaml
-        return int(importlib.import_module(command_module(args.command)).main(args, project) or 0)
+        from .variants import using_project
+        with using_project(project):     # `VARIANTS`, `WORKLOADS`: this project's declarations
+            return int(importlib.import_module(command_module(args.command)).main(args, project) or 0)
     except UserError as exc:
         print(f"reportgen: error: {exc}", file=sys.stderr)
         if exc.detail:

@@ -37,7 +37,8 @@ def _counts_tables(spec, res: dict) -> list[dict]:
                     "base": base, "cand": cand, "valgrind": c.get("valgrind"),
                     "delta": next((d for d in c.get("comparisons") or [] if d.get("candidate") == spec.candidate),
                                   None),
-                    "all_identical": all(r.get("identical") for r in rows)})
+                    "all_identical": all(r.get("identical") for r in rows),
+                    "runs": min((r.get("runs") or 1 for r in rows), default=1)})
     return out
 
 

@@ -6,15 +6,21 @@ bench, route and header-cost) into nested dicts addressed by dotted paths:
   bench.<workload>.<allocator>.{median, ci95, best3of5, samples, cv, n, counters.<name>}
   bench.<workload>.comparisons.<allocator>.{ratio, ci95, speedup, speedup_ci95, p_value, verdict, mde}
         (that allocator against the bench's baseline, the phase's baseline)
+  bench.<workload>.contrasts.<a>.<b>.{speedup, speedup_ci95, ...}
+        (a against b from the same rounds, for the pairs the checks read: no verdict, an interval)
+  sweep.<workload>.<param>.<value>.{<allocator>.*, comparisons.<allocator>.*}  (a phase's sweeps: each
+        point as a bench of the baseline and the candidate)
   route.<workload>.<variant>.{thresholds.*, sizes.<size>.{predicted, measured, count}, pools.<pool>.*, counters.*}
   header_cost.{caches.*, derived.{delta_ns_median, delta_ns_min, delta_ns_max, rel_median, header_bytes.<variant>}}
   counts.<workload>.<allocator>.{instructions_per_op, per_op.*, per_free.*, groups.*}, counts.<workload>.comparisons.*
   coverage.<workload>.<variant>.{executed, never, functions.<fn>.{lines, executed, executions}, markers.<marker>.*}
   claim.{status, measured, measured_ci95, low, high}          (stats.claim_check)
-  impact.{share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high,
-         count_overall_low, count_overall_high, time_model_error, time_share_estimate}
-        (the ceiling from the time share, and beside it from the count share; time_share_estimate is
-        True when the single-size time model misses the mixed run by more than TIME_MODEL_TOLERANCE)
+  impact.{variant, share_count, share_bytes, share_time, ceiling_low, ceiling_high, overall_low, overall_high,
+         count_overall_low, count_overall_high, time_model_error, time_share_withheld}
+        (the claim pool's shares of the baseline's routing: the whole-pool ceiling from the time share,
+        given only where the routing's time model explains the mixed run, kinds.route)
+  impact.mechanism.{ran, instructions, share_low, share_high, ceiling, required_share, claim_possible, ...}
+        (the ceiling of the code the claim credits, from the baseline's exact counts: reportgen.ceilings)
 
 `evaluate(check, view)` is three-valued: True, False, or None when a metric is
 missing (not measured, or the measurement failed). A hypothesis is confirmed
@@ -38,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import stats
+from .ceilings import mechanism_ceiling
+from .kinds.route import TIME_MODEL_TOLERANCE, checked_time_shares  # noqa: F401  (pages read the tolerance here)
 from .metrics import interval_key
 from .phases import All, Any_, Compare, Hypothesis, Not, Phase
 
@@ -49,9 +57,6 @@ class _Missing:
 
 MISSING = _Missing()
 
-# Above this relative error of the time model (single-size runs against the mixed run, route's
-# `time_model.relative_error`), time shares and the Amdahl ceiling built on them are shown as an estimate.
-TIME_MODEL_TOLERANCE = 0.10
 
 
 def _by(items, key) -> dict:
@@ -123,21 +128,39 @@ def _gap_workload(name: str):
     return wl if wl is not None and wl.slots else None
 
 
+def _bench_entry(b: dict) -> dict:
+    """A bench's shape addressable by allocator: <allocator>.*, comparisons.<allocator>.*,
+    contrasts.<a>.<b>.*."""
+    entry = {k: val for k, val in b.items() if k not in ("results", "comparisons", "contrasts")}
+    for r in b.get("results") or []:
+        entry[r.get("variant")] = r
+    entry["comparisons"] = {c.get("candidate"): c for c in b.get("comparisons") or []}
+    entry["contrasts"] = {}
+    for c in b.get("contrasts") or []:
+        entry["contrasts"].setdefault(c.get("candidate"), {})[c.get("baseline")] = c
+    return entry
+
+
 def view(spec: Phase, results: dict) -> dict:
     """The addressable view of one phase's results (see the module doc)."""
     v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {},
                          "counts": _counts_view(results.get("counts")), "coverage": _coverage_view(results.get("coverage"))}
-    for wl, b in (results.get("bench") or {}).items():
-        if not isinstance(b, dict):
-            continue
-        entry = {k: val for k, val in b.items() if k not in ("results", "comparisons")}
-        for r in b.get("results") or []:
-            entry[r.get("variant")] = r
-        entry["comparisons"] = {c.get("candidate"): c for c in b.get("comparisons") or []}
-        v["bench"][wl] = entry
+    for root in ("bench", "offsets"):        # offsets: the placement experiment, shaped like the benches
+        v.setdefault(root, {})
+        for wl, b in (results.get(root) or {}).items():
+            if isinstance(b, dict):
+                v[root][wl] = _bench_entry(b)
+    v["sweep"] = {}                          # sweep.<workload>.<param>.<value>: each point as a bench
+    for wl, per in (results.get("sweep") or {}).items():
+        for param, sw in (per or {}).items():
+            if isinstance(sw, dict):
+                v["sweep"].setdefault(wl, {})[param] = {str(p.get("value")): _bench_entry(p)
+                                                        for p in sw.get("points") or []}
     for wl, per in (results.get("route") or {}).items():
         v["route"][wl] = {}
         for variant, r in (per or {}).items():
+            if isinstance(r, dict) and isinstance(r.get("pools"), dict):
+                r = checked_time_shares(r)       # a time share only where its time model holds
             if isinstance(r, dict):
                 v["route"][wl][variant] = {**r, "sizes": _by(r.get("sizes"), "size")}
     hc = results.get("header_cost")
@@ -156,16 +179,22 @@ def view(spec: Phase, results: dict) -> dict:
         if cmp:
             v["claim"] = stats.claim_check(spec.claim.low, spec.claim.high, cmp)
             v["claim"]["low"], v["claim"]["high"] = spec.claim.low, spec.claim.high
-        r = v["route"].get(spec.claim.workload, {}).get(spec.candidate)
+        # the pool's share of the *baseline's* time: what the change could take away from
+        r = v["route"].get(spec.claim.workload, {}).get(spec.baseline)
         pool = (r or {}).get("pools", {}).get(spec.claim.pool)
+        mechanism = mechanism_ceiling(spec, v["counts"], v["bench"])
+        if mechanism:
+            v["impact"]["mechanism"] = mechanism
         if pool:
             amd = (r or {}).get("amdahl") or {}
             if amd.get("pool") not in (None, spec.claim.pool):
                 amd = {}
             e = amd.get("time_share", pool.get("time_share"))
             e_count = amd.get("count_share", pool.get("count_share"))
-            imp = {"pool": spec.claim.pool, "share_count": e_count,
+            imp = {"pool": spec.claim.pool, "variant": spec.baseline, "share_count": e_count,
                    "share_bytes": pool.get("byte_share"), "share_time": e}
+            if mechanism:
+                imp["mechanism"] = mechanism
             if e is not None and 0 <= e <= 1:
                 rng = stats.amdahl_range(e, spec.claim.low, spec.claim.high)
                 imp.update(ceiling_low=rng["ceiling"][0], ceiling_high=rng["ceiling"][1],
@@ -176,10 +205,12 @@ def view(spec: Phase, results: dict) -> dict:
                 rc = stats.amdahl_range(e_count, spec.claim.low, spec.claim.high)
                 imp.update(count_ceiling_low=rc["ceiling"][0], count_ceiling_high=rc["ceiling"][1],
                            count_overall_low=rc["overall"][0], count_overall_high=rc["overall"][1])
-            err = ((r or {}).get("time_model") or {}).get("relative_error")
+            tm = (r or {}).get("time_model") or {}
+            err = tm.get("relative_error")
             if isinstance(err, (int, float)) and math.isfinite(err):
                 imp["time_model_error"] = err
-                imp["time_share_estimate"] = abs(err) > TIME_MODEL_TOLERANCE
+            # a time share only where the time model explains the mixed run (kinds.route)
+            imp["time_share_withheld"] = e is None
             v["impact"] = imp
     return v
 
@@ -389,6 +420,11 @@ def assess(h: Hypothesis, view_: dict) -> Outcome:
     else:
         status = "rejected"
         reason = "the check fails on: " + "; ".join(l.sentence() for l in leaves if _against(l))
+    for b in h.beside:
+        got = lookup(view_, b.metric)
+        ci = interval_of(view_, b.metric)
+        shown = fmt_value(got) + (f" (95% CI {fmt_value(ci)})" if ci not in (None, MISSING) else "")
+        evidence.append(f"beside it, not checked: {b.label + ': ' if b.label else ''}`{b.metric}` = {shown}")
     return Outcome(h.id, h.title, h.statement, status, reason, evidence, h.implication)
 
 

@@ -95,7 +95,8 @@ def _plain_disagree(a: dict, b: dict) -> str | None:
 
 def _hypothesis_value(h, v: dict, outcome) -> dict:
     """"inconclusive" is open when the measured numbers could not decide it (an interval across the
-    threshold, or its `inconclusive_when` guard), not measured when a number it needs is missing."""
+    threshold, or its `inconclusive_when` guard), not measured when a number it needs is missing
+    (whatever its other numbers say)."""
     from . import hypotheses
 
     status = outcome.status if outcome else None
@@ -108,7 +109,9 @@ def _hypothesis_value(h, v: dict, outcome) -> dict:
     hypotheses.evaluate(h.check, v, leaves)
     undecided = [l for l in leaves if l.result is None]
     missing = [l.metric for l in undecided if l.measured is hypotheses.MISSING]
-    if not guard and missing and len(missing) == len(undecided):
+    # a number it needs is missing (a failed side, no record): not measured, even if another of its
+    # numbers is measured and open -- that one alone could not have decided it either way
+    if not guard and missing:
         return _not_measured(", ".join(f"`{m}`" for m in missing) + " missing")
     return {"state": OPEN, "outcome": None, "text": status}
 

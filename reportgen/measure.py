@@ -52,6 +52,12 @@ class AllocatorSpec:
     # (HAK_STATS=0: no counter on any hot path), for a system peer the same driver as above.
     timed_bench_lib: str = ""
     timed_driver_hash: str = ""
+    # A layout build (reportgen.layouts.builds): the layout it was drawn as, and what the child's
+    # environment gets with it.  None: the default build.
+    layout: dict | None = None
+    child_env: dict = field(default_factory=dict)
+    # What the timed driver links against: the variant's timed library, or the peer's (none: glibc).
+    timed_links: tuple[str, ...] = ()
 
     @property
     def builds_hash(self) -> str:
@@ -93,7 +99,7 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
                              {"variant_flags": dict(variant.flags), "compile": list(build.BASE_FLAGS),
                               "timed": {"HAK_STATS": "0"},
                               **({"revision": variant.revision} if getattr(variant, "revision", None) else {})},
-                             str(timed), build.lib_hash(timed))
+                             str(timed), build.lib_hash(timed), timed_links=(str(timed_hak),))
     available, path, why = variants.peer_status(allocator)
     if not available:
         raise UserError(f"system allocator {allocator!r} is not available: {why}")
@@ -104,7 +110,7 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
     ident = f"{allocator}:{real.name if real else 'libc'}:{real.stat().st_size if real else 0}"
     return AllocatorSpec(allocator, "system", str(lib), None, ident, build.lib_hash(lib),
                          {"library": str(real) if real else None, "compile": list(build.BASE_FLAGS)},
-                         str(lib), build.lib_hash(lib))
+                         str(lib), build.lib_hash(lib), timed_links=tuple(link))
 
 
 def header_cost_flags() -> dict:
@@ -177,7 +183,8 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
     """
     if "cpus" not in request:
         request = {**request, "cpus": measurement_cpus(int(request.get("threads") or 1))}
-    child_env = _child_env(env)
+    request = dict(request)
+    child_env = _child_env({**(request.pop("env", None) or {}), **(env or {})})
     try:
         proc = subprocess.run([*wrapper, *CHILD_ARGV], input=json.dumps(request),
                               capture_output=True, text=True, timeout=timeout, env=child_env)
@@ -228,7 +235,9 @@ class LoopServer:
         self.timeout = timeout
         self.failure: str | None = None
         self.ready_info: dict = {}
-        child_env = _child_env(None)
+        # a layout's environment pad (reportgen.layouts) goes to the child's environment, not its request
+        request = dict(request)
+        child_env = _child_env(request.pop("env", None))
         try:
             self.proc = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env)
@@ -338,7 +347,8 @@ def _child_env(env: dict | None) -> dict:
 def _libs(spec: AllocatorSpec, timed: bool) -> dict:
     """A timed run loads the timed driver and no counters; a counted run the counting build."""
     if timed:
-        return {"bench_lib": spec.timed_bench_lib or spec.bench_lib, "hak_lib": None}
+        return {"bench_lib": spec.timed_bench_lib or spec.bench_lib, "hak_lib": None,
+                **({"env": dict(spec.child_env)} if spec.child_env else {})}
     return {"bench_lib": spec.bench_lib, "hak_lib": spec.hak_lib}
 
 
@@ -354,14 +364,30 @@ def remote_request(spec: AllocatorSpec, sizes, threads: int, ops: int, warmup_op
             "ops": int(ops), "warmup_ops": int(warmup_ops), "seed": int(seed), "values": int(values)}
 
 
+def retention_request(spec: AllocatorSpec, sizes, sizes_after, slots: int, keep: int, ops: int, warmup_ops: int,
+                      seed: int, timed: bool = False, values: int = 1) -> dict:
+    """A timed loop of the retention driver is whole cycles (2 x slots allocations each): `ops` asks for
+    ops // (2 slots) of them, at least one; the warm-up for enough cycles to make `warmup_ops`."""
+    per_cycle = 2 * int(slots)
+    return {"kind": "retention", **_libs(spec, timed), "sizes": [int(s) for s in sizes],
+            "sizes_after": [int(s) for s in sizes_after], "slots": int(slots), "keep": int(keep),
+            "cycles": max(1, int(ops) // per_cycle), "warmup_cycles": -(-int(warmup_ops) // per_cycle),
+            "ops": int(ops), "warmup_ops": int(warmup_ops), "seed": int(seed), "values": int(values)}
+
+
 def workload_request(spec: AllocatorSpec, workload, ops: int | None = None, threads: int | None = None,
                      sizes=None, *, timed: bool = False, values: int = 1) -> dict:
     """The request that runs `workload` (a workloads.Workload) on one allocator.
 
     timed=True: the allocator's timed build (no counters); `values` timed loops
-    in the one process (the child reports each, and their total)."""
+    in the one process (the child reports each, and their total).  `sizes`: these sizes alone (a
+    retention workload then regrows from them too, so each size can be run by itself)."""
     ops = int(ops or workload.ops)
     warm = min(workload.warmup_ops, max(ops // 10, 1))
+    if workload.driver == "retention":
+        after = list(sizes or workload.sizes_after)
+        return retention_request(spec, list(sizes or workload.sizes), after, workload.slots, workload.keep, ops,
+                                 warm, workload.seed, timed, values)
     sizes = list(sizes or workload.sizes)
     if workload.driver == "gap":
         return gap_request(spec, sizes, workload.slots, ops, warm, workload.seed, timed, values)
@@ -392,7 +418,11 @@ class NullProgress:
 
 class _Loops:
     """A workload set up in this child (warm-up done, counters reset): `one()` runs one timed loop
-    in C and gives (ns, ops); `finish()` gives what the result adds after the loops."""
+    in C and gives (ns, ops); `finish()` gives what the result adds after the loops.  A driver that
+    reads the resident set inside its loop (retention) leaves the last loop's readings (kB, one per
+    phase) in `rss_phases_kb`."""
+
+    rss_phases_kb: list | None = None
 
     def one(self) -> tuple[int, int]:
         raise NotImplementedError
@@ -480,11 +510,85 @@ class _RemoteLoops(_Loops):
                 "threads": self.req["threads"], "alloc_failures": self.failures, "counters": counters}
 
 
+RETENTION_PHASES = ("grow", "thin", "regrow", "release")   # bench_retention_step's phases, in order
+
+
+class _RetentionLoops(_Loops):
+    def __init__(self, req: dict):
+        import ctypes
+        from ctypes import POINTER, Structure, c_int, c_uint32, c_uint64, c_void_p
+
+        self.req, self.hak = req, _load_hak(req)
+        lib = self.lib = ctypes.CDLL(req["bench_lib"])
+        lib.bench_max_sizes.restype = c_uint32
+        lib.bench_retention_phases.restype = c_uint32
+        m, phases = lib.bench_max_sizes(), lib.bench_retention_phases()
+        if phases != len(RETENTION_PHASES):
+            raise _ChildFailure(f"the driver has {phases} retention phases, reportgen knows {len(RETENTION_PHASES)}")
+
+        class Result(Structure):   # bench_retention_result_t, its arrays sized by the driver itself
+            _fields_ = [("elapsed_ns", c_uint64), ("ops", c_uint64), ("phase_ns", c_uint64 * phases),
+                        ("rss_kb", c_uint64 * phases), ("counts", c_uint64 * m), ("counts_after", c_uint64 * m),
+                        ("alloc_failures", c_uint64)]
+
+        lib.bench_retention_open.restype = c_void_p
+        lib.bench_retention_open.argtypes = [POINTER(c_uint64), c_uint32, POINTER(c_uint64), c_uint32, c_uint32,
+                                             c_uint32, c_uint64]
+        lib.bench_retention_step.restype = c_int
+        lib.bench_retention_step.argtypes = [c_void_p, c_uint64, POINTER(Result)]
+        lib.bench_retention_close.restype = None
+        lib.bench_retention_close.argtypes = [c_void_p]
+        n, na = self.n, self.na = len(req["sizes"]), len(req["sizes_after"])
+        self.r = lib.bench_retention_open((c_uint64 * n)(*req["sizes"]), n, (c_uint64 * na)(*req["sizes_after"]), na,
+                                          req["slots"], req["keep"], req["seed"] & (2**64 - 1))
+        if not self.r:
+            raise _ChildFailure("bench_retention_open failed (bad parameters or out of memory)")
+        self.out = Result()
+        self.byref = ctypes.byref
+        if req.get("warmup_cycles"):
+            self._step(req["warmup_cycles"])
+        if self.hak is not None:
+            self.hak.reset_stats()   # counters cover the timed loops only
+        self.counts, self.counts_after = [0] * n, [0] * na
+        self.failures = 0
+        self.phase_ns = [0] * phases
+
+    def _step(self, cycles: int) -> None:
+        rc = self.lib.bench_retention_step(self.r, cycles, self.byref(self.out))
+        if rc != 0:
+            raise _ChildFailure(f"bench_retention_step returned {rc}")
+
+    def one(self) -> tuple[int, int]:
+        self._step(self.req["cycles"])
+        out = self.out
+        self.counts = [a + b for a, b in zip(self.counts, out.counts)]
+        self.counts_after = [a + b for a, b in zip(self.counts_after, out.counts_after)]
+        self.failures += out.alloc_failures
+        self.phase_ns = [a + b for a, b in zip(self.phase_ns, out.phase_ns)]
+        self.rss_phases_kb = [int(v) or None for v in out.rss_kb]     # 0: statm could not be read
+        return int(out.elapsed_ns), int(out.ops)
+
+    def finish(self) -> dict:
+        counters = self.hak.stats() if self.hak is not None else None
+        self.lib.bench_retention_close(self.r)
+        req = self.req
+        # counts per distinct size (sizes, then sizes_after's others), as the other drivers give them per size
+        by_size: dict[int, int] = {}
+        for size, c in [*zip(req["sizes"], self.counts), *zip(req["sizes_after"], self.counts_after)]:
+            by_size[size] = by_size.get(size, 0) + c
+        return {"ops_per_value": 2 * req["slots"] * req["cycles"], "counts": list(by_size.values()),
+                "sizes": list(by_size), "counts_grow": self.counts, "counts_regrow": self.counts_after,
+                "sizes_after": req["sizes_after"], "slots": req["slots"], "keep": req["keep"],
+                "cycles_per_value": req["cycles"], "alloc_failures": self.failures,
+                "phases": list(RETENTION_PHASES), "phase_ns": self.phase_ns, "rss_phases_kb": self.rss_phases_kb,
+                "counters": counters}
+
+
 class _ChildFailure(Exception):
     """A driver call refused its work: reported as the child's failure."""
 
 
-_LOOPS = {"gap": _GapLoops, "remote": _RemoteLoops}
+_LOOPS = {"gap": _GapLoops, "remote": _RemoteLoops, "retention": _RetentionLoops}
 
 
 def _child_loops(req: dict) -> dict:
@@ -530,8 +634,11 @@ def _serve_loops(req: dict) -> int:
             say({"ok": False, "failure": str(exc)})
             return 1
         after = resource.getrusage(resource.RUSAGE_SELF)
-        say({"ok": True, "ns": ns, "ops": ops, "rss_kb": _rss_kb(), "maxrss_kb": after.ru_maxrss,
-             "minflt": after.ru_minflt - before.ru_minflt, "majflt": after.ru_majflt - before.ru_majflt})
+        reply = {"ok": True, "ns": ns, "ops": ops, "rss_kb": _rss_kb(), "maxrss_kb": after.ru_maxrss,
+                 "minflt": after.ru_minflt - before.ru_minflt, "majflt": after.ru_majflt - before.ru_majflt}
+        if loops.rss_phases_kb is not None:      # read inside the loop, each with the clock stopped
+            reply["rss_phases_kb"] = loops.rss_phases_kb
+        say(reply)
     return 0
 
 
@@ -626,8 +733,16 @@ def _load_hak(req: dict):
     return HakLib(req["hak_lib"])
 
 
-_CHILD_KINDS = {"gap": _child_loops, "remote": _child_loops, "header_cost": _child_header_cost,
-                "introspect": _child_introspect, "_test_crash": _child_test_crash}
+def _child_addresses(req: dict) -> dict:
+    """Where a gap workload's live blocks are (reportgen.layouts.cachesets, imported only when asked)."""
+    from .layouts.cachesets import child_addresses
+    return child_addresses(req)
+
+
+_CHILD_KINDS = {"gap": _child_loops, "remote": _child_loops, "retention": _child_loops,
+                "header_cost": _child_header_cost,
+                "introspect": _child_introspect, "_test_crash": _child_test_crash,
+                "addresses": _child_addresses}
 
 
 def child_main() -> int:

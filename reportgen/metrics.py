@@ -15,7 +15,7 @@ def interval_key(path: str) -> str | None:
     if path in INTERVAL_OF:
         return INTERVAL_OF[path]
     leaf = path.rpartition(".")[2]
-    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost") else None
+    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost", "sweep") else None
 # Values decided by noise that have no interval: a check on them is refused at spec load.
 NOISY_LEAVES = {
     "verdict": "a verdict hides its interval; check `speedup` (judged on its 95% CI: > 0 faster, < 0 slower, "
@@ -28,6 +28,10 @@ NOISY_LEAVES = {
     **{k: "a time share or ceiling comes from timed runs with no interval; check a count share instead"
        for k in ("time_share", "share_time", "ceiling_low", "ceiling_high", "overall_low", "overall_high",
                  "relative_error", "time_model_error", "ns_per_op_measured", "ns_per_op_modelled")},
+    **{k: "one allocator's memory is a median over sessions with no test; check its comparison's "
+          "`memory.peak_rss.ratio` (judged on its CI) instead"
+       for k in ("peak_rss_bytes", "end_rss_bytes", "baseline_rss_bytes", "minor_faults", "major_faults",
+                 "minor_faults_per_op", "major_faults_per_op")},
     **{k: "a header-cost timing with no interval; check `delta_ns_median` (judged on its CI) instead"
        for k in ("delta_ns_min", "delta_ns_max", "rel_median", "dependent_delta_ns", "independent_delta_ns")},
 }

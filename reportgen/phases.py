@@ -51,7 +51,8 @@ from .yamlfile import read_yaml
 #   route.mid_mt_gap.hak-6b.sizes.1024.measured
 #   header_cost.derived.delta_ns_median
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within")
-ROOTS = ("bench", "route", "header_cost", "claim", "impact", "counts", "coverage")
+ROOTS = ("bench", "route", "header_cost", "claim", "impact", "counts", "coverage", "layout_aa", "placement",
+         "offsets", "sweep")
 
 
 def _has_nan(v) -> bool:
@@ -138,6 +139,22 @@ Not.model_rebuild()
 
 # ---- the spec --------------------------------------------------------------
 
+class Mechanism(_Strict):
+    """The code a claimed change removes or replaces, in the baseline: its share of the baseline's
+    timed loop bounds what the change can give (reportgen.ceilings)."""
+    title: str
+    # Source functions of native/ (inlined or not: exact counts attribute each line to its function).
+    functions: list[str] = Field(min_length=1)
+
+    @field_validator("functions")
+    @classmethod
+    def _c_names(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if not re.fullmatch(r"[A-Za-z_]\w*", f)]
+        if bad:
+            raise ValueError(f"a mechanism's functions are C function names, got {', '.join(map(repr, bad))}")
+        return v
+
+
 class Claim(_Strict):
     text: str
     workload: str
@@ -147,6 +164,8 @@ class Claim(_Strict):
     # The pool the claimed change touches (its time share bounds what the change can give: Amdahl).
     pool: Literal[POOL_NAMES] = "mid"
     source: Optional[str] = None
+    # The mechanism the claim credits (what the change removes from the baseline): its own ceiling.
+    mechanism: Optional[Mechanism] = None
 
     @field_validator("low", "high")
     @classmethod
@@ -165,6 +184,17 @@ class Claim(_Strict):
         return self
 
 
+class Shown(_Strict):
+    metric: str
+    label: Optional[str] = None
+
+    @field_validator("metric")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        _metric_path(v)
+        return v
+
+
 class Hypothesis(_Strict):
     id: str
     title: str
@@ -180,6 +210,8 @@ class Hypothesis(_Strict):
     # Phrases that name this hypothesis's mechanism in prose ("the header read adds"): an authored
     # statement that uses one rests on this hypothesis even when it does not list it.
     mentioned_as: list[str] = Field(default_factory=list)
+    # Measured values shown with the evidence, not part of the check (e.g. the counts beside a timing).
+    beside: list["Shown"] = Field(default_factory=list)
 
 
 class ReferenceStatement(_Strict):
@@ -257,6 +289,7 @@ class SamplingSpec(_Strict):
     min_sessions: Optional[int] = Field(default=None, ge=3, le=10000)
     max_sessions: Optional[int] = Field(default=None, ge=3, le=10000)
     session_rounds: Optional[int] = Field(default=None, ge=2, le=10000)
+    layouts: Optional[int] = Field(default=None, ge=1, le=64)
 
 
 class ReferenceHypothesis(_Strict):
@@ -275,10 +308,21 @@ class EvidenceSpec(_Strict):
     coverage: bool = False
     # workloads profiled with perf (baseline and candidate)
     profile: list[str] = Field(default_factory=list)
+    # gap workloads whose live blocks are mapped onto the cache sets (baseline, candidate, project peers)
+    placement: list[str] = Field(default_factory=list)
     # what the baseline and the candidate do, in prose (no typed numbers)
     background: Optional[str] = None
     # the reference's hypotheses mapped to this phase's (their statuses are computed)
     reference_hypotheses: list[ReferenceHypothesis] = Field(default_factory=list)
+
+
+class Sweep(_Strict):
+    """One parameter of a phase workload over several values (reportgen.kinds.sweep): the baseline and
+    the candidate compared at each, the points' sessions interleaved and Holm over the sweep.  A value
+    equal to the workload's own is the phase's bench of it, not measured twice."""
+    workload: str
+    param: str
+    values: list[int] = Field(min_length=2, max_length=32)
 
 
 class Recommendation(_Strict):
@@ -303,6 +347,8 @@ class Phase(_Strict):
     # Which workload's comparison is this phase's headline (history chart, timeline verdict).
     headline: Optional[str] = None
     header_cost: bool = False
+    # parameters of the phase's workloads swept (speed-up, memory and counters against the parameter)
+    sweeps: list[Sweep] = Field(default_factory=list)
     sampling: Optional[SamplingSpec] = None
     evidence: Optional[EvidenceSpec] = None
     excerpts: list[Excerpt] = Field(default_factory=list)
@@ -535,7 +581,7 @@ def _expression_paths(text: str):
 def _workload_sizes(name: str):
     try:
         from .workloads import WORKLOADS
-        return tuple(WORKLOADS[name].sizes)
+        return WORKLOADS[name].all_sizes
     except Exception:  # pragma: no cover - the workloads module is another stage's
         return None
 
@@ -588,6 +634,20 @@ def _interval_rules(phase: Phase, fail) -> None:
                             f"or `within: [lo, hi]`, not {leaf.op!r}")
 
 
+def contrasts_of(phase: Phase, workload: str) -> list[tuple[str, str]]:
+    """The pairs (a, b) whose contrast, a against b, a check or statement of the phase reads on `workload`
+    (bench.<workload>.contrasts.<a>.<b>.*): computed from the group's rounds, never measured apart."""
+    out: list[tuple[str, str]] = []
+    paths = [leaf for _f, leaf in check_leaves(phase)]
+    for path in [*(l.metric for l in paths), *(l.ref for l in paths if l.ref),
+                 *(s.metric for s in phase.reference_statements)]:
+        parts = path.split(".")
+        if parts[0] == "bench" and len(parts) > 4 and parts[1] == workload and parts[2] == "contrasts":
+            if (parts[3], parts[4]) not in out:
+                out.append((parts[3], parts[4]))
+    return out
+
+
 def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[list[str], dict[str, float]]:
     """(primary allocators, tighter targets) of the phase's comparisons on `workload`.
 
@@ -603,6 +663,9 @@ def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[l
         if parts[0] == "bench" and len(parts) > 3 and parts[1] == workload and parts[2] == "comparisons":
             if parts[3] not in primary:
                 primary.append(parts[3])
+        # both sides of a contrast keep sampling as judged comparisons do, or its interval starves
+        if parts[0] == "bench" and len(parts) > 4 and parts[1] == workload and parts[2] == "contrasts":
+            primary += [p for p in parts[3:5] if p not in primary]
     for leaf in paths:
         parts = leaf.metric.split(".")
         if not (parts[0] == "bench" and len(parts) > 4 and parts[1] == workload and parts[2] == "comparisons"
@@ -613,6 +676,57 @@ def comparison_targets(phase: Phase, workload: str, precision: float) -> tuple[l
             if isinstance(b, (int, float)) and not isinstance(b, bool) and b == b and 0 < abs(b) < float("inf"):
                 tighter[parts[3]] = min(tighter.get(parts[3], precision), abs(b) / 2)
     return [p for p in primary if p != phase.baseline], tighter
+
+
+def _sweep_checks(phase: Phase, fail) -> None:
+    seen = set()
+    for i, sw in enumerate(phase.sweeps):
+        where = f"sweeps[{i}]"
+        if sw.workload not in phase.workloads:
+            fail(f"{where}.workload", f"{sw.workload!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
+            continue
+        if not phase.candidate:
+            fail(where, "a sweep compares the candidate with the baseline: the phase needs a candidate")
+        if (sw.workload, sw.param) in seen:
+            fail(where, f"{sw.workload} is swept over {sw.param} twice")
+        seen.add((sw.workload, sw.param))
+        try:
+            from .kinds.sweep import check_sweep
+            from .workloads import WORKLOADS
+            w = WORKLOADS.get(sw.workload)
+            if w is not None:
+                check_sweep(w, sw.param, sw.values)
+        except UserError as exc:
+            fail(where, str(exc))
+
+
+def sweep_of(phase: Phase, workload: str, param: str):
+    """The phase's sweep of `param` on `workload`, or None."""
+    return next((s for s in phase.sweeps if s.workload == workload and s.param == param), None)
+
+
+def _sweep_path_checks(phase: Phase, field: str, parts: list[str], fail, counters) -> None:
+    """sweep.<workload>.<param>.<value>.{<allocator>.<...>, comparisons.<allocator>.<...>}"""
+    path = ".".join(parts)
+    if len(parts) < 5:
+        fail(field, f"{path!r}: a sweep path is sweep.<workload>.<param>.<value>.<allocator or comparisons>...")
+        return
+    sw = sweep_of(phase, parts[1], parts[2])
+    if sw is None:
+        fail(field, f"{path!r}: the phase does not sweep {parts[2]!r} on {parts[1]!r} (its `sweeps:`)")
+        return
+    if not parts[3].isdigit() or int(parts[3]) not in sw.values:
+        fail(field, f"{path!r}: {parts[3]!r} is not one of the sweep's values ({', '.join(map(str, sw.values))})")
+    names = phase.project_variants
+    who = parts[5] if parts[4] == "comparisons" and len(parts) > 5 else parts[4]
+    if who not in names:
+        fail(field, f"{path!r} names allocator {who!r}; a sweep runs {', '.join(names)}")
+    if parts[4] != "comparisons" and len(parts) > 5 and parts[5] == "counters":
+        if len(parts) < 7:
+            fail(field, f"{path!r} names no counter (counters.<name>)")
+        elif counters is not None and parts[6] not in counters:
+            fail(field, f"{path!r} names counter {parts[6]!r}, which the allocator does not count; "
+                        f"its counters are {', '.join(sorted(counters))}")
 
 
 def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
@@ -633,6 +747,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
     for i, wl in enumerate(phase.evidence.counts if phase.evidence else []):
         if wl not in phase.workloads:
             fail(f"evidence.counts[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")
+    _sweep_checks(phase, fail)
     ids = [h.id for h in phase.hypotheses]
     for i, ref in enumerate(phase.evidence.reference_hypotheses if phase.evidence else []):
         for j, hid in enumerate(ref.ours):
@@ -657,6 +772,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
     paths = []
     for i, h in enumerate(phase.hypotheses):
         paths += list(_check_paths(h.check, f"hypotheses[{i}].check"))
+        paths += [(f"hypotheses[{i}].beside[{j}]", b.metric) for j, b in enumerate(h.beside)]
         if h.inconclusive_when is not None:
             paths += list(_check_paths(h.inconclusive_when, f"hypotheses[{i}].inconclusive_when"))
     _interval_rules(phase, fail)
@@ -682,7 +798,15 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
             if len(parts) > 2:
                 names = phase.variants if parts[0] == "bench" else phase.project_variants
                 subject = parts[3] if parts[0] == "bench" and parts[2] == "comparisons" and len(parts) > 3 else parts[2]
-                if parts[2] != "comparisons" and subject not in names:
+                if parts[0] == "bench" and parts[2] == "contrasts":
+                    pair = parts[3:5]
+                    if len(pair) < 2:
+                        fail(field, f"{path!r}: a contrast names two allocators (contrasts.<a>.<b>: a against b)")
+                    for who in pair:
+                        if who not in names:
+                            fail(field, f"{path!r} names allocator {who!r}, which this phase does not run "
+                                        f"({', '.join(names)})")
+                elif parts[2] != "comparisons" and subject not in names:
                     fail(field, f"{path!r} names allocator {subject!r}, which this phase does not "
                                 f"{'run' if parts[0] == 'bench' else 'route'} ({', '.join(names)})")
         if parts[0] in ("bench", "route") and len(parts) > 3 and parts[2] != "comparisons" and parts[3] == "counters":
@@ -703,6 +827,8 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
             from .native import POOL_IDS
             if parts[4] not in POOL_IDS:
                 fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
+        if parts[0] == "sweep":
+            _sweep_path_checks(phase, field, parts, fail, counters)
         if parts[0] == "header_cost" and not phase.header_cost:
             fail(field, f"{path!r} needs `header_cost: true` in the phase")
         if parts[0] == "counts" and (len(parts) < 2 or parts[1] not in (phase.evidence.counts if phase.evidence else [])):

@@ -36,20 +36,33 @@ QUICK_BUDGET_S = 2.0
 QUICK_MIN_SESSIONS = 3    # the fewest a t interval over sessions is taken on (stats.MIN_SESSIONS)
 QUICK_MAX_SESSIONS = 6
 QUICK_SESSION_ROUNDS = 4
+QUICK_LAYOUTS = 3         # the fewest an interval over layouts is taken on (stats.MIN_SESSIONS)
+# The layout A/A: the baseline in this many layouts side by side, for at most this many seconds of sessions.
+AA_LAYOUTS = 4
+AA_BUDGET_S = 40.0
+# The placement experiment (evidence.placement): its groups' budget of sessions.
+OFFSETS_BUDGET_S = 40.0
+# A phase sweep's point (other than the workload's own value): its group's budget of sessions.
+SWEEP_BUDGET_S = 20.0
 
 RESULTS_SCHEMA = 1
 
 
 @dataclass(frozen=True)
 class Need:
-    kind: str               # "bench" | "route" | "header_cost" | "counts" | "coverage" | "profile"
+    kind: str               # "bench" | "layout_aa" | "offsets" | "route" | "header_cost" | "counts" | "coverage"
+    #                         | "profile" | "placement" | "sweep"
     workload: str | None
     variants: tuple[str, ...]
+    param: str | None = None     # a sweep point: the parameter set, and its value
+    value: int | None = None
 
     def label(self) -> str:
-        what = {"bench": "bench", "route": "route", "header_cost": "header cost", "counts": "counts",
-                "coverage": "coverage", "profile": "profile"}[self.kind]
-        return " ".join(x for x in (what, self.workload, ",".join(self.variants)) if x)
+        what = {"bench": "bench", "layout_aa": "layout A/A", "route": "route", "header_cost": "header cost",
+                "counts": "counts", "coverage": "coverage", "profile": "profile",
+                "placement": "placement", "offsets": "bench with block offsets drawn", "sweep": "sweep"}[self.kind]
+        point = f"{self.param}={self.value}" if self.param else None
+        return " ".join(x for x in (what, self.workload, point, ",".join(self.variants)) if x)
 
 
 # ---- small helpers -----------------------------------------------------------
@@ -89,12 +102,29 @@ def needs(spec: Phase, peers: list[str]) -> list[Need]:
     allocators = tuple(dict.fromkeys(allocators))
     for wl in spec.workloads:
         out.append(Need("bench", wl, allocators))
+    if spec.baseline:
+        # the baseline against itself in other layouts, on the headline workload: the size of an effect
+        # that placement alone makes here, the floor a verdict of this page must clear
+        out.append(Need("layout_aa", spec.headline_workload, (spec.baseline,)))
     for wl in spec.workloads:
         for v in spec.project_variants:
             out.append(Need("route", wl, (v,)))
     if spec.header_cost:
         out.append(Need("header_cost", None, tuple(spec.project_variants)))
     out += evidence_needs(spec, allocators)
+    out += sweep_needs(spec)
+    return out
+
+
+def sweep_needs(spec: Phase) -> list[Need]:
+    """A comparison group per swept value of the baseline and the candidate; the workload's own value
+    is the phase's bench of it (assemble takes that point from there)."""
+    from .workloads import WORKLOADS
+    out = []
+    for sw in spec.sweeps:
+        own = getattr(WORKLOADS.get(sw.workload), sw.param, None)
+        out += [Need("sweep", sw.workload, tuple(spec.project_variants), sw.param, v)
+                for v in sw.values if v != own]
     return out
 
 
@@ -105,6 +135,11 @@ def evidence_needs(spec: Phase, allocators: tuple[str, ...]) -> list[Need]:
         return []
     out = [Need("counts", wl, allocators) for wl in ev.counts]
     out += [Need("profile", wl, tuple(spec.project_variants)) for wl in ev.profile]
+    from .variants import PEERS
+    hak = tuple(v for v in allocators if v not in PEERS)     # system peers' own metadata is not modelled
+    out += [Need("placement", wl, hak) for wl in ev.placement]
+    # the placement experiment: the same benches with hak's Mid chunk and heap offsets drawn too
+    out += [Need("offsets", wl, hak) for wl in ev.placement if len(hak) > 1]
     if ev.coverage:
         out.append(Need("coverage", spec.id, tuple(spec.project_variants)))
     return out
@@ -142,10 +177,17 @@ def sampling_for(spec: Phase | None, quick: bool):
 
     from .kinds.bench import Sampling
     base = Sampling(budget_s=QUICK_BUDGET_S, min_sessions=QUICK_MIN_SESSIONS, max_sessions=QUICK_MAX_SESSIONS,
-                    session_rounds=QUICK_SESSION_ROUNDS) if quick else Sampling()
+                    session_rounds=QUICK_SESSION_ROUNDS, layouts=QUICK_LAYOUTS) if quick else Sampling()
     if spec is not None and spec.sampling is not None and not quick:
         base = replace(base, **{k: v for k, v in spec.sampling.model_dump().items() if v is not None})
     return base.check()
+
+
+def bench_contrasts(spec: Phase | None, need: "Need") -> list[tuple[str, str]]:
+    if spec is None or need.kind != "bench":
+        return []
+    from .phases import contrasts_of
+    return contrasts_of(spec, need.workload)
 
 
 def bench_roles(spec: Phase | None, workload: str, sampling) -> tuple[list[str] | None, dict[str, float]]:
@@ -155,24 +197,69 @@ def bench_roles(spec: Phase | None, workload: str, sampling) -> tuple[list[str] 
     return comparison_targets(spec, workload, sampling.precision)
 
 
-def measure_benches(project: Project, groups: list[tuple], *, quick: bool, force: bool, store,
+def forced(force, kind: str) -> bool:
+    """Whether `force` (True: every kind; a collection: those kinds) measures `kind` again."""
+    return bool(force) if isinstance(force, bool) or force is None else kind in force
+
+
+def measure_benches(project: Project, groups: list[tuple], *, quick: bool, force, store,
                     progress=None) -> dict:
     """key -> the `bench --json` result (or the exception that ended it) of every (spec, need) group,
     measured together with their sessions interleaved (kinds.bench.run_interleaved)."""
+    from dataclasses import replace
+
     from .kinds.bench import bench_kind, run_interleaved
     kinds, keys, out = [], [], {}
     for key, (spec, need) in groups:
         sampling = sampling_for(spec, quick)
         primary, tighter = bench_roles(spec, need.workload, sampling)
         try:
-            kinds.append(bench_kind(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
-                                    tighter=tighter, ops=quick_ops(need.workload) if quick else None))
+            if need.kind == "layout_aa":
+                kinds.append(layout_aa_kind(project, need, sampling, quick))
+            elif need.kind == "sweep":
+                kinds.append(sweep_point_kind(project, spec, need, sampling, quick))
+            elif need.kind == "offsets":
+                kinds.append(bench_kind(project, need.workload, list(need.variants), sampling=replace(
+                    sampling, layout_heap=True, budget_s=min(sampling.budget_s, OFFSETS_BUDGET_S)),
+                    ops=quick_ops(need.workload) if quick else None))
+            else:
+                kinds.append(bench_kind(project, need.workload, list(need.variants), sampling=sampling,
+                                        primary=primary, tighter=tighter, contrasts=bench_contrasts(spec, need),
+                                        ops=quick_ops(need.workload) if quick else None))
             keys.append(key)
         except Exception as exc:
             out[key] = exc
-    for key, res in zip(keys, run_interleaved(kinds, store, force=force, progress=progress)):
+    need_of = {key: need for key, (_spec, need) in groups}
+    for key, res in zip(keys, run_interleaved(kinds, store, force=[forced(force, need_of[k].kind) for k in keys],
+                                              progress=progress)):
         out[key] = res
     return out
+
+
+def sweep_point_kind(project: Project, spec: Phase, need: Need, sampling, quick: bool):
+    """One point of a phase's sweep: its baseline and candidate, the candidate judged, in at most
+    SWEEP_BUDGET_S seconds of sessions (a sweep adds points, not minutes each)."""
+    from dataclasses import replace
+
+    from .kinds.sweep import point_kind
+    from .workloads import get_workload
+    w = get_workload(need.workload)
+    kw = {"ops": quick_ops(need.workload)} if quick and need.param != "ops" else {}
+    return point_kind(project, w, need.param, need.value, list(need.variants),
+                      sampling=replace(sampling, budget_s=min(sampling.budget_s, SWEEP_BUDGET_S)),
+                      primary=[spec.candidate], **kw)
+
+
+def layout_aa_kind(project: Project, need: Need, sampling, quick: bool):
+    """The layout A/A group of `need`: its variant under AA_LAYOUTS fixed layouts, each compared with the
+    first (kinds.bench with the layout factor off: each side keeps its one layout in every session)."""
+    from dataclasses import replace
+
+    from .kinds.bench import bench_kind
+    from .layouts.builds import aa_specs
+    specs = aa_specs(project, need.variants[0], QUICK_LAYOUTS if quick else AA_LAYOUTS)
+    return bench_kind(project, need.workload, specs, sampling=replace(sampling, layouts=1, budget_s=min(
+        sampling.budget_s, AA_BUDGET_S)), ops=quick_ops(need.workload) if quick else None)
 
 
 def measure_need(project: Project, need: Need, *, quick: bool, force: bool, store, spec: Phase | None = None,
@@ -186,6 +273,7 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
         sampling = sampling_for(spec, quick)
         primary, tighter = bench_roles(spec, need.workload, sampling)
         return run_bench(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
+                         contrasts=bench_contrasts(spec, need),
                          tighter=tighter, ops=quick_ops(need.workload) if quick else None, store=store,
                          force=force, progress=progress)
     if need.kind == "route":
@@ -212,6 +300,10 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
         from .kinds.profile import run_profile
         return run_profile(project, need.workload, list(need.variants), quick=quick, store=store, force=force,
                            progress=progress)
+    if need.kind == "placement":
+        from .kinds.placement import run_placement
+        return run_placement(project, need.workload, list(need.variants), store=store, force=force,
+                             progress=progress)
     if need.kind == "coverage":
         from .kinds.coverage import run_coverage
         return run_coverage(project, need.workload, spec.workloads if spec else None, quick=quick, store=store,
@@ -229,8 +321,18 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
     for need, data in measured.items():
         if need.kind == "bench":
             res["bench"][need.workload] = copy.deepcopy(data)   # shared between phases: adjusted per phase
+        elif need.kind == "layout_aa":
+            res["layout_aa"] = copy.deepcopy(data)
+        elif need.kind == "placement":
+            from .kinds.placement import compact
+            res["placement"][need.workload] = compact(data)
+        elif need.kind == "offsets":
+            res["offsets"][need.workload] = copy.deepcopy(data)
+        elif need.kind == "sweep":
+            continue        # placed below, with the point the phase's bench gives
         elif need.kind == "route":
-            res["route"].setdefault(need.workload, {})[need.variants[0]] = data
+            from .kinds.route import checked_time_shares
+            res["route"].setdefault(need.workload, {})[need.variants[0]] = checked_time_shares(data)
         elif need.kind == "counts":
             res["counts"][need.workload] = data
         elif need.kind == "coverage":
@@ -240,7 +342,53 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
         else:
             res["header_cost"] = data
     adjust_phase_family(res)
+    res["sweep"] = assemble_sweeps(spec, measured, res["bench"])
     return _clean(res)
+
+
+def assemble_sweeps(spec: Phase, measured: dict, benches: dict) -> dict:
+    """workload -> param -> the sweep's shape (kinds.sweep.sweep_shape): each value's group, the workload's
+    own value from the phase's bench (its baseline and candidate), Holm over the sweep's points."""
+    from .kinds.sweep import sweep_shape
+    from .workloads import WORKLOADS
+    out: dict = {}
+    for sw in spec.sweeps:
+        w = WORKLOADS.get(sw.workload)
+        own = getattr(w, sw.param, None)
+        points, values, failures = [], [], []
+        for v in sw.values:
+            if v == own:
+                b = benches.get(sw.workload)
+                data = _only(b, spec.project_variants) if isinstance(b, dict) else None
+            else:
+                data = next((d for n, d in measured.items() if n.kind == "sweep" and n.workload == sw.workload
+                             and n.param == sw.param and n.value == v), None)
+                data = copy.deepcopy(data) if isinstance(data, dict) else None
+            if data is None:
+                failures.append({"value": v, "cause": "not measured (see the phase's failures)"})
+                continue
+            if v == own:
+                data["from_bench"] = True
+            points.append(data)
+            values.append(v)
+        if w is None or not points:
+            continue
+        shape = sweep_shape(w, sw.param, values, points)
+        for p, d in zip(shape["points"], points):
+            p["from_bench"] = bool(d.get("from_bench"))
+        shape["failures"] = failures
+        out.setdefault(sw.workload, {})[sw.param] = shape
+    return out
+
+
+def _only(bench: dict, names) -> dict:
+    """A copy of a bench's shape with only `names`' rows and the comparisons among them (a sweep's point)."""
+    b = copy.deepcopy(bench)
+    b["results"] = [r for r in b.get("results") or [] if r.get("variant") in names]
+    b["comparisons"] = [c for c in b.get("comparisons") or [] if c.get("candidate") in names
+                        and c.get("baseline") in names]
+    b["contrasts"] = []
+    return b
 
 
 def adjust_phase_family(phase_res: dict) -> None:
@@ -327,9 +475,10 @@ def build_all(project: Project, plans, progress: ProgressFn | None = None) -> No
         resolve_allocator(project, name)
 
 
-def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force: bool = False,
+def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False, force=False,
                      progress: ProgressFn | None = None, sub_progress=None, store: Store | None = None) -> dict:
-    """Measure what the phases need (missing or stale only, unless force) and return the results dict.
+    """Measure what the phases need (missing or stale only, unless forced: `force` True for every kind
+    of measurement, or a collection of kinds.KIND_NAMES) and return the results dict.
 
     progress(message, done, total) is called per measurement; sub_progress(event)
     receives the engine's start/advance events within one measurement.  `store`:
@@ -351,8 +500,9 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
         # a route's Amdahl block depends on the phase's claim (the measurement does not)
         claim = (spec.claim.low, spec.claim.high, spec.claim.pool) if need.kind == "route" and spec.claim \
             else None
+        # a bench's roles are its phase's; the layout A/A and the placement experiment judge their own
         roles = json.dumps(bench_roles(spec, need.workload, sampling_for(spec, quick))) \
-            if need.kind == "bench" else None
+            if need.kind == "bench" else spec.candidate if need.kind == "sweep" else None
         return (need, quick, claim, roles, json.dumps(sampling_for(spec, quick).__dict__))
 
     # Every comparison group first, their sessions spread in time among each other (an exception is
@@ -360,7 +510,7 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
     benches = {}
     for spec, phase_needs, _u in plans:
         for need in phase_needs:
-            if need.kind == "bench":
+            if need.kind in ("bench", "layout_aa", "offsets", "sweep"):
                 benches.setdefault(key_of(spec, need), (spec, need))
     if benches:
         if progress:
@@ -376,7 +526,8 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
             key = key_of(spec, need)
             try:
                 if key not in cache:
-                    cache[key] = measure_need(project, need, quick=quick, force=force, store=store, spec=spec,
+                    cache[key] = measure_need(project, need, quick=quick, force=forced(force, need.kind), store=store,
+                                              spec=spec,
                                               progress=_Sub(sub_progress))
                 if isinstance(cache[key], Exception):
                     raise cache[key]

@@ -24,7 +24,7 @@ class Published:
     seconds: float
 
 
-def publish(project: Project, phase_ids=None, quick: bool = False, force: bool = False,
+def publish(project: Project, phase_ids=None, quick: bool = False, force=False,
             site_url: str | None = None, store=None, progress=None, sub_progress=None) -> Published:
     """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure."""
     from .phases import load_phases

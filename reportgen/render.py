@@ -19,8 +19,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import charts, evidence, hypotheses, statements, stats, synthesis
-from .units import (f_bytes, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
+from . import charts, csource, evidence, hypotheses, statements, stats, synthesis
+from .layouts import view as layout_view
+from .kinds.bench import MEMORY_FLOOR, MEMORY_FLOOR_BYTES
+from .units import (f_bytes, f_size, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
                     f_spct, present)
 from .errors import UserError
 from .machine import machine_label
@@ -96,22 +98,17 @@ def _finalize(x: Any) -> Any:
 # ---- formatting ------------------------------------------------------------------
 
 FILTERS = {"ops": f_ops, "mops": f_mops, "pct": f_pct, "spct": f_spct, "num": f_num, "ns": f_ns,
-           "p": f_p, "ratio": f_ratio, "bytes": f_bytes, "range": f_range, "short": f_short}
+           "p": f_p, "ratio": f_ratio, "bytes": f_bytes, "size": f_size, "range": f_range, "short": f_short}
 
 
 def claim_range(spec: Phase) -> str:
     if not spec.claim:
         return ""
     lo, hi = spec.claim.low * 100, spec.claim.high * 100
-    return f"+{lo:g}..+{hi:g}%" if lo != hi else f"+{lo:g}%"
+    return f"{lo:+g}..{hi:+g}%" if lo != hi else f"{lo:+g}%"
 
 
 # ---- code excerpts ------------------------------------------------------------------
-
-_MARK_START = [re.compile(r"^\s*//\s*excerpt:\s*(?P<name>[\w\-.]+)\s*$"),
-               re.compile(r"^\s*/\*\s*hak:excerpt\s+(?P<name>[\w\-.]+)\s*\*/\s*$")]
-_MARK_END = re.compile(r"^\s*(//\s*end-excerpt|/\*\s*hak:end\s*\*/)\s*$")
-
 
 def extract_excerpt(project: Project, ex: Excerpt) -> dict:
     """The code between `// excerpt: NAME` and `// end-excerpt` (or the function body by name)."""
@@ -123,28 +120,12 @@ def extract_excerpt(project: Project, ex: Excerpt) -> dict:
     lines = text.splitlines()
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     start = end = None
-    if ex.marker:
-        for i, line in enumerate(lines):
-            if start is None and any((m := pat.match(line)) and m.group("name") == ex.marker for pat in _MARK_START):
-                start = i + 1
-            elif start is not None and _MARK_END.match(line):
-                end = i
-                break
     how = "marker"
+    if ex.marker and (span := csource.marker_span(lines, ex.marker)):
+        start, end = span
     if (start is None or end is None) and ex.function:
         how = "function"
-        start = end = None
-        pat = re.compile(r"^[A-Za-z_][\w\s\*]*\b" + re.escape(ex.function) + r"\s*\(")
-        for i, line in enumerate(lines):
-            if pat.match(line):
-                depth, seen = 0, False
-                for j in range(i, len(lines)):
-                    depth += lines[j].count("{") - lines[j].count("}")
-                    seen = seen or "{" in lines[j]
-                    if seen and depth <= 0:
-                        start, end = i, j + 1
-                        break
-                break
+        start, end = csource.function_span(lines, ex.function) or (None, None)
     if start is None or end is None:
         want = " or ".join(x for x in (f"marker {ex.marker!r}" if ex.marker else None,
                                        f"function {ex.function!r}" if ex.function else None) if x)
@@ -285,25 +266,34 @@ def failed_runs(row: dict) -> str:
 def failed_sides(phase_res: dict) -> dict:
     """`phase_res` with no verdict on a comparison whose baseline or candidate has failed runs (or
     no successful one): such a comparison carries `failed` (which side, why) and no numbers, so no
-    page, headline or hypothesis reads a verdict off a crash."""
+    page, headline or hypothesis reads a verdict off a crash (the benches and the placement
+    experiment's alike)."""
+    roots = ["bench", *(["offsets"] if "offsets" in phase_res else [])]
+    return {**phase_res, **{root: _failed_sides_of(phase_res.get(root)) for root in roots}}
+
+
+def _failed_sides_of(benches: dict | None) -> dict:
     bench = {}
-    for wl, b in (phase_res.get("bench") or {}).items():
+    for wl, b in (benches or {}).items():
         if not isinstance(b, dict):
             bench[wl] = b
             continue
         by = {r.get("variant"): r for r in b.get("results") or [] if isinstance(r, dict)}
-        cmps = []
-        for c in b.get("comparisons") or []:
-            why = [f"{n}: {failed_runs(by[n]) or 'no successful run'}" for n in (c.get("baseline"), c.get("candidate"))
-                   if n in by and (by[n].get("failures") or not by[n].get("samples"))]
-            if why:
-                c = {"baseline": c.get("baseline"), "candidate": c.get("candidate"), "role": c.get("role", "primary"),
-                     "session": c.get("session"), "target": c.get("target"), "verdict": None, "ratio": None,
-                     "ci95": None, "speedup": None, "speedup_ci95": None, "p_value": None, "warnings": [],
-                     "failed": "; ".join(why)}
-            cmps.append(c)
-        bench[wl] = {**b, "comparisons": cmps}
-    return {**phase_res, "bench": bench}
+        out = {}
+        for field in ("comparisons", "contrasts"):
+            cmps = []
+            for c in b.get(field) or []:
+                why = [f"{n}: {failed_runs(by[n]) or 'no successful run'}" for n in (c.get("baseline"), c.get("candidate"))
+                       if n in by and (by[n].get("failures") or not by[n].get("samples"))]
+                if why:
+                    c = {"baseline": c.get("baseline"), "candidate": c.get("candidate"),
+                         "role": c.get("role", "primary"), "session": c.get("session"), "target": c.get("target"),
+                         "verdict": None, "ratio": None, "ci95": None, "speedup": None, "speedup_ci95": None,
+                         "p_value": None, "warnings": [], "failed": "; ".join(why)}
+                cmps.append(c)
+            out[field] = cmps
+        bench[wl] = {**b, **out}
+    return bench
 
 
 def run_failures(phase_res: dict) -> list[dict]:
@@ -369,6 +359,10 @@ def how_sure(head: dict, b: dict) -> str:
 
 def _over(cmp: dict, b: dict) -> str:
     """What a comparison's interval is taken over, in words."""
+    if cmp.get("interval_level") == "layouts":
+        n = (cmp.get("layouts") or {}).get("count")
+        return (f"over {n} layouts (code, data and heap placement; their sessions in turn), {cmp.get('sessions')} "
+                f"sessions of fresh processes and {cmp.get('pairs', 'n/a')} paired rounds in all")
     if cmp.get("interval_level") == "sessions":
         return (f"over {cmp.get('sessions')} sessions of fresh processes, {cmp.get('pairs', 'n/a')} paired rounds "
                 f"in all")
@@ -565,6 +559,11 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
     # A phase with no record yet (or a record missing a part) renders as "not measured yet".
     phase_res = {**empty_phase_results(spec), **{k: val for k, val in phase_res.items() if val is not None}}
     phase_res = failed_sides(phase_res)
+    # a routing's time shares only where its time model holds, whatever engine wrote the record
+    from .kinds.route import checked_time_shares
+    phase_res["route"] = {wl: {var: checked_time_shares(r) if isinstance(r, dict) and isinstance(r.get("pools"), dict)
+                               else r for var, r in (per or {}).items()}
+                          for wl, per in (phase_res.get("route") or {}).items()}
     v = hypotheses.view(spec, phase_res)
     outcomes = hypotheses.assess_all(spec, phase_res)
     statements_rows, contradictions = _statement_rows(spec, v)
@@ -583,6 +582,26 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         if b:
             add_chart(f"throughput-{wl}", charts.throughput(b, f"Throughput on {wl}"),
                       f"Throughput on {wl}: median with 95% CI, every run a point")
+            add_chart(f"memory-{wl}", charts.time_memory(b, f"Time against memory on {wl}"),
+                      f"Throughput against peak RSS added on {wl}, each with its 95% CI")
+            add_chart(f"rss-{wl}", charts.rss_over_loops(b, f"RSS over the timed loops on {wl}"),
+                      f"RSS added after each timed loop on {wl} (median over sessions)")
+            add_chart(f"rss-phases-{wl}", charts.rss_over_phases(b, f"RSS over the phases on {wl}"),
+                      f"RSS added after each phase (grow, thin, regrow, release) of each loop on {wl} "
+                      f"(median over sessions)")
+    from .kinds.sweep import page_rows
+    sweep_rows = []
+    for sw_spec in spec.sweeps:
+        sw = ((phase_res.get("sweep") or {}).get(sw_spec.workload) or {}).get(sw_spec.param)
+        if not isinstance(sw, dict) or not spec.candidate:
+            continue
+        claim = (spec.claim.low, spec.claim.high) if spec.claim else None
+        rows = page_rows(sw, spec.baseline, spec.candidate, claim)
+        rows["chart"] = f"sweep-{sw_spec.workload}-{sw_spec.param}"
+        add_chart(rows["chart"], charts.sweep(rows, f"{spec.candidate} against {spec.baseline} over "
+                                                    f"{sw_spec.param} on {sw_spec.workload}"),
+                  f"Speed-up against {sw_spec.param} on {sw_spec.workload}, each point with its 95% CI")
+        sweep_rows.append(rows)
     for wl in spec.workloads:
         for var in spec.project_variants:
             r = ((phase_res.get("route") or {}).get(wl) or {}).get(var)
@@ -605,11 +624,19 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "checks": checks, "rests_on": _rests_on_line, "undercut_text": _undercut_text,
         "profile": _profile_resolution(spec),
         "synthesis": synthesis.sentences(spec, head, v.get("claim") or {}, statements_rows, outcomes, checks,
-                                         claim_range(spec), md_text),
+                                         claim_range(spec), md_text, (v.get("impact") or {}).get("mechanism"),
+                                         sweep_rows),
         "time_model_tolerance": hypotheses.TIME_MODEL_TOLERANCE,
+        "memory_floor": MEMORY_FLOOR, "memory_floor_bytes": MEMORY_FLOOR_BYTES,
         "claim_range": claim_range(spec), "outcomes": outcomes, "head": head,
         "statements": statements_rows, "contradictions": contradictions,
         "comparisons": _comparison_rows(phase_res), "noise": _noise_rows(spec, phase_res),
+        "layouts": {"aa": layout_view.layout_floor(phase_res.get("layout_aa")),
+                    "tables": layout_view.per_layout_tables(phase_res.get("bench")),
+                    "offsets": layout_view.per_layout_tables(phase_res.get("offsets")),
+                    "placement": layout_view.placement_rows(phase_res.get("placement"))},
+        "noise_floor": stats.NOISE_FLOOR,
+        "sweeps": sweep_rows,
         "workloads": {wl: _workload_info(wl) for wl in spec.workloads},
         "excerpts": excerpts,
         "evidence": evidence.context(spec, phase_res, v, excerpts, authored),

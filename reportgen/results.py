@@ -51,12 +51,12 @@ RunFailure = kind_model("RunFailure", "A failed run: which, and why.", "run caus
 # ---- bench ------------------------------------------------------------------------------------
 
 Sampling = kind_model("Sampling", "When a comparison group stops sampling (kinds.bench.Sampling).",
-                      "precision context_precision budget_s min_sessions max_sessions session_rounds")
+                      "precision context_precision budget_s min_sessions max_sessions session_rounds layouts layout_heap")
 
 BenchRow = kind_model(
     "BenchRow", "One allocator of a comparison group.",
     "variant kind samples rounds median best3of5 best3of5_label ci95 q1 q3 iqr cv n warnings ns_per_op counters "
-    "counts counted_failure failures source_hash session created reused memory build",
+    "counts counted_failure failures source_hash session created reused memory build layouts",
     variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
 Comparison = kind_model(
@@ -64,15 +64,17 @@ Comparison = kind_model(
     "baseline candidate role session target pairs paired ratio ci95 speedup speedup_ci95 p_value min_p_value "
     "verdict reason mde power_note warnings n_baseline n_candidate higher_is_better alpha noise_floor half_width "
     "precision_reached p_adjusted family_size sessions session_sd round_sd between_sd interval_level underpowered "
-    "needed_sessions pace session_ci95 state_dependent mode_effects measurements between_measurements_sd memory session_half_width",
+    "needed_sessions pace session_ci95 state_dependent mode_effects measurements between_measurements_sd memory session_half_width "
+    "layouts per_layout layout_sd layout_heterogeneity_p layout_robust layout_reason",
     baseline=(str, ...), candidate=(str, ...))
 
 BenchResult = kind_model(
     "BenchResult", "`reportgen bench --json`: one comparison group, from one measurement of several sessions.",
     "workload ops values_per_run threads sizes unit session sessions session_rounds noise stop_reason stop rounds "
-    "elapsed_s sampling results comparisons reused measured_now builds",
+    "elapsed_s sampling results comparisons contrasts reused measured_now builds",
     workload=(str, ...), sampling=(Optional[Sampling], None), results=(list[BenchRow], Field(default_factory=list)),
-    comparisons=(list[Comparison], Field(default_factory=list)))
+    comparisons=(list[Comparison], Field(default_factory=list)),
+    contrasts=(list[Comparison], Field(default_factory=list)))
 
 # ---- route ------------------------------------------------------------------------------------
 
@@ -85,7 +87,8 @@ PoolShares = kind_model("PoolShares", "A pool's share of the workload by count, 
 
 RouteResult = kind_model(
     "RouteResult", "`reportgen route --json`: a workload's routing on a project variant.",
-    "workload variant ops thresholds sizes pools counters amdahl time_model config failures source_hash reused",
+    "workload variant ops thresholds sizes pools counters amdahl time_model time_share_withheld config failures "
+    "source_hash reused",
     workload=(str, ...), variant=(str, ...), sizes=(list[RouteSize], Field(default_factory=list)),
     pools=(dict[str, PoolShares], Field(default_factory=dict)), failures=(Optional[list[RunFailure]], None))
 
@@ -114,8 +117,8 @@ HeaderCostResult = kind_model(
 
 CountsRow = kind_model(
     "CountsRow", "One allocator's exact counts over the timed loop (callgrind), totals and per operation.",
-    "variant kind instructions_per_op per_op per_free groups functions total ops runs identical run_totals "
-    "source_hash driver_hash failures reused",
+    "variant kind instructions_per_op per_op per_free groups functions source_functions total ops runs identical "
+    "run_totals source_hash driver_hash failures reused",
     variant=(str, ...), failures=(Optional[list[RunFailure]], None))
 
 CountsDelta = kind_model(
@@ -169,6 +172,10 @@ class PhaseResults(ResultModel):
     counts: dict[str, Any] = Field(default_factory=dict)         # workload -> CountsResult
     coverage: Any = None                                         # CoverageResult or None
     profile: dict[str, Any] = Field(default_factory=dict)        # workload -> ProfileResult
+    layout_aa: Any = None                                        # BenchResult of the layout A/A, or None
+    placement: dict[str, Any] = Field(default_factory=dict)      # workload -> PlacementResult
+    offsets: dict[str, Any] = Field(default_factory=dict)        # workload -> BenchResult, block offsets drawn
+    sweep: dict[str, Any] = Field(default_factory=dict)          # workload -> param -> SweepResult
     failures: list[Any] = Field(default_factory=list)
     unavailable: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
@@ -177,16 +184,37 @@ class PhaseResults(ResultModel):
         return self.model_dump()
 
 
+# ---- sweeps ----------------------------------------------------------------------------------
+
+SweepPoint = kind_model(
+    "SweepPoint", "One value of a sweep: its comparison group's rows and comparisons (as in BenchResult).",
+    "value threads_over_cores results comparisons contrasts sessions ops reused session from_bench",
+    results=(list[BenchRow], Field(default_factory=list)), comparisons=(list[Comparison], Field(default_factory=list)),
+    contrasts=(list[Comparison], Field(default_factory=list)))
+
+SweepResult = kind_model(
+    "SweepResult", "`reportgen sweep --json`: one parameter of a workload over several values (kinds.sweep).",
+    "workload param values cores points family failures",
+    workload=(str, ...), points=(list[SweepPoint], Field(default_factory=list)))
+
+# ---- placement -------------------------------------------------------------------------------
+
+PlacementResult = kind_model(
+    "PlacementResult", "`reportgen.kinds.placement`: which cache sets a gap workload's live blocks fall in, per "
+    "allocator (reportgen.layouts.cachesets).",
+    "workload sizes slots seed warmup_ops geometry allocators failures reused", workload=(str, ...))
+
 KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult, "counts": CountsResult,
          "coverage": CoverageResult,
-         "profile": ProfileResult}
+         "profile": ProfileResult, "placement": PlacementResult, "sweep": SweepResult}
 
 
 def field_lists() -> str:
     """The markdown list of every result model's fields, in order (docs/json.md holds it verbatim)."""
     models = [BenchResult, BenchRow, Comparison, Sampling, RunFailure, RouteResult, RouteSize, PoolShares,
               HeaderCostResult, TimePoint, Chain, SpaceRow, CountsResult, CountsRow, CountsDelta, CoverageResult,
-              CoverageRun, CoverageLine, ProfileResult, ProfileRow, ProfileSymbol, PhaseResults]
+              CoverageRun, CoverageLine, ProfileResult, ProfileRow, ProfileSymbol, PlacementResult, SweepResult,
+              SweepPoint, PhaseResults]
     lines = [f"- `{m.__name__}` (version {m.SCHEMA_VERSION}): " + ", ".join(f"`{n}`" for n in m.field_names())
              for m in models]
     return "\n".join(lines) + "\n"

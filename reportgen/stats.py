@@ -346,7 +346,12 @@ class Comparison:
     session_sd: float | None = None
     round_sd: float | None = None
     between_sd: float | None = None
-    level: str = "rounds"          # what the interval covers: "sessions" (and rounds) or "rounds" only
+    level: str = "rounds"          # what the interval covers: "layouts", "sessions" (and rounds) or "rounds" only
+    # Over layouts (sessions grouped by the layout they ran in): each layout's estimate, the spread
+    # between layouts beyond their sessions' (log-ratio sd), and a test of whether they differ.
+    per_layout: tuple = ()
+    layout_sd: float | None = None
+    layout_heterogeneity_p: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -356,6 +361,9 @@ class Comparison:
             "round_sd": self.round_sd,
             "between_sd": self.between_sd,
             "interval_level": self.level,
+            "per_layout": [dict(x) for x in self.per_layout],
+            "layout_sd": self.layout_sd,
+            "layout_heterogeneity_p": self.layout_heterogeneity_p,
             "ratio": self.ratio,
             "ci95": list(self.ci95) if self.ci95 else None,
             "speedup": self.speedup,
@@ -484,7 +492,7 @@ def _paired_mde(spread: float | None, n: int, alpha: float, noise_floor: float) 
 
 def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]], *,
                      higher_is_better: bool = True, noise_floor: float = NOISE_FLOOR, alpha: float = 0.05,
-                     seed: int = 0, noisy_cv: float = NOISY_CV) -> Comparison:
+                     seed: int = 0, noisy_cv: float = NOISY_CV, layouts: Sequence[int] | None = None) -> Comparison:
     """A/B verdict over independent sessions: `baseline[k][i]` and `candidate[k][i]` are round i of
     session k (one timed loop of each side, back to back).
 
@@ -496,9 +504,21 @@ def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
     session to the next (new processes, new addresses, the machine's state), so the interval
     covers what a rerun would meet, not only what varied inside one run.  With fewer than
     MIN_SESSIONS sessions the interval falls back to the rounds (`compare(paired=True)`) and
-    says so."""
-    pairs = [(np.asarray(b, float), np.asarray(c, float)) for b, c in zip(baseline, candidate)]
-    pairs = [(b, c) for b, c in pairs if len(b) and len(b) == len(c)]
+    says so.
+
+    `layouts[k]`: the layout session k ran in (reportgen.layouts).  Sessions are then nested in
+    layouts: each layout's estimate is the mean of its sessions', and with MIN_SESSIONS layouts or
+    more the interval and test are Student's t over the layouts' estimates (layouts - 1 degrees
+    of freedom), the summary form of a mixed model with layout and session as nested random
+    effects: it covers what another draw of layouts would meet, and no number of sessions in the
+    same layouts narrows it below their spread.  With one session per layout it is the sessions'
+    interval."""
+    laid = layouts is not None and len(layouts) == len(baseline)
+    pairs = [(np.asarray(b, float), np.asarray(c, float), (layouts[i] if laid else 0))
+             for i, (b, c) in enumerate(zip(baseline, candidate))]
+    pairs = [(b, c, j) for b, c, j in pairs if len(b) and len(b) == len(c)]
+    slots = [j for _, _, j in pairs]
+    pairs = [(b, c) for b, c, _ in pairs]
     b_all = np.concatenate([b for b, _ in pairs]) if pairs else np.asarray([], float)
     c_all = np.concatenate([c for _, c in pairs]) if pairs else np.asarray([], float)
     k = len(pairs)
@@ -527,7 +547,16 @@ def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
     sd = float(np.std(est, ddof=1))
     n_mean = float(np.mean([len(d) for d in d_by]))
     between = (math.sqrt(max(0.0, sd ** 2 - (round_sd ** 2) / n_mean)) if round_sd is not None else None)
-    mean, log_ci, p = session_interval(est)
+    mean, log_ci, p, level = nested_interval(est, slots if laid else None)
+    over, layout_fields, layout_warn = f"t over {k} sessions", {}, ()
+    if laid and len(set(slots)) >= 2:
+        layout_fields = layout_estimates(est, slots, higher_is_better)
+        n_layouts = len(layout_fields["per_layout"])
+        if level == "layouts":
+            over = f"t over {n_layouts} layouts, {k} sessions"
+        else:
+            layout_warn = (f"{n_layouts} layouts only: the interval is over sessions, not over layouts "
+                           f"(their estimates are shown apart)",)
     speed_ci = speedup_interval(log_ci, higher_is_better)
     verdict, reason = decide(speed_ci, p, alpha=alpha, noise_floor=noise_floor)
     ratio = math.exp(mean)
@@ -537,9 +566,61 @@ def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
                   f"detects a difference of about {_pct(mde)} or more {int(POWER * 100)}% of the time")
     return replace(base, ratio=ratio, ci95=(math.exp(log_ci[0]), math.exp(log_ci[1])),
                    speedup=ratio - 1 if higher_is_better else 1 / ratio - 1, speedup_ci95=speed_ci, p_value=p,
-                   min_p_value=0.0, verdict=verdict, reason=f"{verdict}: {reason} (t over {k} sessions)",
+                   min_p_value=0.0, verdict=verdict, reason=f"{verdict}: {reason} ({over})",
                    mde=mde, power_note=power_note, sessions=k, session_sd=sd, round_sd=round_sd,
-                   between_sd=between, level="sessions")
+                   between_sd=between, level=level, warnings=layout_warn,
+                   per_layout=tuple(layout_fields.get("per_layout", ())), layout_sd=layout_fields.get("layout_sd"),
+                   layout_heterogeneity_p=layout_fields.get("heterogeneity_p"))
+
+
+def layout_means(estimates: Sequence[float], layouts: Sequence[int]) -> list[float]:
+    """The mean of each layout's session estimates, layouts in order."""
+    groups: dict[int, list[float]] = {}
+    for e, j in zip(estimates, layouts):
+        groups.setdefault(int(j), []).append(float(e))
+    return [float(np.mean(groups[j])) for j in sorted(groups)]
+
+
+def nested_interval(estimates: Sequence[float], layouts: Sequence[int] | None = None
+                    ) -> tuple[float, tuple[float, float], float, str]:
+    """(mean, 95% t interval, p, level) of session estimates, over the layouts' means when the
+    sessions ran in MIN_SESSIONS layouts or more (level "layouts"), else over the sessions."""
+    if layouts is not None and len(set(layouts)) >= MIN_SESSIONS:
+        mean, ci, p = session_interval(layout_means(estimates, layouts))
+        return mean, ci, p, "layouts"
+    mean, ci, p = session_interval(estimates)
+    return mean, ci, p, "sessions"
+
+
+def layout_estimates(estimates: Sequence[float], layouts: Sequence[int], higher_is_better: bool = True) -> dict:
+    """Session estimates (log-ratios) grouped by layout: each layout's speed-up (the mean of its
+    sessions') with a t interval when it has 2 sessions or more; the spread between layouts beyond
+    what their sessions explain (one-way random effects, method of moments: `layout_sd`, log
+    scale); and whether the layouts differ more than their sessions do (scipy's one-way ANOVA,
+    when at least two layouts have 2 sessions or more)."""
+    groups: dict[int, list[float]] = {}
+    for e, j in zip(estimates, layouts):
+        groups.setdefault(int(j), []).append(float(e))
+    per = []
+    for j in sorted(groups):
+        g = np.asarray(groups[j])
+        m = float(np.mean(g))
+        ci = None
+        if len(g) >= 2 and float(np.ptp(g)) > 0:
+            _, lc, _ = session_interval(g)
+            ci = list(speedup_interval(lc, higher_is_better))
+        per.append({"layout": j, "sessions": int(len(g)),
+                    "speedup": math.expm1(m) if higher_is_better else math.expm1(-m), "ci95": ci})
+    means = np.asarray(layout_means(estimates, layouts))
+    multi = [np.asarray(groups[j]) for j in sorted(groups) if len(groups[j]) >= 2]
+    layout_sd = het_p = None
+    if multi and len(means) >= 2:
+        within = float(np.mean([np.var(g, ddof=1) for g in multi]))
+        n_bar = float(np.mean([len(groups[j]) for j in groups]))
+        layout_sd = math.sqrt(max(0.0, float(np.var(means, ddof=1)) - within / n_bar))
+        if len(multi) >= 2 and any(float(np.ptp(g)) > 0 for g in multi):
+            het_p = float(_st.f_oneway(*multi).pvalue)
+    return {"per_layout": per, "layout_sd": layout_sd, "heterogeneity_p": het_p}
 
 
 def session_estimates(log_ratios_by_session: Sequence[Sequence[float]]) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from .phases import Phase, _leaves
-from .units import f_ops, f_range, f_spct
+from .units import f_num, f_ops, f_range, f_spct
 
 
 def _effect_only(h, headline_path: str) -> bool:
@@ -47,17 +47,55 @@ def _effect(head: dict, cand: str, base: str, wl: str) -> str:
     if not cmp or verdict is None:
         return f"{pair} is not measured yet"
     sp, ci = cmp.get("speedup"), cmp.get("speedup_ci95")
-    over = f", over {cmp['sessions']} sessions" if cmp.get("interval_level") == "sessions" and cmp.get("sessions") \
-        else ""
+    level = cmp.get("interval_level")
+    over = ""
+    if level == "layouts" and cmp.get("sessions"):
+        over = f", over {(cmp.get('layouts') or {}).get('count')} layouts and {cmp['sessions']} sessions"
+    elif level == "sessions" and cmp.get("sessions"):
+        over = f", over {cmp['sessions']} sessions"
     ci_txt = f"95% CI {f_range(ci)}{over}"
+    lay = _layouts_clause(cmp, verdict)
     if verdict in ("faster", "slower"):
-        return f"`{cand}` is **{verdict}** than `{base}` on `{wl}` by **{f_spct(sp)}** ({ci_txt})"
+        return f"`{cand}` is **{verdict}** than `{base}` on `{wl}` by **{f_spct(sp)}** ({ci_txt}){lay}"
     if verdict == "no significant change":
         return (f"`{cand}` shows **no significant change** against `{base}` on `{wl}`: {f_spct(sp)} ({ci_txt}), "
-                "an interval that holds zero")
+                f"{_undecided(cmp)}{lay}")
     if verdict == "underpowered":
-        return f"{pair} is **underpowered**: {f_spct(sp)} ({ci_txt}), an interval too wide to decide"
-    return f"{pair}: {verdict}, {f_spct(sp)} ({ci_txt})"
+        return f"{pair} is **underpowered**: {f_spct(sp)} ({ci_txt}), an interval too wide to decide{lay}"
+    return f"{pair}: {verdict}, {f_spct(sp)} ({ci_txt}){lay}"
+
+
+def _undecided(cmp: dict) -> str:
+    """Why an interval decides nothing, in words that are true of it."""
+    ci = cmp.get("speedup_ci95") or [0, 0]
+    if ci[0] <= 0 <= ci[1]:
+        return "an interval that holds zero"
+    floor = cmp.get("noise_floor")
+    if floor is not None and (min(abs(ci[0]), abs(ci[1])) < floor):
+        return f"an interval that reaches inside the noise floor (±{floor:.1%})"
+    if cmp.get("family_size") and cmp["family_size"] > 1:
+        return f"not significant once held to the page's {cmp['family_size']} judged comparisons (Holm)"
+    return "not significant"
+
+
+def _layouts_clause(cmp: dict, verdict: str | None) -> str:
+    """Whether the headline holds across the layouts it was measured in (kinds.bench.layout_robustness)."""
+    per = cmp.get("per_layout") or []
+    robust = cmp.get("layout_robust")
+    if len(per) < 2:
+        return ""
+    lo, hi = min(x["speedup"] for x in per), max(x["speedup"] for x in per)
+    if robust and verdict in ("faster", "slower"):
+        return f", and it holds across layouts ({verdict} in each of its {len(per)}: {f_spct(lo)} to {f_spct(hi)})"
+    if robust:
+        return f", in each of its {len(per)} layouts alike"
+    if robust is None:
+        return f"; its {len(per)} layouts range from {f_spct(lo)} to {f_spct(hi)}"
+    if verdict in ("faster", "slower"):
+        return (f", but it **does not hold across layouts**: its {len(per)} layouts range from {f_spct(lo)} "
+                f"to {f_spct(hi)}")
+    return (f", and the effect **depends on the layout**: its {len(per)} layouts range from {f_spct(lo)} "
+            f"to {f_spct(hi)}")
 
 
 _CLAIM = {"over-claim": "lies above that interval (an **over-claim**)",
@@ -68,10 +106,26 @@ _CLAIM = {"over-claim": "lies above that interval (an **over-claim**)",
           "untestable": "is **untestable** on this run (no interval was measured)"}
 
 
+def _ceiling(mech: dict | None, esc) -> str | None:
+    """The claim's mechanism ceiling (reportgen.ceilings) as a clause, when it bounds the claim."""
+    if not mech or not mech.get("measured") or mech.get("ceiling") is None:
+        return None
+    who = f"`{esc(mech['variant'])}`'s timed loop"
+    if not mech.get("ran"):
+        return f"the code it credits ({esc(mech['title'])}) ran **0** instructions in {who}: a ceiling of **0%**"
+    if mech.get("claim_possible") is False:
+        return (f"the code it credits ({esc(mech['title'])}) takes at most {mech['share_high']:.1%} of {who}: "
+                f"a ceiling of **{f_spct(mech['ceiling'], 1)}**")
+    return None
+
+
 def sentences(spec: Phase, head: dict, claim: dict, statement_rows: list[dict], outcomes,
-              checks: dict, claim_text: str, esc) -> list[Markup]:
+              checks: dict, claim_text: str, esc, mechanism: dict | None = None,
+              sweeps: list[dict] | None = None) -> list[Markup]:
     """The synthesis, sentence by sentence (at most five).  `esc` makes authored text safe
-    (render.md_text); `checks` is reportgen.statements.check_statements of this page."""
+    (render.md_text); `checks` is reportgen.statements.check_statements of this page; `mechanism`
+    the claim's mechanism ceiling (hypotheses view: impact.mechanism); `sweeps` the page's sweep
+    rows (kinds.sweep.page_rows): where a sweep of the headline workload reaches the claim."""
     out: list[str] = []
     wl = head.get("workload")
     headline_path = f"bench.{wl}.comparisons.{spec.candidate}.speedup" if spec.candidate else None
@@ -91,6 +145,14 @@ def sentences(spec: Phase, head: dict, claim: dict, statement_rows: list[dict], 
             premise.append(" and ".join(parts))
         if claim and claim.get("status") in _CLAIM and spec.claim:
             premise.append(f"the claimed {esc(claim_text)} {_CLAIM[claim['status']]}")
+        if spec.claim and (bound := _ceiling(mechanism, esc)):
+            premise.append(bound)
+        for sw in sweeps or []:
+            if sw.get("claim") and sw.get("workload") == wl and sw.get("points"):
+                param = esc(sw["param"])
+                premise.append(f"swept over `{param}`, the gain reaches the claim from {param} = "
+                               f"**{f_num(sw['claim_reached_from'])}**" if sw.get("claim_reached_from") is not None
+                               else f"at none of the swept values of `{param}` does the gain reach the claim")
         out.append(first + "".join("; " + p for p in premise) + ".")
     elif head.get("verdict") == "measured":
         out.append(f"On this machine `{esc(spec.baseline)}` runs `{esc(wl)}` at {f_ops(head.get('median'))} "

@@ -27,6 +27,18 @@ def f_bytes(n, na: str = "n/a") -> str:
     return f"{n:,} B"
 
 
+def f_size(n, na: str = "n/a") -> str:
+    """A measured size in binary units, rounded ("12.3 MiB", "840 KiB", "-1.5 MiB"): for resident
+    memory, which comes in pages, not in the exact sizes f_bytes shows."""
+    if not present(n) or isinstance(n, bool):
+        return na
+    a = abs(float(n))
+    for unit, size, digits in (("GiB", 1 << 30, 2), ("MiB", 1 << 20, 1), ("KiB", 1 << 10, 0)):
+        if a >= size:
+            return f"{n / size:,.{digits}f} {unit}"
+    return f"{n:,.0f} B"
+
+
 def f_mega(x, na: str = "n/a") -> str:
     """A rate in millions, two decimals: "12.34 M"."""
     return f"{x / MEGA:.2f} M" if present(x) else na

@@ -9,6 +9,8 @@ is missing we say which package provides it rather than fail.
 """
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import os
 import shutil
@@ -21,6 +23,7 @@ from typing import Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from .errors import UserError
+from .yamlfile import Declared
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,6 @@ class Variant:
 
 VARIANTS_FILE = "variants.yaml"
 # Where the tool's own declarations live: a project without a variants.yaml uses these.
-_SHIPPED_ROOT = Path(__file__).resolve().parent.parent
 
 _NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
 _MACRO_RE = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -78,8 +80,8 @@ class _VariantsFile(BaseModel):
 
 def variants_file(project) -> Path:
     """The project's variants.yaml, or the tool's own when the project has none."""
-    path = Path(project.root) / VARIANTS_FILE
-    return path if path.exists() else _SHIPPED_ROOT / VARIANTS_FILE
+    from .yamlfile import declaration_file
+    return declaration_file(project, VARIANTS_FILE)
 
 
 def _bad(shown: str, where: str, msg: str) -> UserError:
@@ -90,32 +92,16 @@ def _bad(shown: str, where: str, msg: str) -> UserError:
 def _load(path: Path, _stamp: tuple) -> dict[str, Variant]:
     from pydantic import ValidationError
 
-    from .yamlfile import read_yaml
+    from .yamlfile import entry_error, read_yaml
 
     shown = path.name
     data = read_yaml(path, shown, "the variant declarations")
     if not isinstance(data, dict):
         raise UserError(f"{shown}: expected a mapping with a `variants:` list at the top level")
-    entries = data.get("variants")
     try:
         parsed = _VariantsFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        where = "variants"
-        if len(loc) >= 2 and loc[0] == "variants" and isinstance(loc[1], int):
-            entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-            named = entry.get("name") if isinstance(entry, dict) else None
-            where = f"variants[{loc[1]}]" + (f" ({named})" if isinstance(named, str) else "")
-            if len(loc) > 2:
-                where += ": field " + ".".join(str(x) for x in loc[2:] if not str(x).startswith(("str", "int")))
-        elif loc:
-            where = "field " + ".".join(map(str, loc))
-        msg = {"extra_forbidden": "unknown field (check its spelling)",
-               "missing": "required field is missing"}.get(err["type"], err["msg"].removeprefix("Value error, "))
-        if err["type"] == "string_pattern_mismatch":
-            msg = f"{err['input']!r} is not allowed here (expected {err['ctx']['pattern']})"
-        raise _bad(shown, where, msg) from None
+        raise entry_error(shown, data, exc, "variants", ("str", "int")) from None
     out: dict[str, Variant] = {}
     for i, e in enumerate(parsed.variants):
         where = f"variants[{i}] ({e.name})"
@@ -130,21 +116,24 @@ def _load(path: Path, _stamp: tuple) -> dict[str, Variant]:
 def project_variants(project=None) -> dict[str, Variant]:
     """name -> Variant of every project variant the project declares (variants.yaml)."""
 
+    from .yamlfile import file_stamp
     path = variants_file(project or _current_project())
-    try:
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = ()
-    return _load(path, stamp)
+    return _load(path, file_stamp(path))
 
 
 _CURRENT: list = []
 
 
-def use_project(project) -> None:
-    """The project whose declarations `VARIANTS` shows (the CLI sets it from --root)."""
+@contextlib.contextmanager
+def using_project(project):
+    """The project whose declarations `VARIANTS` and `WORKLOADS` show while a command runs (the CLI
+    sets it from --root); the previous one is back afterwards, so a call of `main` leaves no trace."""
+    saved = list(_CURRENT)
     _CURRENT[:] = [project]
+    try:
+        yield project
+    finally:
+        _CURRENT[:] = saved
 
 
 def _current_project():
@@ -152,23 +141,7 @@ def _current_project():
     return _CURRENT[0] if _CURRENT else Project.locate()
 
 
-class _Declared(Mapping):
-    """`VARIANTS`: the current project's declared variants, read from its variants.yaml."""
-
-    def __getitem__(self, name):
-        return project_variants()[name]
-
-    def __iter__(self):
-        return iter(project_variants())
-
-    def __len__(self):
-        return len(project_variants())
-
-    def __repr__(self):
-        return f"VARIANTS({list(self)})"
-
-
-VARIANTS: Mapping[str, Variant] = _Declared()
+VARIANTS: Mapping[str, Variant] = Declared("VARIANTS", lambda: project_variants())
 
 
 def variant_with(base: Variant | str, name: str, extra_flags: dict[str, str]) -> Variant:

@@ -1,22 +1,37 @@
-"""The workloads: the one place their shapes are defined.
+"""The workloads, declared as data in the project's `workloads.yaml` and read here (one-line errors).
 
-The C drivers (native/bench.c) take these numbers as arguments; the report's
-"benchmark characterisation" and the routing prediction read them from here.
+An entry is a C driver loop of native/bench.c with its parameters (`driver:`: gap, remote or
+retention), or a real program
+(`program:`, an argv run with the allocator preloaded: accepted by the schema, not measured yet).
+The drivers take these numbers as arguments; the report's "benchmark characterisation" and the
+routing prediction read them from here.  A project without a workloads.yaml uses the tool's own.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import UserError
+from .yamlfile import Declared
+
+WORKLOADS_FILE = "workloads.yaml"
+_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_OPS = 10**9
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
-    driver: str                 # "gap" (bench_gap_*) or "remote" (bench_remote)
+    driver: str                 # "gap" (bench_gap_*), "remote" (bench_remote), "retention" (bench_retention_*)
+                                # or "program"
     sizes: tuple[int, ...]      # request sizes, drawn uniformly
-    slots: int                  # live blocks in the working set (gap driver)
-    ops: int                    # default timed operations (one free + one malloc each)
+    slots: int                  # live blocks in the working set (gap), blocks grown a cycle (retention)
+    ops: int                    # default timed operations (one free + one malloc each; retention: mallocs)
     threads: int                # threads (remote driver; gap runs on one thread)
     runs: int                   # default runs per allocator
     warmup_ops: int             # untimed ops before the timed loop, in the same child
@@ -29,42 +44,169 @@ class Workload:
     # Rounds of one session (kinds.bench): each round runs one timed loop of every allocator, in the
     # session's processes.  Fewer on mt_remote, where hak-6b's process leaks every loop's blocks.
     session_rounds: int = 20
+    program: tuple[str, ...] = ()   # a program workload's argv (driver "program")
+    # The retention driver: the sizes its regrowth draws from (other sizes than `sizes`), and every
+    # `keep`-th grown block survives the thinning.  Left out of to_dict at their defaults, so the
+    # records of the other workloads keep their keys.
+    sizes_after: tuple[int, ...] = ()
+    keep: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sizes"] = list(self.sizes)
+        d.pop("program")
+        if self.sizes_after:
+            d["sizes_after"] = list(self.sizes_after)
+        else:
+            d.pop("sizes_after")
+        if not self.keep:
+            d.pop("keep")
         return d
 
+    @property
+    def all_sizes(self) -> tuple[int, ...]:
+        """Every request size the driver makes: `sizes`, then (retention) the sizes of `sizes_after` not
+        among them, each size once; a driver without `sizes_after` counts per index of `sizes` as given."""
+        if not self.sizes_after:
+            return self.sizes
+        return tuple(dict.fromkeys((*self.sizes, *self.sizes_after)))
 
-WORKLOADS: dict[str, Workload] = {
-    w.name: w for w in (
-        Workload(
-            name="mid_mt_gap", driver="gap", sizes=(1024, 2048, 4096, 8192), slots=256,
-            ops=1_000_000, threads=1, runs=5, warmup_ops=100_000, seed=0x6B,
-            description="The reference's bench_mid_mt_gap: a working set of 256 blocks; each op frees "
-                        "a random slot's block and allocates a new one of 1, 2, 4 or 8 KiB (uniform). "
-                        "Single-threaded, so every free is local.",
-        ),
-        Workload(
-            name="mid_only", driver="gap", sizes=(8192, 16384, 32768), slots=256,
-            ops=1_000_000, threads=1, runs=5, warmup_ops=100_000, seed=0x6B,
-            description="The pure Mid MT benchmark the reference recommends: the same shape as "
-                        "mid_mt_gap over 8, 16 and 32 KiB, so every request is routed to Mid.",
-        ),
-        Workload(
-            name="mt_remote", driver="remote", sizes=(2048, 4096, 8192), slots=0,
-            # Modest: hak-6b leaks every remote Mid block by design (about 5 KiB each on average).
-            ops=100_000, threads=2, runs=5, warmup_ops=10_000, seed=0x6B, values=1, session_rounds=5,
-            description="Cross-thread frees: threads in a ring, each allocating 2, 4 or 8 KiB blocks "
-                        "and handing them to the next thread through a lock-free single-producer/"
-                        "single-consumer ring; every free is a remote free of a Mid block.",
-        ),
-    )
-}
+
+# ---- the schema ---------------------------------------------------------------------------------
+
+class _Driver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["gap", "remote", "retention"]
+    sizes: list[int] = Field(min_length=1, max_length=16)
+    sizes_after: Optional[list[int]] = Field(default=None, min_length=1, max_length=16)
+    slots: int = Field(default=0, ge=0, le=1 << 24)
+    keep: Optional[int] = Field(default=None, ge=0, le=1 << 24)
+    threads: int = Field(default=1, ge=1, le=1024)
+    # retention: left out, one cycle (2 x slots allocations) a timed loop
+    ops: Optional[int] = Field(default=None, ge=1, le=MAX_OPS)
+    warmup_ops: int = Field(default=0, ge=0, le=MAX_OPS)
+    seed: int = Field(ge=0, lt=1 << 64)
+    runs: int = Field(default=5, ge=1, le=1000)
+    values: int = Field(default=3, ge=1, le=100)
+    session_rounds: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if any(s < 1 or s > 1 << 30 for s in [*self.sizes, *(self.sizes_after or [])]):
+            raise ValueError("a request size is 1 byte to 1 GiB")
+        if self.kind != "retention":
+            for field in ("sizes_after", "keep"):
+                if getattr(self, field) is not None:
+                    raise ValueError(f"{field} belongs to a retention driver, not to a {self.kind} one")
+            if self.ops is None:
+                raise ValueError(f"a {self.kind} driver needs ops (timed operations of one loop)")
+        else:
+            if self.slots < 1:
+                raise ValueError("a retention driver grows a working set: slots must be at least 1")
+            if self.threads != 1:
+                raise ValueError("a retention driver runs on one thread (threads: 1)")
+            if self.sizes_after is None:
+                raise ValueError("a retention driver regrows from other sizes: give sizes_after")
+            if self.keep is None or self.keep < 2:
+                raise ValueError("a retention driver keeps every keep-th block: keep must be at least 2")
+            if self.ops is None:
+                self.ops = 2 * self.slots
+        if self.kind == "gap" and self.slots < 1:
+            raise ValueError("a gap driver keeps a working set: slots must be at least 1")
+        if self.kind == "gap" and self.threads != 1:
+            raise ValueError("a gap driver runs on one thread (threads: 1)")
+        if self.kind == "remote" and self.threads < 2:
+            raise ValueError("a remote driver hands blocks between threads: threads must be at least 2")
+        return self
+
+
+class _Program(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    argv: list[str] = Field(min_length=1)
+    setup: Optional[list[str]] = Field(default=None, min_length=1)
+    threads: Optional[int] = Field(default=None, ge=1, le=1024)
+
+
+class _WorkloadEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=_NAME_RE)
+    description: str = Field(min_length=1)
+    driver: Optional[_Driver] = None
+    program: Optional[_Program] = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.driver is None) == (self.program is None):
+            raise ValueError("an entry has exactly one of `driver:` (a C loop) or `program:` (an argv)")
+        return self
+
+
+class _WorkloadsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workloads: list[_WorkloadEntry] = Field(min_length=1)
+
+
+# ---- reading it ---------------------------------------------------------------------------------
+
+def workloads_file(project) -> Path:
+    """The project's workloads.yaml, or the tool's own when the project has none."""
+    from .yamlfile import declaration_file
+    return declaration_file(project, WORKLOADS_FILE)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: Path, _stamp: tuple) -> dict[str, Workload]:
+    from pydantic import ValidationError
+
+    from .yamlfile import entry_error, read_yaml
+
+    shown = path.name
+    data = read_yaml(path, shown, "the workload declarations")
+    if not isinstance(data, dict):
+        raise UserError(f"{shown}: expected a mapping with a `workloads:` list at the top level")
+    try:
+        parsed = _WorkloadsFile.model_validate(data)
+    except ValidationError as exc:
+        raise entry_error(shown, data, exc, "workloads") from None
+    out: dict[str, Workload] = {}
+    for i, e in enumerate(parsed.workloads):
+        if e.name in out:
+            raise UserError(f"{shown}: workloads[{i}] ({e.name}): name {e.name!r} is declared twice")
+        text = " ".join(e.description.split())
+        if e.driver is not None:
+            d = e.driver
+            out[e.name] = Workload(name=e.name, driver=d.kind, sizes=tuple(d.sizes), slots=d.slots, ops=d.ops,
+                                   threads=d.threads, runs=d.runs, warmup_ops=d.warmup_ops, seed=d.seed,
+                                   description=text, values=d.values, session_rounds=d.session_rounds,
+                                   sizes_after=tuple(d.sizes_after or ()), keep=d.keep or 0)
+        else:
+            p = e.program
+            out[e.name] = Workload(name=e.name, driver="program", sizes=(), slots=0, ops=1,
+                                   threads=p.threads or 1, runs=5, warmup_ops=0, seed=0, description=text,
+                                   program=tuple(p.argv))
+    return out
+
+
+def project_workloads(project=None) -> dict[str, Workload]:
+    """name -> Workload of every workload the project declares (workloads.yaml)."""
+    from .variants import _current_project
+    from .yamlfile import file_stamp
+
+    path = workloads_file(project or _current_project())
+    return _load(path, file_stamp(path))
+
+
+WORKLOADS: Mapping[str, Workload] = Declared("WORKLOADS", lambda: project_workloads())
 
 
 def get_workload(name: str) -> Workload:
-    try:
-        return WORKLOADS[name]
-    except KeyError:
-        raise UserError(f"unknown workload {name!r}; known workloads: {', '.join(WORKLOADS)}") from None
+    """The workload `name`; a UserError naming the known ones, or saying a program is not measured yet."""
+    known = project_workloads()
+    if name not in known:
+        raise UserError(f"unknown workload {name!r}; known workloads: {', '.join(known)} "
+                        f"(declared in {WORKLOADS_FILE})")
+    w = known[name]
+    if w.driver == "program":
+        raise UserError(f"workload {name!r} is a program ({' '.join(w.program)}): program workloads are "
+                        f"declared, not measured yet; use a driver workload")
+    return w

@@ -109,3 +109,37 @@ def test_bad_input_is_one_line(project, tmp_path, args, env, expect):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0], proc.stderr
     assert not list(tmp_path.rglob("*.json"))      # nothing recorded
+
+
+def test_a_last_level_with_sets_not_a_power_of_two_keeps_its_size_for_valgrind():
+    """A virtual machine's 480 MiB 16-way L3 has 491,520 sets, which valgrind refuses: the simulator
+    is told the same size and line at the nearest associativity that it accepts, and says so."""
+    geometry = {"L1d": {"size": 49152, "assoc": 12, "line": 64}, "L3": {"size": 503316480, "assoc": 16, "line": 64}}
+    opts, used = callgrind.cache_options(geometry)
+    assert used["LL"]["size"] == 503316480 and used["LL"]["assoc"] == 15 and used["LL"]["assoc_reported"] == 16
+    proc = subprocess.run([callgrind.valgrind_path(), "--tool=callgrind", "--cache-sim=yes", *opts,
+                           "--callgrind-out-file=/dev/null", "true"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_each_source_line_goes_to_its_own_function_inlined_or_not(project, counted):
+    """The timed loop's cost by source function (kinds.counts, callgrind positions against the
+    build's own copy of its sources): it accounts for the loop's cost, an inlined static helper
+    keeps its own lines, and code 6-A's timed loop never reaches has none."""
+    a, b = counted["results"]
+    for row in (a, b):
+        attributed = sum(f["self"]["instructions"] for f in row["source_functions"])
+        assert attributed > 0.99 * row["total"]["instructions"]
+        names = {f["function"] for f in row["source_functions"]}
+        assert {"_hak_mid_free", "bench_gap_step", "_hak_map_lookup"} <= names
+        # _hak_map_lookup is a static inline of hak_internal.h: no callgrind function of its own
+        assert not any(f["function"] == "_hak_map_lookup" for f in row["functions"])
+    names_a = {f["function"] for f in a["source_functions"]}
+    assert "_hak_mid_registry_lookup" not in names_a            # ran 0 times on mid_mt_gap (H1)
+    assert any(f["function"] == "_hak_mid_magic_at" for f in b["source_functions"])   # 6-B's header check
+
+
+def test_a_quick_count_runs_each_allocator_once(project, tmp_path):
+    out = run_counts(project, "mid_mt_gap", ["hak-6b"], quick=True, ops=1000, store=Store(tmp_path, "m"))
+    (row,) = out["results"]
+    assert row["runs"] == 1 and len(row["run_totals"]) == 1 and row["per_op"]["instructions"] > 0

@@ -11,6 +11,7 @@ import copy
 
 import pytest
 
+from reportgen.kinds.bench import layout_robustness
 from reportgen.machines import per_machine
 from reportgen.phases import load_phases
 from reportgen.plan import collect
@@ -23,10 +24,14 @@ HERE, THERE = "machine-here", "machine-there"
 
 @pytest.fixture(scope="module")
 def real():
-    """(project, phases, the phase results of the first machine under results/ with phase records)."""
+    """(project, phases, the phase results of the machine under results/ with the newest phase records)."""
     project = Project.locate()
     phases = load_phases(project)
-    for mid in Store.machines(project.results_dir):
+
+    def newest(mid):          # the machine whose phase records are the newest (their names start with the time)
+        return max((p.name for p in (project.results_dir / mid / "phase").rglob("*.json")), default="")
+
+    for mid in sorted(Store.machines(project.results_dir), key=newest, reverse=True):
         try:
             return project, phases, collect(project, phases, store=Store(project.results_dir, mid))["phases"]
         except Exception:          # that machine holds raw measurements only
@@ -44,8 +49,11 @@ def _cmp(phase_res: dict, workload: str, candidate: str, baseline: str = "hak-6a
 
 
 def _set(c: dict, verdict: str, speedup: float, ci: list[float]) -> None:
+    """The comparison's outcome set explicitly, measured in two layouts that agree with it."""
     c.update(verdict=verdict, speedup=speedup, speedup_ci95=ci, ratio=1 + speedup,
-             ci95=[1 + ci[0], 1 + ci[1]])
+             ci95=[1 + ci[0], 1 + ci[1]], layout_sd=None, layout_heterogeneity_p=None,
+             per_layout=[{"layout": j, "sessions": 1, "speedup": speedup, "ci95": None} for j in range(2)])
+    c["layout_robust"], c["layout_reason"] = layout_robustness(c)
 
 
 def _two(phases_here: dict, edit) -> dict:
@@ -154,7 +162,7 @@ def test_machines_a_failed_candidate_is_not_measured_never_a_disagreement(real):
     spec = _spec(phases, "phase-6b")
 
     def edit(there):
-        for b in there["phase-6b"]["bench"].values():
+        for b in [*there["phase-6b"]["bench"].values(), *there["phase-6b"].get("offsets", {}).values()]:
             for r in b["results"]:
                 if r["variant"] == "hak-6b":
                     r.update(failures=[{"run": 0, "cause": "killed by SIGSEGV"}], samples=[], median=None,

@@ -58,7 +58,7 @@ def _spec() -> dict:
     (lambda d: d["hypotheses"][4].update(check={"metric": "bench.mid_mt_gap.comparisons.hak-6b.speedup_ci95",
                                                 "op": "within", "value": [0.02, -0.02]}),
      "hypotheses[4].check", "lo <= hi"),
-    (lambda d: d.update(conclusion_assumes=["H1", "H9"]), "conclusion_assumes[1]", "'H9' is not a hypothesis"),
+    (lambda d: d.update(conclusion_assumes=["H1", "H99"]), "conclusion_assumes[1]", "'H99' is not a hypothesis"),
     # every statement names the hypotheses it rests on, and only hypotheses the phase has
     (lambda d: d["recommendations"][1].update(rests_on=["H3", "E7"]), "recommendations[1].rests_on[1]",
      "'E7' is not a hypothesis of this phase"),
@@ -157,7 +157,7 @@ def test_a_statement_resting_on_an_unknown_hypothesis_is_one_line_exit_2(tmp_pat
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines == ["reportgen: error: phases/phase-6b.yaml: field conclusion_assumes[3]: 'E5' is not a hypothesis "
-                     "of this phase (H1, H2, H3, H4, H5, H6, H7, H8, E1, E2, E3)"], proc.stderr
+                     "of this phase (H1, H2, H3, H4, H5, H6, H7, H8, H9, M1, M2, E1, E2, E3)"], proc.stderr
 
 
 def test_statements_collect_what_they_rest_on():

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import hypotheses, stats
+from reportgen import hypotheses, plan, stats
 from reportgen.cli import main
 from reportgen.phases import load_phases
 from reportgen.plan import collect
 from reportgen.project import Project
 
-PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml", "variants.yaml")
+PARTS = ("native", "phases", "templates", "docs", "mkdocs.yml", "variants.yaml", "workloads.yaml")
 
 
 def copy_project(root: Path) -> Path:
@@ -95,6 +95,14 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     assert "the claimed +17..+27% " in opening and f"**{claim['status']}**" in opening, opening
     over = page.split("## Over-claim check", 1)[1].split("\n## ", 1)[0]
     assert f'"{claim["status"].capitalize()}"' in over.split("\n", 3)[2], over
+    # memory, from the same timed processes: a table, the time-against-memory and RSS charts, and a
+    # memory hypothesis decided from them (6-B's leak is resident: M1)
+    assert '??? note "Memory on `mt_remote`' in page and "| `hak-6b` |" in page.split('Memory on `mt_remote`', 1)[1]
+    assert 'data-src="memory-mt_remote.json"' in page and 'data-src="rss-mt_remote.json"' in page
+    # and what the faults say of 6-B's time there, from its own timed loops
+    assert "`hak-6b` takes " in page and "minor page faults per op in its timed loops against" in page
+    m1 = page.split("### M1", 1)[1].split("\n### ", 1)[0]
+    assert "CONFIRMED" in m1 and "memory.peak_rss.ratio` 95% CI" in m1
     site = published.site_dir
     for rel in ("index.html", "phases/phase-6b/index.html", "phases/phase-6a/index.html",
                 "methodology/index.html", "javascripts/plotly.min.js"):
@@ -132,7 +140,8 @@ def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, mon
     monkeypatch.setattr(measure, "LoopServer", CrashingSession)
     before = bench_records(published)
     capsys.readouterr()
-    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b", "--force"]) == 1
+    # only the benches again (`--force bench`): what crashes is 6-B's bench; the rest is reused
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b", "--force", "bench,offsets"]) == 1
     err = " ".join(capsys.readouterr().err.split())   # rich wraps long lines
     assert "measurement(s) failed" in err and "phase-6b: hak-6b on mid_mt_gap" in err and "SIGSEGV" in err
     assert "Traceback" not in err
@@ -140,17 +149,22 @@ def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, mon
     assert "SIGSEGV" in page and "Verdict: none, the measurement failed" in page
     assert "SIGSEGV" in (published.site_dir / "phases" / "index.html").read_text()
     crashed = bench_records(published)
-    assert len(crashed["hak-6b"]) == len(before["hak-6b"]) + 1
+    # one record per group of the phase holding 6-B on mid_mt_gap: its bench, its placement experiment
+    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
+    groups = [n for n in plan.needs(spec, plan.available_peers(spec.peers, published)[0])
+              if n.kind in ("bench", "offsets") and n.workload == "mid_mt_gap" and "hak-6b" in n.variants]
+    assert len(groups) == 2
+    assert len(crashed["hak-6b"]) == len(before["hak-6b"]) + len(groups)
     # the failed record is not reused: the next publish measures 6-B again, and it is a result again
     monkeypatch.undo()
     assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
-    assert len(bench_records(published)["hak-6b"]) == len(crashed["hak-6b"]) + 1
+    assert len(bench_records(published)["hak-6b"]) == len(crashed["hak-6b"]) + len(groups)
     assert "SIGSEGV" not in (published.docs_dir / "phases" / "phase-6b.md").read_text()
 
 
 def test_failed_children_are_not_reused_as_current(published, monkeypatch):
     monkeypatch.setenv("REPORTGEN_CPUS", "99")     # every child fails to pin itself
-    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a", "--force"]) == 1
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a", "--force", "bench"]) == 1
     page = (published.docs_dir / "phases" / "phase-6a.md").read_text()
     assert "**failed**" in page and "Invalid argument" in page
     monkeypatch.delenv("REPORTGEN_CPUS")
@@ -186,18 +200,23 @@ def test_an_edit_measures_the_groups_it_touches_and_a_revert_reuses_their_sessio
     assert text.count(marker) == 1
     mid.write_text(text.replace(marker, marker + " heap->stats.leaked_blocks += 0;"))
 
-    assert main(["--root", str(published.root), "publish", "--quick"]) == 0
+    # one phase's publish (the others' groups are keyed the same way): every group of phase-6b holding
+    # an edited variant is measured again, whole, and no other
+    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
+    groups_6b = {tuple(n.variants) for n in plan.needs(spec, plan.available_peers(spec.peers, published)[0])
+                 if n.kind in ("bench", "offsets")}
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
     after = bench_groups(published)
     grew = {k for k in after if after[k] > before.get(k, 0)}
-    touched = {k for k in before if {"hak-6b", "hak-6c"} & set(k[1])}
-    assert grew == touched            # whole groups: the peers of an edited variant's group too
+    touched = {k for k in before if {"hak-6b", "hak-6c"} & set(k[1]) and k[1] in groups_6b}
+    assert touched and grew == touched    # whole groups: the peers of an edited variant's group too
     assert not any(k[1][0] == "hak-6a" and len(set(k[1]) & {"hak-6b", "hak-6c"}) == 0 for k in grew)
     page = (published.docs_dir / "phases" / "phase-6b.md").read_text()
     assert "## What changed since the previous revision" in page
     assert set(sessions_on(page)).isdisjoint(sessions_on(page_before))
 
     mid.write_text(text)              # revert: the sessions measured before the edit are current again
-    assert main(["--root", str(published.root), "publish", "--quick"]) == 0
+    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
     assert bench_groups(published) == after
     assert sessions_on((published.docs_dir / "phases" / "phase-6b.md").read_text()) == sessions_on(page_before)
 
@@ -303,7 +322,7 @@ def test_an_unchanged_publish_renders_nothing_and_an_edit_renders_its_page_and_t
     site_index = project.site_dir / "index.html"
     built = site_index.stat().st_ino
     again = publish(project, quick=True)
-    assert again.pages.rendered == [] and len(again.pages) == 5
+    assert again.pages.rendered == [] and len(again.pages) == len(load_phases(project)) + 2   # + index, machine
     assert site_index.stat().st_ino == built     # nothing changed: the site is not built again
     spec = project.phases_dir / "phase-6a.yaml"
     spec.write_text(spec.read_text().replace("summary: >", "summary: >\n  An edited summary.", 1))
@@ -313,3 +332,4 @@ def test_an_unchanged_publish_renders_nothing_and_an_edit_renders_its_page_and_t
     for pid in ("phase-6b", "phase-6c"):         # carried over whole, with their charts
         assert (project.docs_dir / "phases" / f"{pid}.md").is_file()
         assert list((project.docs_dir / "phases" / pid).glob("*.json"))
+

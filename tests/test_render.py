@@ -62,9 +62,9 @@ def test_numbers_land_where_they_should(project, phases, results):
     assert "| 1,024 B | tiny | tiny | 250,000 | matches |" in routing
     assert "| tiny | 25.0% | 6.7% | 20.0% |" in routing
     impact = _section(md, "Impact and ceiling")
-    # Amdahl with E = 0.8 (the fixture's Mid time share), S = 1.17 .. 1.27
+    # Amdahl with E = 0.8 (the fixture's Mid time share of 6-A, the baseline), S = 1.17 .. 1.27
     lo, hi = 1 / (0.2 + 0.8 / 1.17) - 1, 1 / (0.2 + 0.8 / 1.27) - 1
-    assert f"{lo * 100:+.2f}% .. {hi * 100:+.2f}%" in impact
+    assert f"{lo * 100:+.1f}% .. {hi * 100:+.1f}%" in impact and "`hak-6a`'s routing" in impact
     # the reference's two Tiny shares, and what was measured
     assert "contradicts itself" in impact and "Measured: **25.0%**" in impact
     assert re.search(r"roughly 40-50% .*\| not reproduced \|", impact)
@@ -339,34 +339,33 @@ def test_conclusion_warns_when_an_assumed_hypothesis_is_not_confirmed(project, p
 
 def _with_time_model(results, err):
     res = copy.deepcopy(results)
-    r = res["phases"]["phase-6b"]["route"]["mid_mt_gap"]["hak-6b"]
+    r = res["phases"]["phase-6b"]["route"]["mid_mt_gap"]["hak-6a"]       # the baseline's routing
     r["time_model"] = {"ns_per_op_modelled": 10.0 * (1 + err), "ns_per_op_measured": 10.0, "relative_error": err}
     return res
 
 
-def test_amdahl_is_an_estimate_when_the_time_model_is_off(project, phases, results):
+def test_no_time_share_and_no_whole_pool_ceiling_when_the_time_model_misses(project, phases, results):
+    """A time model that misses the mixed run by more than its tolerance gives no time share at
+    all: not in the routing table, not in a ceiling, and no guess at a mechanism for the miss."""
     md = render.render_phase(project, phases["phase-6b"], _with_time_model(results, -0.4))
-    t_lo, t_hi = (1 / (0.2 + 0.8 / f) - 1 for f in (1.17, 1.27))    # fixture: Mid time share 0.8
-    c_lo, c_hi = (1 / (0.25 + 0.75 / f) - 1 for f in (1.17, 1.27))  # Mid count share 0.75
-    both = (f"{t_lo * 100:+.2f}% .. {t_hi * 100:+.2f}%", f"{c_lo * 100:+.2f}% .. {c_hi * 100:+.2f}%")
     impact = _section(md, "Impact and ceiling")
-    assert "**estimate**" in impact and all(x in impact for x in both)
-    # the ceiling and the time model's caveat are said once on the page, not in every section
-    assert md.count(both[0]) == 1 and md.count("**estimate**") == 1
-    assert md.count("runs of each size alone") == 1
+    t_lo = 1 / (0.2 + 0.8 / 1.17) - 1                        # what E = 0.8 would have given
+    assert f"{t_lo * 100:+.1f}%" not in md and "No share of the time is given" in impact
+    assert "misses the mixed run by -40%" in impact
     routing = _section(md, "Routing: predicted against measured")
-    assert "**the mix costs more than its parts**" in routing
-    # the other sign: the model over-estimates the mix
-    routing = _section(render.render_phase(project, phases["phase-6b"], _with_time_model(results, 0.3)),
-                       "Routing: predicted against measured")
-    assert "**the mix costs less than its parts**" in routing and "costs more" not in routing
+    assert "**no time share is given**" in routing and "| mid | 75.0% | 93.3% | not given |" in routing
+    assert "than its parts" not in md and "overlaps" not in routing and "switching" not in routing
+    for err in (0.3, -0.12):
+        md = render.render_phase(project, phases["phase-6b"], _with_time_model(results, err))
+        assert "No share of the time is given" in _section(md, "Impact and ceiling")
 
 
 def test_amdahl_is_stated_plainly_when_the_time_model_holds(project, phases, results):
     md = render.render_phase(project, phases["phase-6b"], _with_time_model(results, -0.05))
-    assert "estimate" not in _section(md, "Impact and ceiling")
+    impact = _section(md, "Impact and ceiling")
+    assert "estimate" not in impact and "No share of the time" not in impact and "80.0% of the time" in impact
     routing = _section(md, "Routing: predicted against measured")
-    assert "(-5.00%)." in routing and "than its parts" not in routing
+    assert "(-5.0%): within its 10% tolerance" in routing and "than its parts" not in routing
 
 
 # --- robustness -----------------------------------------------------------------------------
@@ -475,7 +474,7 @@ def test_a_recommendation_on_a_rejected_hypothesis_is_flagged_and_not_advised_fi
 
 def test_no_shipped_statement_contradicts_its_page_without_saying_so(project, phases, results):
     """Every statement of every page that a rejected or open hypothesis undercuts carries its flag;
-    on the fixture results none of the shipped statements is undercut."""
+    on the fixture results none of the shipped statements of a phase they measure is undercut."""
     from reportgen import statements
     for variant in ("as is", "6-B faster"):
         res = copy.deepcopy(results)
@@ -487,18 +486,23 @@ def test_no_shipped_statement_contradicts_its_page_without_saying_so(project, ph
             md = render.render_phase(project, spec, res)
             undercut = [c for f, c in checks.items() if c.undercut and not f.endswith(".implication")]
             assert md.count("rests on what this run did not confirm") == len(undercut), (spec.id, undercut)
-            assert not undercut, (spec.id, variant, [c.to_dict() for c in undercut])
+            # a phase the fixtures do not measure (6-D: its variants are newer) has every statement
+            # that rests on a hypothesis flagged, which is the point; the others have none
+            if any((b or {}).get("comparisons") for b in (pr.get("bench") or {}).values()):
+                assert not undercut, (spec.id, variant, [c.to_dict() for c in undercut])
+            else:
+                assert undercut
 
 
 def test_an_unknown_hypothesis_in_rests_on_is_refused(project, phases):
     from reportgen.phases import _semantic_checks
     spec = phases["phase-6b"]
-    recs = [r.model_copy(update={"rests_on": ["H9"]}) for r in spec.recommendations]
+    recs = [r.model_copy(update={"rests_on": ["H99"]}) for r in spec.recommendations]
     msgs = []
     with pytest.raises(UserError):
         _semantic_checks(spec.model_copy(update={"recommendations": recs}),
                          lambda f, m: (msgs.append(f"{f}: {m}"), (_ for _ in ()).throw(UserError(m)))[1])
-    assert msgs[0].startswith("recommendations[0].rests_on[0]: 'H9' is not a hypothesis of this phase")
+    assert msgs[0].startswith("recommendations[0].rests_on[0]: 'H99' is not a hypothesis of this phase")
 
 
 # --- the synthesis: the answer on the first screen ------------------------------------------------

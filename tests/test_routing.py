@@ -51,7 +51,8 @@ def test_config_reports_the_variant(hak):
     name = hak.path.stem[3:] if hak.path.stem.startswith("lib") else hak.path.stem
     assert config["variant"] in name
     expected = {"hak-6a": ("registry", "registry", 0), "hak-6b": ("header", "leak", 0),
-                "hak-6c": ("header", "lockfree", 0), "hak-6a-pad16": ("registry", "registry", 16)}
+                "hak-6c": ("header", "lockfree", 0), "hak-6a-pad16": ("registry", "registry", 16),
+                "hak-6d": ("chunk", "lockfree", 0), "hak-6d-pad16": ("chunk", "lockfree", 16)}
     assert (config["mid_free"], config["mid_remote_free"], config["mid_block_pad"]) == expected[config["variant"]]
     for key in ("tiny_max", "mid_min", "mid_max", "tiny_classes", "mid_classes", "mid_header_bytes"):
         assert key in config

@@ -240,7 +240,10 @@ def test_stats_reset_while_threads_allocate_undoes_nothing(hak):
     Zeroing every heap's counters from the resetting thread raced with the
     owners' increments (an owner's store of old + 1 undid the reset), leaving
     counters off by hundreds of thousands; now no counter ever reads negative,
-    and allocs - frees of pairs is off by at most the pairs in flight."""
+    and allocs - frees of pairs is off by at most the pairs in flight.  That
+    bound needs each heap read at one instant: a single pass over its words
+    once took a pair's free without its alloc (CI saw 3 with 2 workers), so
+    stats.c repeats passes until two agree."""
     lib = hak
     stop = threading.Event()
     workers = 2

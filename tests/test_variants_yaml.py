@@ -24,9 +24,10 @@ from test_publish import copy_project
 SHIPPED = yaml.safe_load((Project.locate().root / "variants.yaml").read_text())
 
 
-def test_the_shipped_declarations_are_the_four_project_variants():
+def test_the_shipped_declarations_are_the_project_variants():
     declared = project_variants(Project.locate())
-    assert list(declared) == ["hak-6a", "hak-6b", "hak-6c", "hak-6a-pad16"]
+    assert list(declared) == ["hak-6a", "hak-6b", "hak-6c", "hak-6a-pad16", "hak-6d", "hak-6d-pad16"]
+    assert declared["hak-6d-pad16"].flags == {"HAK_MID_FREE_CHUNK": "1", "HAK_MID_BLOCK_PAD": "16"}
     assert declared["hak-6c"].flags == {"HAK_MID_FREE_HEADER": "1", "HAK_MID_REMOTE_LOCKFREE": "1"}
     assert declared["hak-6a-pad16"].flags == {"HAK_MID_FREE_REGISTRY": "1", "HAK_MID_BLOCK_PAD": "16"}
     assert all(v.revision is None and v.description for v in declared.values())
@@ -55,7 +56,8 @@ def test_a_bad_declaration_is_one_line_and_exit_2(tmp_path, capsys, entry, says)
     for argv in (["variants", "--json"], ["run", "--quick"]):
         assert main(["--root", str(root), *argv]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("reportgen: error: variants.yaml: variants[4]") and says in err, err
+        first_new = len(SHIPPED["variants"])
+        assert err.startswith(f"reportgen: error: variants.yaml: variants[{first_new}]") and says in err, err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
@@ -83,13 +85,13 @@ def _git(root: Path, *args: str) -> str:
 
 
 NEW_PHASE = """\
-id: phase-6d
-title: "Phase 6-D: the header free against its own older code"
+id: phase-6x
+title: "Phase 6-X: the header free against its own older code"
 date: 2026-01-10
 status: investigating
 question: Does the header free at its older commit differ from a new flag set?
 baseline: hak-6b-then
-candidate: hak-6d
+candidate: hak-6x
 peers: [hak-6b]
 workloads: [mid_mt_gap]
 sampling: {budget_s: 2, min_sessions: 3, max_sessions: 4, session_rounds: 3}
@@ -110,10 +112,10 @@ def test_a_new_variant_and_an_old_revision_measured_from_data_only(tmp_path, mon
     _git(root, "commit", "-q", "-am", "new")
     entries = [{"name": "hak-6b-then", "description": "6-B as it stood one commit ago",
                 "flags": {"HAK_MID_FREE_HEADER": "1"}, "revision": "HEAD~1"},
-               {"name": "hak-6d", "description": "6-C with Tiny up to 1023 bytes",
+               {"name": "hak-6x", "description": "6-C with Tiny up to 1023 bytes",
                 "flags": {"HAK_MID_FREE_HEADER": "1", "HAK_MID_REMOTE_LOCKFREE": 1, "HAK_TINY_MAX": 1023}}]
     (root / "variants.yaml").write_text(yaml.safe_dump({"variants": SHIPPED["variants"] + entries}, sort_keys=False))
-    (root / "phases" / "phase-6d.yaml").write_text(NEW_PHASE)
+    (root / "phases" / "phase-6x.yaml").write_text(NEW_PHASE)
     monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(root / "results"))
     monkeypatch.setenv("REPORTGEN_BUILD_DIR", str(root / "build" / "native"))
     project = Project(root)
@@ -126,13 +128,13 @@ def test_a_new_variant_and_an_old_revision_measured_from_data_only(tmp_path, mon
     old_commit = _git(root, "rev-parse", "HEAD~1")
     assert "hak_issue11_marker" not in (root / "build" / "sources" / old_commit / "native" / "mid.c").read_text()
 
-    assert main(["--root", str(root), "publish", "--quick", "--phase", "phase-6d"]) == 0
+    assert main(["--root", str(root), "publish", "--quick", "--phase", "phase-6x"]) == 0
     benches = [json.loads(p.read_text()) for p in (root / "results").glob("*/bench/*/*.json")]
     measured = {b["allocator"]: b for b in benches if b["workload"] == "mid_mt_gap"}
-    assert {"hak-6b-then", "hak-6d", "hak-6b"} <= set(measured)
+    assert {"hak-6b-then", "hak-6x", "hak-6b"} <= set(measured)
     assert measured["hak-6b-then"]["source_hash"] == source_hash(project, then)
     assert measured["hak-6b-then"]["source_hash"] != measured["hak-6b"]["source_hash"]
-    page = (root / "docs" / "phases" / "phase-6d.md").read_text()
-    assert "Phase 6-D" in page and "hak-6b-then" in page and "hak-6d" in page
+    page = (root / "docs" / "phases" / "phase-6x.md").read_text()
+    assert "Phase 6-X" in page and "hak-6b-then" in page and "hak-6x" in page
     assert "not measured yet" not in page
-    assert (root / "site" / "phases" / "phase-6d" / "index.html").exists()
+    assert (root / "site" / "phases" / "phase-6x" / "index.html").exists()

@@ -8,16 +8,23 @@ from ..units import f_mega, f_pct, f_range
 from ._shared import report_measurement, stdout_console
 
 
-def main(args, project: Project) -> int:
-    from ..kinds.bench import Sampling, run_bench
+def sampling_of(args):
+    """The stopping rule bench's and sweep's options ask for (kinds.bench.Sampling)."""
+    from ..kinds.bench import Sampling
 
     sampling = Sampling()
     if args.rounds:       # a fixed design: --sessions sessions (default 1) of --rounds rounds, no stopping rule
         sampling = Sampling.fixed(args.rounds, args.sessions or 1)
     over = {k: v for k, v in (("precision", args.precision), ("budget_s", args.budget),
                               ("min_sessions", None if args.rounds else args.sessions),
-                              ("max_sessions", args.max_sessions)) if v is not None}
-    sampling = replace(sampling, **over)
+                              ("max_sessions", args.max_sessions), ("layouts", args.layouts)) if v is not None}
+    return replace(sampling, **over)
+
+
+def main(args, project: Project) -> int:
+    from ..kinds.bench import run_bench
+
+    sampling = sampling_of(args)
     return report_measurement(args, project, lambda **kw: run_bench(
         project, args.workload, args.variant, sampling=sampling, ops=args.ops, threads=args.threads, **kw),
         print_bench)
@@ -40,8 +47,8 @@ def print_bench(out: dict) -> None:
                                                         "leaked_blocks")) if c else "-"
         fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
         m = r.get("memory") or {}
-        mem = (f"{m['rss_growth_kb'] / 1024:,.1f} MiB / {m['minor_faults_per_op']:.3g}"
-               if m.get("rss_growth_kb") is not None and m.get("minor_faults_per_op") is not None else "-")
+        mem = (f"{m['peak_rss_bytes'] / 2**20:,.1f} MiB / {m['minor_faults_per_op']:.3g}"
+               if m.get("peak_rss_bytes") is not None and m.get("minor_faults_per_op") is not None else "-")
         t.add_row(r["variant"], f_mega(r["median"], na="-"), ci, f_pct(r["cv"], na="-"), str(r["n"]),
                   fails, mem, counters)
     con.print(t)
@@ -54,12 +61,13 @@ def print_bench(out: dict) -> None:
         con.print(f"{c['candidate']} vs {c['baseline']} ({c['role']}): ratio {ratio}, speed-up 95% CI {ci} "
                   f"({half}, target ±{c['target']:.1%}; over {c.get('sessions')} sessions), p = {p}: "
                   f"[bold]{verdict}[/bold]")
-        mem = c.get("memory")
-        if mem:
-            con.print(f"  memory: {c['candidate']} adds {mem['candidate_added_kb'] / 1024:,.1f} MiB of RSS, "
-                      f"{c['baseline']} {mem['baseline_added_kb'] / 1024:,.1f} MiB (difference 95% CI "
-                      f"{mem['ci95_kb'][0] / 1024:+,.1f}..{mem['ci95_kb'][1] / 1024:+,.1f} MiB over {mem['sessions']} "
-                      f"sessions): {mem['verdict']}")
+        for what, m in (("peak RSS", (c.get("memory") or {}).get("peak_rss")),
+                        ("RSS at the end", (c.get("memory") or {}).get("end_rss"))):
+            if m:
+                con.print(f"  {what}: {c['candidate']} {m['candidate_bytes'] / 2**20:,.1f} MiB, {c['baseline']} "
+                          f"{m['baseline_bytes'] / 2**20:,.1f} MiB above their processes' own: ratio {m['ratio']:.3f} "
+                          f"(95% CI {m['ci95'][0]:.3f}..{m['ci95'][1]:.3f} over {m['sessions']} sessions): "
+                          f"{m['verdict'] or 'not judged'}")
         if c.get("underpowered") or (c.get("role") == "primary" and c.get("mde")):
             con.print(f"  smallest effect this run resolves: about {c['mde']:.1%}" if c.get("mde") else "")
         for wmsg in c.get("warnings") or []:

@@ -41,7 +41,7 @@ def print_route(out: dict) -> None:
             "tiny_allocs", "mid_allocs", "large_allocs", "mid_remote_frees", "registry_lookups",
             "mutex_locks", "header_reads", "leaked_blocks") if k in c))
     a = out.get("amdahl")
-    if a:
+    if a and a.get("ceiling"):
         con.print(f"Amdahl: a claimed {a['claim'][0]:+.0%}..{a['claim'][1]:+.0%} on {a['pool']} "
                   f"(time share {a['time_share']:.1%}) can give at most "
                   f"{a['ceiling'][0] - 1:+.1%}..{a['ceiling'][1] - 1:+.1%} overall; the count-share "
@@ -51,5 +51,7 @@ def print_route(out: dict) -> None:
     if tm:
         con.print(f"time model: {tm['ns_per_op_modelled']:.1f} ns/op from single-size runs vs "
                   f"{tm['ns_per_op_measured']:.1f} measured ({tm['relative_error']:+.1%})")
+    if out.get("time_share_withheld"):
+        con.print(out["time_share_withheld"])
     for f in out["failures"]:
         con.print(f"[red]failure[/red] {f['cause']}")

@@ -6,3 +6,7 @@ all the same way.  To add a kind: a module here with a MeasurementKind and a
 `run_<kind>` function, a result model in reportgen/results.py, and (for phases)
 a row in plan.measure_need.
 """
+
+# The kinds a phase measures (plan.Need.kind), which `run --force` / `publish --force` may name.
+KIND_NAMES = ("bench", "layout_aa", "offsets", "route", "header_cost", "counts", "coverage", "profile", "placement",
+              "sweep")

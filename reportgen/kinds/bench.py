@@ -15,6 +15,11 @@ Method (after pyperf/asv, with a stopping rule on precision, and sessions as the
   Student's t on the session estimates (stats.compare_sessions).  Sessions differ by more than
   their rounds say (new processes: new addresses and pages; the machine's state), so the interval
   is taken over sessions: it covers what a rerun would meet.
+- Sessions run in turn in `layouts` layouts (reportgen.layouts): session k in layout k mod layouts,
+  each allocator's timed build relinked behind its own drawn code and data pads, link order and
+  environment size.  With layouts >= stats.MIN_SESSIONS the interval is over the layouts' means
+  (sessions nested in layouts); each comparison says whether its outcome holds in every layout.
+  `layout_heap` also draws hak's Mid chunk and heap offsets (the placement experiment).
 - After `min_sessions`, sessions are added until every primary comparison's 95% CI of the speed-up
   has a half-width within its target (`precision`), or the time budget (`budget_s`, the whole
   group's, over all its sessions) or `max_sessions` is spent.  Context peers stop sampling once they
@@ -49,6 +54,7 @@ from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child,
 from ..project import Project
 from ..results import BenchResult
 from ..store import Failure, Record, key_for
+from ..layouts.builds import layout_of, layout_spec
 from ..workloads import Workload, get_workload
 from .base import Interrupted, measure_through_store
 
@@ -61,6 +67,8 @@ BUDGET_S = 60.0           # wall-clock seconds a comparison group may spend samp
 MIN_SESSIONS = 8          # a t interval over 8 sessions (2.36 standard errors each side); fewer lets a lucky
 #                           small spread stop the group early
 MAX_SESSIONS = 400
+LAYOUTS = 8               # layouts per group (reportgen.layouts): session k runs in layout k mod LAYOUTS; with
+#                           MIN_SESSIONS sessions, one session each, so the minimum design costs nothing more
 # An allocator whose first sessions all fail stops being run (it is a recorded failure).
 _FAILED_SESSIONS_TO_DROP = 2
 
@@ -80,12 +88,14 @@ class Sampling:
     min_sessions: int = MIN_SESSIONS
     max_sessions: int = MAX_SESSIONS
     session_rounds: int | None = None
+    layouts: int = LAYOUTS      # 1: every session in the default build's layout (no layout factor)
+    layout_heap: bool = False   # the layouts also draw hak's Mid chunk and heap offsets (placement experiment)
 
     @classmethod
-    def fixed(cls, rounds: int, sessions: int = 1) -> "Sampling":
+    def fixed(cls, rounds: int, sessions: int = 1, layouts: int = 1, layout_heap: bool = False) -> "Sampling":
         """Exactly `sessions` sessions of `rounds` rounds (tests, the A/A script): no stopping rule."""
         return cls(precision=0.0, context_precision=0.0, budget_s=1e9, min_sessions=sessions,
-                   max_sessions=sessions, session_rounds=rounds)
+                   max_sessions=sessions, session_rounds=rounds, layouts=layouts, layout_heap=layout_heap)
 
     def check(self) -> "Sampling":
         for name in ("precision", "context_precision", "budget_s"):
@@ -97,6 +107,8 @@ class Sampling:
                             f"({self.max_sessions}) <= 10000")
         if self.session_rounds is not None and not 1 <= self.session_rounds <= 10_000:
             raise UserError(f"sampling session_rounds must be within 1..10000, got {self.session_rounds}")
+        if not (isinstance(self.layouts, int) and 1 <= self.layouts <= 64):
+            raise UserError(f"sampling layouts must be a whole number within 1..64, got {self.layouts!r}")
         return self
 
     def rounds_for(self, workload: Workload) -> int:
@@ -110,13 +122,16 @@ def bench_params(workload: Workload, ops: int, threads: int | None, sampling: Sa
               "targets": dict(sorted(targets.items()))}
     if workload.driver == "gap":
         params["slots"] = workload.slots
+    elif workload.driver == "retention":
+        params.update(slots=workload.slots, sizes_after=list(workload.sizes_after), keep=workload.keep)
     else:
         params["threads"] = threads
     return params
 
 
-def _check_args(workload: str, variants, ops, threads) -> tuple[Workload, int, int | None]:
-    w = get_workload(workload)
+def _check_args(workload, variants, ops, threads) -> tuple[Workload, int, int | None]:
+    # a Workload passes as it is: a sweep's point is its workload with one parameter set (kinds.sweep)
+    w = workload if isinstance(workload, Workload) else get_workload(workload)
     if not variants:
         raise UserError("no allocator given: name at least one with --variant")
     names = [v if isinstance(v, str) else v.name for v in variants]
@@ -172,9 +187,13 @@ class _Series:
     sessions: list[int] = field(default_factory=list)     # the session of each sample
     warmup: list[float] = field(default_factory=list)     # each session's discarded first loop (ops/s)
     # memory, from the same processes: per sample [rss_kb, maxrss_kb, minor faults, major faults, ops]
-    # of its loop, and per session the process's RSS before the allocator was loaded and after set-up
+    # of its loop (and, from the retention driver, its RSS after each phase: [kB per phase]), and per
+    # session the process's RSS before the allocator was loaded and after set-up (retention: and after
+    # each phase of the discarded warm-up loop, `warmup_phases_kb`)
     memory: list[list] = field(default_factory=list)
     session_memory: list[dict] = field(default_factory=list)
+    layout_of_session: dict[int, int] = field(default_factory=dict)   # session -> its layout's index
+    layouts: dict = field(default_factory=dict)     # {"count", "seed", "draws": [this allocator's Layout dicts]}
 
     def by_round(self) -> dict[int, float]:
         return dict(zip(self.rounds, self.samples))
@@ -192,6 +211,12 @@ def paired(base: _Series, cand: _Series) -> tuple[list[float], list[float], list
 
 def by_session(base: _Series, cand: _Series) -> tuple[list[list[float]], list[list[float]]]:
     """The paired rounds, grouped by session (sessions in order)."""
+    bs, cs, _ = _grouped(base, cand)
+    return bs, cs
+
+
+def _grouped(base: _Series, cand: _Series) -> tuple[list[list[float]], list[list[float]], list[int] | None]:
+    """by_session, and the layout of each of those sessions (None: the group has no layout factor)."""
     b, c, rounds = paired(base, cand)
     sess = base.session_of()
     groups: dict[int, tuple[list[float], list[float]]] = {}
@@ -200,16 +225,18 @@ def by_session(base: _Series, cand: _Series) -> tuple[list[list[float]], list[li
         gb.append(x)
         gc.append(y)
     keys = sorted(groups)
-    return [groups[k][0] for k in keys], [groups[k][1] for k in keys]
+    where = base.layout_of_session
+    laid = [where[k] for k in keys] if where and all(k in where for k in keys) else None
+    return [groups[k][0] for k in keys], [groups[k][1] for k in keys], laid
 
 
 def _half_width(base: _Series, cand: _Series) -> float | None:
-    """Half-width of the very CI the comparison reports (over sessions)."""
-    bs, cs = by_session(base, cand)
+    """Half-width of the very CI the comparison reports (over layouts, or sessions)."""
+    bs, cs, laid = _grouped(base, cand)
     if len(bs) < stats.MIN_SESSIONS:
         return None
     est = stats.session_estimates([np.log(np.asarray(c)) - np.log(np.asarray(b)) for b, c in zip(bs, cs)])
-    _, ci, _ = stats.session_interval(est)
+    _, ci, _, _ = stats.nested_interval(est, laid)
     lo, hi = stats.speedup_interval(ci)
     return (hi - lo) / 2
 
@@ -263,6 +290,9 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
             res = srv.loop()
             if res is not None:
                 series[int(i)].warmup.append(res["ops"] / (res["ns"] / 1e9))
+                mem = series[int(i)].session_memory
+                if res.get("rss_phases_kb") is not None and mem and mem[-1]["session"] == index:
+                    mem[-1]["warmup_phases_kb"] = res["rss_phases_kb"]    # retention: a fresh process's first cycle
             else:
                 series[int(i)].failures.append({"run": first_round, "cause": f"session {index}: {srv.failure}"})
         rnd = first_round
@@ -281,7 +311,8 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
                 series[i].ns_per_op.append(res["ns"] / res["ops"])
                 series[i].sessions.append(index)
                 series[i].memory.append([res.get("rss_kb"), res.get("maxrss_kb"), res.get("minflt"),
-                                         res.get("majflt"), res["ops"]])
+                                         res.get("majflt"), res["ops"],
+                                         *([res["rss_phases_kb"]] if res.get("rss_phases_kb") is not None else [])])
             progress.advance()
             rnd += 1
         return rnd
@@ -303,9 +334,33 @@ class _Sampler:
 
     def __init__(self, w: Workload, specs, ops: int, threads, sampling: Sampling, targets: dict[str, float],
                  series: list[_Series], start_round: int, session: str, progress,
-                 judged: set[int] | None = None, start_session: int = 0):
+                 judged: set[int] | None = None, start_session: int = 0, project: Project | None = None,
+                 layout_seed: int | None = None):
         self.w, self.specs, self.sampling, self.targets, self.series = w, specs, sampling, targets, series
-        self.requests = [workload_request(s, w, ops=ops, threads=threads, timed=True, values=1) for s in specs]
+        # Layouts: drawn from `layout_seed` (the groups a publish measures together share one, so an
+        # allocator's layout builds serve all its groups), by default from the measurement's id; a
+        # resumed measurement keeps the seed its records hold.  Built before any session of any group
+        # runs (kinds.bench.run_interleaved starts every group first).  An allocator given with a
+        # layout of its own (the layout A/A) keeps it in every session.
+        recorded = next((s.layouts.get("seed") for s in series if s.layouts and not s.layouts.get("fixed")), None)
+        self.layout_seed = int(recorded if recorded is not None else
+                               layout_seed if layout_seed is not None else int(session, 16) % (2 ** 32))
+        slots = sampling.layouts if project is not None else 1
+        self.slot_requests, draws = [], [[] for _ in specs]
+        for j in range(slots):
+            laid = [s if (slots == 1 or s.layout is not None) else
+                    layout_spec(project, s, layout_of(s, self.layout_seed, j, heap=sampling.layout_heap))
+                    for s in specs]
+            self.slot_requests.append([workload_request(s, w, ops=ops, threads=threads, timed=True, values=1)
+                                       for s in laid])
+            for i, s in enumerate(laid):
+                draws[i].append(s.layout)
+        for i, s in enumerate(specs):
+            if s.layout is not None:
+                series[i].layouts = {"count": 1, "seed": s.layout["seed"], "draws": [s.layout], "fixed": True}
+            elif slots > 1:
+                series[i].layouts = {"count": slots, "seed": self.layout_seed, "draws": draws[i], "fixed": False}
+        self.requests = self.slot_requests[0]
         self.timeout = max(60.0, ops * 2e-6 * (threads or 1) * 20)
         self.rng = np.random.default_rng([int(session, 16) % (2 ** 32), start_session])
         self.names = [s.name for s in specs]
@@ -320,11 +375,15 @@ class _Sampler:
         specs, series, sampling = self.specs, self.series, self.sampling
         t0 = time.monotonic()
         active = [i for i in range(len(specs)) if i == 0 or series[i].stopped is None]
+        slot = self.k % len(self.slot_requests)
         try:
-            self.rnd = _run_session(self.requests, self.names, series, active, self.rounds, self.rnd, self.k,
-                                    self.rng, self.timeout, self.progress)
+            self.rnd = _run_session(self.slot_requests[slot], self.names, series, active, self.rounds, self.rnd,
+                                    self.k, self.rng, self.timeout, self.progress)
         finally:
             self.elapsed += time.monotonic() - t0
+        if len(self.slot_requests) > 1:
+            for s in series:
+                s.layout_of_session[self.k] = slot
         self.k += 1
         for i in range(len(specs)):        # a side that never ran stops being run
             s = series[i]
@@ -427,11 +486,14 @@ def earlier_measurements(store, keys, specs, before: datetime, exclude: str) -> 
 
 
 def _session_summary(base: _Series, cand: _Series) -> tuple[float, float, int] | None:
-    """(mean log-ratio, its standard error, sessions) of one measurement's sessions."""
-    bs, cs = by_session(base, cand)
+    """(mean log-ratio, its standard error, units) of one measurement: over its layouts' means when
+    it ran in enough layouts to be judged over them (as its interval is), else over its sessions."""
+    bs, cs, laid = _grouped(base, cand)
     if len(bs) < stats.MIN_SESSIONS:
         return None
     est = stats.session_estimates([np.log(np.asarray(c)) - np.log(np.asarray(b)) for b, c in zip(bs, cs)])
+    if laid is not None and len(set(laid)) >= stats.MIN_SESSIONS:
+        est = np.asarray(stats.layout_means(est, laid))
     return float(np.mean(est)), float(np.std(est, ddof=1) / math.sqrt(len(est))), len(est)
 
 
@@ -456,7 +518,9 @@ def _series_of(rec) -> _Series:
                    list(rec.extra.get("ns_per_op_runs") or []), [f.model_dump() for f in rec.failures],
                    rec.extra.get("sampling_stopped"), list(rec.extra.get("session_of_samples") or []),
                    list(rec.extra.get("warmup_samples") or []), list(rec.extra.get("memory_runs") or []),
-                   list(rec.extra.get("session_memory") or []))
+                   list(rec.extra.get("session_memory") or []),
+                   {int(k): int(j) for k, j in rec.extra.get("layout_of_sessions") or []},
+                   dict(rec.extra.get("layouts") or {}))
 
 
 # ---- the public function ------------------------------------------------------------------
@@ -464,20 +528,22 @@ def _series_of(rec) -> _Series:
 def run_bench(project: Project, workload: str, variants, *, sampling: Sampling | None = None,
               primary: list[str] | None = None, tighter: dict[str, float] | None = None,
               ops: int | None = None, threads: int | None = None, store=None, force: bool = False,
-              progress=None) -> dict:
+              progress=None, contrasts=()) -> dict:
     """Measure (or reuse) `variants` on `workload`; the `bench --json` shape (docs/methodology.md).
 
     primary: the allocators whose comparison with the baseline is judged (default: all);
-    the others are context.  tighter: per-allocator targets a hypothesis needs."""
+    the others are context.  tighter: per-allocator targets a hypothesis needs.  contrasts: pairs
+    (a, b) compared a against b as well, from the same rounds (no verdict: an interval to read)."""
     kind = bench_kind(project, workload, variants, sampling=sampling, primary=primary, tighter=tighter, ops=ops,
-                      threads=threads)
+                      threads=threads, contrasts=contrasts)
     return measure_through_store(kind, store, force=force, progress=progress or NullProgress())
 
 
 def bench_kind(project: Project, workload: str, variants, *, sampling: Sampling | None = None,
                primary: list[str] | None = None, tighter: dict[str, float] | None = None,
-               ops: int | None = None, threads: int | None = None) -> "BenchKind":
-    """The comparison group `run_bench` measures (bad arguments: a UserError)."""
+               ops: int | None = None, threads: int | None = None, contrasts=()) -> "BenchKind":
+    """The comparison group `run_bench` measures (bad arguments: a UserError).  `contrasts`: pairs
+    (a, b) of its allocators whose comparison a against b is given too (`contrasts` of the result)."""
     sampling = (sampling or Sampling()).check()
     w, ops, threads = _check_args(workload, variants, ops, threads)
     # An AllocatorSpec passes as it is (benchmarks/aa_rate.py runs one library under two names).
@@ -487,10 +553,10 @@ def bench_kind(project: Project, workload: str, variants, *, sampling: Sampling 
     # The group is part of each record's key: a record is reused only for the comparison it was
     # measured in (phases that share a baseline keep their own, each measured beside its candidate).
     params = {**bench_params(w, ops, threads, sampling, targets), "group": names}
-    return BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary)
+    return BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary, contrasts)
 
 
-def run_interleaved(kinds: list["BenchKind"], store, *, force: bool = False, progress=None,
+def run_interleaved(kinds: list["BenchKind"], store, *, force=False, progress=None,
                     on_group=None) -> list[dict | Exception]:
     """Several comparison groups measured with their sessions spread in time among each other.
 
@@ -505,13 +571,15 @@ def run_interleaved(kinds: list["BenchKind"], store, *, force: bool = False, pro
     progress = progress or NullProgress()
     out: list[dict | Exception | None] = [None] * len(kinds)
     running: dict[int, _Running] = {}
+    layout_seed = uuid.uuid4().int % (2 ** 32)      # one draw of layouts for all the groups started here
     for i, kind in enumerate(kinds):
         try:
-            found = kind.current(store) if store is not None and not force else None
+            forced = force[i] if isinstance(force, (list, tuple)) else force     # per group, or all
+            found = kind.current(store) if store is not None and not forced else None
             if found is not None:
                 out[i] = kind.result(found, reused=True)
             else:
-                running[i] = kind.start(NullProgress(), store, force)
+                running[i] = kind.start(NullProgress(), store, forced, layout_seed)
         except Exception as exc:       # a group that cannot start is that group's failure
             out[i] = exc
         if out[i] is not None and on_group:
@@ -583,10 +651,12 @@ class BenchKind:
     """One record per allocator of a comparison group; the unit of reuse is the group's session."""
 
     def __init__(self, project: Project, w: Workload, specs, params: dict, ops: int, threads, sampling: Sampling,
-                 targets: dict[str, float], primary: list[str] | None):
+                 targets: dict[str, float], primary: list[str] | None, contrasts=()):
         self.project, self.w, self.specs, self.params = project, w, specs, params
         self.ops, self.threads, self.sampling, self.targets, self.primary = ops, threads, sampling, targets, primary
         self.names = [s.name for s in specs]
+        # pairs (a, b) of the group's allocators, a against b: computed from the same rounds, never measured
+        self.contrasts = [(a, b) for a, b in contrasts if a in self.names and b in self.names and a != b]
         self.keys = [key_for("bench", w.name, n, params) for n in self.names]
         self._found: tuple | None = None
         self._store = None
@@ -607,7 +677,7 @@ class BenchKind:
                        for r in reused],
                       [r.created for r in reused])
 
-    def start(self, progress, store, force: bool) -> "_Running":
+    def start(self, progress, store, force: bool, layout_seed: int | None = None) -> "_Running":
         """A measurement begun (or an interrupted one resumed): its sampler, not yet stepped."""
         self._store = store
         resume = self._sessions(store)[1] if store is not None and not force else None
@@ -624,7 +694,7 @@ class BenchKind:
         judged = {i for i, spec in enumerate(self.specs)
                   if i > 0 and (self.primary is None or spec.name in self.primary)}
         sampler = _Sampler(self.w, self.specs, self.ops, self.threads, left, self.targets, series, start, session,
-                           progress, judged, start_session)
+                           progress, judged, start_session, self.project, layout_seed)
         return _Running(sampler, series, session, prior)
 
     def interrupted(self, run: "_Running") -> _Group:
@@ -662,6 +732,7 @@ class BenchKind:
                      "counts": counts, "counted_failure": counted_failure, "unit": "ops/s",
                      "session_of_samples": s.sessions, "warmup_samples": s.warmup,
                      "memory_runs": s.memory, "session_memory": s.session_memory,
+                     "layouts": s.layouts, "layout_of_sessions": sorted(s.layout_of_session.items()),
                      "session_rounds": self.sampling.rounds_for(w), "values_per_run": 1}
             out.append(Record(kind="bench", workload=w.name, allocator=spec.name, params=self.params,
                               source_hash=spec.source_hash, created=g.created[0],
@@ -686,6 +757,16 @@ class BenchKind:
                                    [_session_summary(e[0], e[i]) for e in earlier])
                        for i, (spec, s) in enumerate(zip(specs[1:], series[1:]), start=1)]
         adjust_family(comparisons)
+        contrasts = []
+        for a, b in self.contrasts:
+            ia, ib = names.index(a), names.index(b)
+            c = _comparison(b, a, series[ib], series[ia], self.targets.get(a, self.sampling.precision), False,
+                            g.session, pace, [], [_session_summary(e[ib], e[ia]) for e in earlier])
+            c.update(role="contrast", verdict=None, underpowered=False, needed_sessions=None,
+                     reason=f"contrast of {a} against {b} (no verdict: a hypothesis reads its interval)")
+            if "per_layout" in c:
+                c["layout_robust"], c["layout_reason"] = layout_robustness(c)
+            contrasts.append(c)
         return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": 1,
                 "sessions": n_sessions, "session_rounds": self.sampling.rounds_for(w),
                 "noise": group_noise,
@@ -693,7 +774,8 @@ class BenchKind:
                 "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
                 "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
                 "elapsed_s": g.elapsed, "sampling": asdict(self.sampling), "results": rows,
-                "comparisons": comparisons, "reused": reused, "measured_now": [] if reused else names,
+                "comparisons": comparisons, "contrasts": contrasts, "reused": reused,
+                "measured_now": [] if reused else names,
                 "builds": {"timed": "project variants: the timed build (HAK_STATS=0, no counters); "
                                     "system allocators as installed",
                            "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}})
@@ -709,83 +791,159 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
             "cv": summ.cv, "n": summ.n, "warnings": list(summ.warnings),
             "ns_per_op": float(np.median(ns)) if ns else None, "counters": counters, "counts": counts,
             "counted_failure": counted_failure, "failures": s.failures, "source_hash": spec.source_hash,
-            "session": session, "created": created, "reused": reused, "memory": memory_of(s),
-            "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed"}
+            "session": session, "created": created, "reused": reused, "memory": memory_of(s, counters),
+            "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed", "layouts": s.layouts or None}
+
+
+KIB = 1024
+
+
+def _base_by_session(s: _Series) -> dict[int, float]:
+    return {m["session"]: m.get("base_kb") for m in s.session_memory}
 
 
 def _growth_by_session(s: _Series) -> dict[int, float]:
     """Per session: the RSS (kB) the allocator and its workload added by the end of its last loop."""
-    base = {m["session"]: m.get("base_kb") for m in s.session_memory}
+    base = _base_by_session(s)
     last: dict[int, list] = {}
     for k, m in zip(s.sessions, s.memory):
         last[k] = m
     return {k: float(m[0] - base[k]) for k, m in last.items() if base.get(k) is not None and m[0] is not None}
 
 
-def memory_comparison(base: _Series, cand: _Series) -> dict | None:
-    """The RSS the candidate adds against what the baseline adds, judged like time: per session the
-    difference of the two (kB; the same session's processes, side by side), Student's t over
-    sessions.  "more" or "less" when the whole 95% CI of the difference lies beyond the floor (5%
-    of the baseline's added RSS, and at least 64 kB: a resident set moves by pages and arenas);
-    otherwise "no significant change".  When every session gives the same difference (RSS comes in
-    pages), the difference is exact and is judged against the floor alone."""
-    gb, gc = _growth_by_session(base), _growth_by_session(cand)
-    common = sorted(set(gb) & set(gc))
-    if len(common) < stats.MIN_SESSIONS:
-        return None
-    d = np.asarray([gc[k] - gb[k] for k in common])
-    base_med = float(np.median([gb[k] for k in common]))
-    floor = max(MEMORY_FLOOR_KB, MEMORY_FLOOR * abs(base_med))
-    mean = float(np.mean(d))
-    if np.ptp(d) == 0:
-        lo = hi = mean
-        p = 0.0 if mean != 0 else 1.0
-    else:
-        mean, (lo, hi), p = stats.session_interval(d)
-    verdict = ("more" if lo > floor and p < 0.05 else "less" if hi < -floor and p < 0.05
-               else "no significant change")
-    cand_med = float(np.median([gc[k] for k in common]))
-    return {"added_kb_difference": mean, "ci95_kb": [lo, hi], "p_value": p, "sessions": len(common),
-            "baseline_added_kb": base_med, "candidate_added_kb": cand_med,
-            "rss_growth_ratio": cand_med / base_med if base_med > 0 else None,
-            "verdict": verdict, "floor_kb": floor}
-
-
-# A memory difference is called only beyond this share of what the baseline adds, and this many kB.
-MEMORY_FLOOR = 0.05
-MEMORY_FLOOR_KB = 64
-
-
-def memory_of(s: _Series) -> dict | None:
-    """The allocator's memory in its timed processes (medians over sessions): the resident set the
-    process held before the allocator was loaded (`rss_base_kb`, the measuring process's own), what
-    the allocator and its workload added by the end of the session's last loop (`rss_growth_kb`) and
-    at the highest after any loop (`peak_growth_kb`), and page faults per operation over the timed
-    loops.  The same processes and loops as the times: memory costs the timed loops nothing."""
-    if not s.memory or not s.session_memory:
-        return None
+def _peak_by_session(s: _Series) -> dict[int, float]:
+    """Per session: the highest RSS (kB) above the process's own seen after any of its loops.  (getrusage's
+    ru_maxrss would carry the parent's peak across fork and exec: a child of a large parent reads its size.)"""
+    base = _base_by_session(s)
     high: dict[int, int] = {}
-    faults, ops = [0, 0], 0
     for k, m in zip(s.sessions, s.memory):
         if m[0] is not None:
             high[k] = max(high.get(k, 0), m[0])
+    return {k: float(high[k] - base[k]) for k in high if base.get(k) is not None}
+
+
+def _rss_by_round(s: _Series) -> list[float]:
+    """RSS growth (bytes) after the j-th loop of a session, the median over sessions: the curve a leak
+    or a retention draws (the first point is after the first timed loop)."""
+    base = _base_by_session(s)
+    by: dict[int, list[float]] = {}
+    for k, m in zip(s.sessions, s.memory):
+        if m[0] is not None and base.get(k) is not None:
+            by.setdefault(k, []).append((m[0] - base[k]) * KIB)
+    curves = list(by.values())
+    n = min((len(c) for c in curves), default=0)
+    return [float(np.median([c[j] for c in curves])) for j in range(n)]
+
+
+def _rss_by_phase(s: _Series) -> list[dict] | None:
+    """The retention driver's RSS growth (bytes over the process's own) after each phase of each loop, the
+    median over sessions: loop 0 is the session's discarded warm-up loop (a fresh process's first cycle),
+    then its timed loops.  None for a driver that reads no phases."""
+    from ..measure import RETENTION_PHASES
+
+    base = _base_by_session(s)
+    by: dict[int, list[list]] = {}
+    for k, m in zip(s.sessions, s.memory):
+        if len(m) > 5 and m[5] is not None and base.get(k) is not None:
+            by.setdefault(k, []).append(m[5])
+    if not by:
+        return None
+    warm = {m["session"]: m.get("warmup_phases_kb") for m in s.session_memory}
+    first = 0 if all(warm.get(k) for k in by) else 1          # loop 0 only when every session has it
+    curves = {k: ([warm[k]] if first == 0 else []) + loops for k, loops in by.items()}
+    out = []
+    for j in range(min(len(c) for c in curves.values())):
+        for p, name in enumerate(RETENTION_PHASES):
+            vals = [(c[j][p] - base[k]) * KIB for k, c in curves.items() if c[j][p] is not None]
+            out.append({"loop": j + first, "phase": name, "warmup": j + first == 0,
+                        "rss_bytes": float(np.median(vals)) if vals else None})
+    return out
+
+
+# A memory ratio is called only beyond this share, and beyond this many bytes of the baseline's growth:
+# a resident set moves by pages and arenas.
+MEMORY_FLOOR = 0.05
+MEMORY_FLOOR_BYTES = 64 * KIB
+
+
+def _memory_ratio(base: dict[int, float], cand: dict[int, float]) -> dict | None:
+    """One memory measure of the candidate against the baseline, judged like time: per session the
+    log-ratio of the two (the same session's processes, side by side), Student's t over sessions;
+    "more" or "less" when the whole 95% CI lies beyond the floor (MEMORY_FLOOR, and MEMORY_FLOOR_BYTES
+    of the baseline's growth), else "no significant change".  When every session gives the same
+    ratio (RSS comes in pages) it is exact and judged against the floor alone."""
+    common = sorted(k for k in set(base) & set(cand) if base[k] > 0 and cand[k] > 0)
+    if len(common) < stats.MIN_SESSIONS:
+        return None
+    logs = np.log([cand[k] / base[k] for k in common])
+    base_med = float(np.median([base[k] for k in common])) * KIB
+    floor = max(MEMORY_FLOOR, MEMORY_FLOOR_BYTES / base_med if base_med > 0 else MEMORY_FLOOR)
+    if np.ptp(logs) == 0:
+        mean, lo, hi = float(logs[0]), float(logs[0]), float(logs[0])
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        mean, (lo, hi), p = stats.session_interval(logs)
+    ci = [math.exp(lo), math.exp(hi)]
+    verdict = ("more" if ci[0] > 1 + floor and p < 0.05 else "less" if ci[1] < 1 - floor and p < 0.05
+               else "no significant change")
+    return {"ratio": math.exp(mean), "ci95": ci, "p_value": p, "verdict": verdict, "sessions": len(common),
+            "floor": floor, "baseline_bytes": base_med,
+            "candidate_bytes": float(np.median([cand[k] for k in common])) * KIB}
+
+
+def memory_comparison(base: _Series, cand: _Series) -> dict | None:
+    """The candidate's memory against the baseline's, from the same sessions: `peak_rss` (the highest
+    RSS growth after any loop) and `end_rss` (after the last), each a ratio with its 95% CI and a
+    verdict (_memory_ratio); None when fewer than stats.MIN_SESSIONS sessions have both."""
+    peak = _memory_ratio(_peak_by_session(base), _peak_by_session(cand))
+    end = _memory_ratio(_growth_by_session(base), _growth_by_session(cand))
+    if peak is None and end is None:
+        return None
+    return {"peak_rss": peak, "end_rss": end,
+            "method": "per session, the candidate's RSS growth over its process's own divided by the baseline's "
+                      "(the same session's processes); Student's t over the sessions' log-ratios"}
+
+
+def memory_of(s: _Series, counters: dict | None = None) -> dict | None:
+    """The allocator's memory in its timed processes (medians over sessions, in bytes): the resident set
+    the process held before the allocator was loaded (`baseline_rss_bytes`, the measuring process's
+    own, subtracted from the others), what the allocator and its workload added at the highest after
+    any loop (`peak_rss_bytes`) and by the end of the session's last loop (`end_rss_bytes`), the curve
+    of that growth loop by loop (`rss_by_round`), and page faults over the timed loops (getrusage
+    around each, outside its timed region).  The retention driver adds `rss_by_phase` (_rss_by_phase):
+    the growth after each of its phases, read inside each loop with the clock stopped.  For hak, from
+    its counters (the counting build's run): the bytes it reserved from the OS and the bytes it leaked.  The same processes and loops as the
+    times: memory costs the timed loops nothing."""
+    if not s.memory or not s.session_memory:
+        return None
+    faults: dict[int, list[int]] = {}
+    ops = 0
+    for k, m in zip(s.sessions, s.memory):
         if m[2] is not None:
-            faults[0] += m[2]
-            faults[1] += m[3] or 0
+            f = faults.setdefault(k, [0, 0])
+            f[0] += m[2]
+            f[1] += m[3] or 0
             ops += m[4] if len(m) > 4 else 0
-    base = {m["session"]: m.get("base_kb") for m in s.session_memory}
-    growth = list(_growth_by_session(s).values())
-    # the highest RSS seen after a loop (getrusage's ru_maxrss would carry the parent's peak across
-    # fork and exec: a child started from a large parent reads the parent's size)
-    peak = [high[k] - base[k] for k in high if base.get(k) is not None]
-    return {"rss_base_kb": float(np.median([b for b in base.values() if b is not None])) if base else None,
-            "rss_growth_kb": float(np.median(growth)) if growth else None,
-            "peak_growth_kb": float(np.median(peak)) if peak else None,
-            "minor_faults_per_op": faults[0] / ops if ops else None,
-            "major_faults_per_op": faults[1] / ops if ops else None,
-            "method": "RSS from /proc/self/statm after each timed loop (the peak: the highest of these), "
-                      "page faults from getrusage around each loop (outside its timed region); growth is "
-                      "over the process's RSS before the allocator was loaded"}
+    base = [b for b in _base_by_session(s).values() if b is not None]
+    growth, peak = list(_growth_by_session(s).values()), list(_peak_by_session(s).values())
+    med = (lambda xs: float(np.median(xs)) * KIB if xs else None)   # noqa: E731
+    total = [sum(f[0] for f in faults.values()), sum(f[1] for f in faults.values())]
+    out = {"baseline_rss_bytes": med(base), "peak_rss_bytes": med(peak), "end_rss_bytes": med(growth),
+           "minor_faults": float(np.median([f[0] for f in faults.values()])) if faults else None,
+           "major_faults": float(np.median([f[1] for f in faults.values()])) if faults else None,
+           "minor_faults_per_op": total[0] / ops if ops else None,
+           "major_faults_per_op": total[1] / ops if ops else None,
+           "peak_rss_ci95_bytes": ([c * KIB for c in ci] if (ci := stats.median_ci(peak)) else None),
+           "sessions": len(peak), "rss_by_round": _rss_by_round(s),
+           "method": "RSS from /proc/self/statm after each timed loop, less the process's own RSS before the "
+                     "allocator was loaded (the peak: the highest of these; the end: after the last loop); page "
+                     "faults from getrusage around each loop, per session (medians over sessions)"}
+    if (phases := _rss_by_phase(s)) is not None:
+        out["rss_by_phase"] = phases
+    for key in ("os_reserved_bytes", "leaked_bytes"):          # hak's own, from the counting build
+        if (counters or {}).get(key) is not None:
+            out[key] = float(counters[key])
+    return out
 
 
 def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target: float, primary: bool,
@@ -804,11 +962,13 @@ def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target:
     spread between measurements beyond what their sessions explain (`between_measurements_sd`) is
     the machine's state moving over minutes; the interval is widened by it, as a random-effects
     interval over measurements would be."""
-    bs, cs = by_session(base, cand)
+    bs, cs, laid = _grouped(base, cand)
     out = {"baseline": base_name, "candidate": name, "role": "primary" if primary else "context",
-           "session": session, "target": target, "pairs": sum(len(b) for b in bs), "pace": pace or {}}
+           "session": session, "target": target, "pairs": sum(len(b) for b in bs), "pace": pace or {},
+           "layouts": {"count": len(set(laid)) if laid else 1, "seed": (base.layouts or {}).get("seed"),
+                       "drawn": (base.layouts or {}).get("count", 1)}}
     try:
-        cmp = stats.compare_sessions(bs, cs, higher_is_better=True).to_dict()
+        cmp = stats.compare_sessions(bs, cs, higher_is_better=True, layouts=laid).to_dict()
     except ValueError as exc:
         cmp = {"ratio": None, "ci95": None, "speedup": None, "speedup_ci95": None, "p_value": None,
                "verdict": "no significant change", "reason": f"cannot test: {exc}",
@@ -850,7 +1010,63 @@ def _comparison(base_name: str, name: str, base: _Series, cand: _Series, target:
                    half_width=(widened[1] - widened[0]) / 2,
                    reason=f"{verdict}: {reason} (the interval: " + "; ".join(why) + "; p is the sessions' t-test)")
     _mark_underpowered(out)
+    out["layout_robust"], out["layout_reason"] = layout_robustness(out)
     return out
+
+
+def layout_robustness(c: dict) -> tuple[bool | None, str]:
+    """Whether the comparison's outcome holds in every layout it was measured in, and why.
+
+    The outcome is the verdict, or when it decides nothing (a context peer; an interval short of
+    the noise floor or of Holm) the side of zero its interval lies on, if it lies on one.  A decided outcome holds when every layout's own estimate lies on its side of zero, or when
+    those on the other side are within the sessions' noise (the layouts do not differ beyond
+    their sessions); it does not when they differ and some layout lands on the other side.
+    "No change" holds when the layouts differ no more than their sessions do: one test over all
+    layouts (a one-way ANOVA), not one per layout, which with eight layouts would find a "change"
+    in one of them a third of the time on identical code.  None: one layout only, an underpowered
+    comparison (too imprecise to say), or layouts with too few sessions each to be told apart."""
+    per = c.get("per_layout") or []
+    if len(per) < 2:
+        return None, "measured in one layout: nothing to hold across layouts"
+    verdict, ci = c.get("verdict"), c.get("speedup_ci95")
+    if verdict not in ("faster", "slower") and ci and (ci[0] > 0 or ci[1] < 0):
+        # no verdict (a context peer; or short of the noise floor or of Holm) but an interval on one
+        # side of zero, which is what a hypothesis reads: whether that side holds in every layout
+        verdict = "above zero" if ci[0] > 0 else "below zero"
+    het = c.get("layout_heterogeneity_p")
+    spread = []
+    if c.get("layout_sd") is not None:
+        spread.append(f"layout sd {c['layout_sd']:.2%} beyond the sessions'")
+    if het is not None:
+        spread.append(f"layouts differ beyond their sessions: ANOVA p = {het:.3g}")
+    tail = f" ({'; '.join(spread)})" if spread else ""
+    lo, hi = min(x["speedup"] for x in per), max(x["speedup"] for x in per)
+    if verdict in ("faster", "slower", "above zero", "below zero"):
+        sign = 1 if verdict in ("faster", "above zero") else -1
+        against = [x for x in per if x["speedup"] * sign <= 0]
+        if not against:
+            return True, f"{verdict} in each of the {len(per)} layouts ({lo:+.2%} to {hi:+.2%}){tail}"
+        named = ", ".join(f"layout {x['layout']} {x['speedup']:+.2%}" for x in against[:4])
+        # a layout of one or two sessions lands on the other side by its sessions' noise alone: it
+        # reverses the outcome only when the layouts differ beyond their sessions (one test, ANOVA)
+        if het is None:
+            return None, (f"{verdict} overall; {len(against)} of the {len(per)} layouts measure the other way or "
+                          f"none ({named}), and with one session a layout they cannot be told from its sessions' "
+                          f"noise{tail}")
+        if het >= 0.05:
+            return True, (f"{verdict} overall, and the layouts differ no more than their sessions do: the "
+                          f"{len(against)} of {len(per)} on the other side ({named}) are within that noise{tail}")
+        return False, (f"{verdict} overall, but the layouts differ beyond their sessions and {len(against)} of the "
+                       f"{len(per)} measure the other way or none ({named}){tail}")
+    if c.get("underpowered"):
+        return None, f"too imprecise to say whether anything holds across its {len(per)} layouts ({lo:+.2%} to {hi:+.2%})"
+    if het is not None and het < 0.05:
+        return False, (f"no change decided overall, but the effect depends on the layout: from {lo:+.2%} to "
+                       f"{hi:+.2%}{tail}")
+    if het is None:
+        return None, (f"no change decided; its {len(per)} layouts ({lo:+.2%} to {hi:+.2%}) have too few sessions "
+                      f"each to be judged apart{tail}")
+    return True, f"no layout decides a change on its own ({lo:+.2%} to {hi:+.2%}){tail}"
 
 
 def _mark_underpowered(c: dict) -> None:
@@ -898,7 +1114,19 @@ def adjust_family(comparisons: list[dict]) -> None:
                  reason=f"{verdict}: {reason}" + (f" (Holm-adjusted over {len(prim)} primary comparisons)"
                                                   if len(prim) > 1 else ""))
         _mark_underpowered(c)
+    # memory verdicts: a family of their own per measure (peak, end), held to 5% the same way
+    for measure in ("peak_rss", "end_rss"):
+        mems = [m for c in prim if (m := (c.get("memory") or {}).get(measure)) and m.get("p_value") is not None]
+        for m, p_adj in zip(mems, stats.holm([m["p_value"] for m in mems])):
+            lo, hi = m["ci95"]
+            m.update(p_adjusted=p_adj, verdict="more" if lo > 1 + m["floor"] and p_adj < 0.05 else
+                     "less" if hi < 1 - m["floor"] and p_adj < 0.05 else "no significant change")
     for c in comparisons:
         if c.get("role") == "context":
+            for m in ((c.get("memory") or {}).get(k) for k in ("peak_rss", "end_rss")):
+                if m:
+                    m["verdict"] = None
             c.update(verdict=None, underpowered=False, needed_sessions=None,
                      reason="context peer: shown for scale, not judged")
+        if "per_layout" in c:          # the verdicts may have moved: what holds across layouts with them
+            c["layout_robust"], c["layout_reason"] = layout_robustness(c)

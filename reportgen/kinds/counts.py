@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from pathlib import Path
 
 from ..errors import UserError
 from ..measure import NullProgress, resolve_allocator, workload_request
@@ -22,11 +23,12 @@ from .base import SingleRecordKind, measure_through_store
 # Ops of the timed loop under callgrind (tens of times slower than native): small, and exact anyway.
 COUNT_OPS = 50_000
 QUICK_COUNT_OPS = 10_000
-GROUPING = 1   # the version of callgrind.GROUPS: records grouped otherwise are measured again
+GROUPING = 2   # the version of callgrind.GROUPS and of the source attribution: records otherwise are measured again
 RUNS = 2   # each allocator is counted twice: the page shows whether the two runs gave the same counts
+QUICK_RUNS = 1   # --quick: once (fewer ops and runs, as every quick measurement)
 METHOD = ("valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no, instrumentation on for the timed "
           "loop only; the allocator's timed build; per op = total / timed ops; per free = the free path's "
-          "own cost / frees (one free per op); each allocator counted twice")
+          "own cost / frees (one free per op); each allocator counted twice (once with --quick)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,24 +42,37 @@ def count_ops(workload, quick: bool, ops: int | None = None) -> int:
     return int(ops or min(workload.ops, QUICK_COUNT_OPS if quick else COUNT_OPS))
 
 
+def _sources(spec) -> list:
+    """The copies of the sources the allocator's timed build and its driver were compiled from."""
+    from ..build import sources_of
+    libs = [*(spec.timed_links[:1] if spec.is_project else []), spec.timed_bench_lib]
+    return [d for d in (sources_of(Path(x)) for x in libs if x) if d is not None]
+
+
 def _row(spec, res: dict) -> dict:
-    from ..callgrind import summarise
+    from ..callgrind import attribute, summarise
     s = summarise(res["callgrind"], res["ops"])
+    # the timed loop's cost by source function (inlined code on its own function's lines): what a
+    # ceiling per mechanism sums (reportgen.ceilings)
+    by_source = attribute(res["callgrind"].get("lines") or {}, _sources(spec))
     free = s["groups"].get("free", {}).get("per_op") or {k: 0.0 for k in s["per_op"]}
     return {"variant": spec.name, "kind": spec.kind, "instructions_per_op": s["per_op"]["instructions"],
             "per_op": s["per_op"], "per_free": free, "groups": s["groups"], "functions": s["functions"],
             "total": s["total"], "ops": s["ops"], "source_hash": spec.source_hash,
+            "source_functions": by_source,
             "driver_hash": spec.timed_driver_hash, "failures": []}
 
 
 class CountsKind(SingleRecordKind):
     """One allocator's counts on one workload: one record."""
 
-    def __init__(self, project: Project, spec, workload, ops: int, geometry: dict):
-        params = {"ops": ops, "valgrind": valgrind_version(), "geometry": geometry, "grouping": GROUPING}
+    def __init__(self, project: Project, spec, workload, ops: int, geometry: dict, runs: int = RUNS):
+        params = {"ops": ops, "valgrind": valgrind_version(), "geometry": geometry, "grouping": GROUPING,
+                  **({"runs": runs} if runs != RUNS else {})}
         super().__init__("counts", workload.name, spec.name, params, spec.source_hash, spec.timed_driver_hash,
                          "counts", spec.build_flags)
         self.project, self.spec, self.wl, self.ops, self.geometry = project, spec, workload, ops, geometry
+        self.runs = runs
 
     def current(self, store):
         rec = self.current_record(store)
@@ -68,8 +83,8 @@ class CountsKind(SingleRecordKind):
         from ..callgrind import run
         req = workload_request(self.spec, self.wl, ops=self.ops, timed=True)
         runs = []
-        for i in range(RUNS):
-            res = run(req, self.geometry)
+        for i in range(self.runs):
+            res = run(req, self.geometry, line_files=f"/{self.project.native_dir.name}/")
             if not res.get("ok"):
                 progress.advance()
                 return {"variant": self.spec.name, "kind": self.spec.kind,
@@ -121,7 +136,8 @@ def run_counts(project: Project, workload: str, variants, *, quick: bool = False
     progress.start(len(specs), f"counts {workload}")
     rows, failures = [], []
     for spec in specs:
-        row = measure_through_store(CountsKind(project, spec, wl, n, geometry), store, force=force,
+        row = measure_through_store(CountsKind(project, spec, wl, n, geometry, QUICK_RUNS if quick else RUNS),
+                                    store, force=force,
                                     progress=progress)
         rows.append(row)
         failures += [{"run": spec.name, "cause": f["cause"]} for f in row.get("failures") or []]

@@ -6,7 +6,8 @@ here).  Measurement: the workload run once with counters (pool counts), and
 each size run alone, which attributes every size to the pool whose counters
 moved and gives a time per op per size.  From these, each pool's share by
 count (counters), by bytes (requested bytes) and by time (count x time per
-op of that size alone).  Given a claimed speed-up S of one pool (a phase's
+op of that size alone), given only where that time model explains the timed mixed run
+within TIME_MODEL_TOLERANCE (else `time_share_withheld` says why).  Given a claimed speed-up S of one pool (a phase's
 claim, or `--claim`), also the Amdahl ceiling 1/((1-E)+E/S) with E its time
 share, beside the count-share estimate 1 + E_count x (S-1) the reference used.
 The claim is not part of what is measured: the ceiling is computed from the
@@ -28,6 +29,10 @@ from ..workloads import get_workload
 from .base import SingleRecordKind, measure_through_store
 
 SINGLE_SIZE_REPEATS = 3
+# A time share is given only where the time model (each size's time alone, weighted by its count)
+# explains the mixed run within this relative error; beyond it the shares would explain noise or an
+# interaction nobody measured, so none is given (and no ceiling built on one).
+TIME_MODEL_TOLERANCE = 0.10
 
 
 def _pool_allocs(counters: dict) -> dict[str, int]:
@@ -65,16 +70,18 @@ def _check_claim(claim, claim_pool: str | None) -> tuple[tuple[float, float] | N
 
 
 def amdahl(pools: dict, claim: tuple[float, float], pool: str = "mid") -> dict | None:
-    """The Amdahl ceiling of a claimed speed-up (lo, hi) of `pool`, from the measured shares.
+    """The Amdahl ceiling of a claimed speed-up (lo, hi) of `pool`, from the measured shares (none
+    where the time share is withheld), beside the reference's count-share estimate.
 
     None when the shares are not measured (e.g. a failed run)."""
     e_time, e_count = pools[pool]["time_share"], pools[pool]["count_share"]
-    if e_time is None or e_count is None:
+    if e_count is None:
         return None
     lo, hi = claim
+    timed = e_time is not None       # a withheld time share (the time model misses) gives no ceiling
     return {"pool": pool, "claim": [lo, hi], "time_share": e_time, "count_share": e_count,
-            "ceiling": [stats.amdahl_ceiling(e_time, 1 + lo), stats.amdahl_ceiling(e_time, 1 + hi)],
-            "ceiling_if_path_free": (1 / (1 - e_time)) if e_time < 1 else None,
+            "ceiling": [stats.amdahl_ceiling(e_time, 1 + lo), stats.amdahl_ceiling(e_time, 1 + hi)] if timed else None,
+            "ceiling_if_path_free": (1 / (1 - e_time)) if timed and e_time < 1 else None,
             "reference_estimate": [1 + e_count * lo, 1 + e_count * hi],
             "formula": "1/((1-E)+E/S), E = time share of the pool, S = 1 + claim",
             "reference_formula": "1 + E_count * claim (the reference's count-share estimate)"}
@@ -83,12 +90,29 @@ def amdahl(pools: dict, claim: tuple[float, float], pool: str = "mid") -> dict |
 def _with_claim(out: dict, claim, claim_pool: str) -> dict:
     """The routing as given back: documented shape and order (RouteResult), and the Amdahl block when a
     claim is given."""
-    out = dict(out)
-    out["pools"] = in_order(out["pools"], POOLS)
+    out = checked_time_shares(out)
     out.pop("amdahl", None)
     if claim is not None:
         out["amdahl"] = amdahl(out["pools"], claim, claim_pool)
     return RouteResult.shape(out)
+
+
+def checked_time_shares(out: dict) -> dict:
+    """The routing with its time shares given only where its time model holds (TIME_MODEL_TOLERANCE):
+    otherwise withheld, and `time_share_withheld` says why.  Idempotent."""
+    out = dict(out)
+    out["pools"] = in_order(out["pools"], POOLS)
+    tm = out.get("time_model")
+    err = (tm or {}).get("relative_error")
+    holds = isinstance(err, (int, float)) and math.isfinite(err) and abs(err) <= TIME_MODEL_TOLERANCE
+    if tm is not None:
+        out["time_model"] = {**tm, "tolerance": TIME_MODEL_TOLERANCE, "holds": holds}
+    if not holds and any(p.get("time_share") is not None for p in out["pools"].values()):
+        why = (f"the time model misses the mixed run by {err:+.1%}, beyond its {TIME_MODEL_TOLERANCE:.0%} tolerance"
+               if isinstance(err, (int, float)) and math.isfinite(err) else "the mixed run was not timed")
+        out["pools"] = {p: {**v, "time_share": None} for p, v in out["pools"].items()}
+        out["time_share_withheld"] = f"no time share: {why}"
+    return out
 
 
 def run_route(project: Project, workload: str, variant, ops: int | None = None, store=None,
@@ -119,6 +143,8 @@ class RouteKind(SingleRecordKind):
         params = {"ops": ops, "sizes": list(w.sizes), "seed": w.seed, "repeats": SINGLE_SIZE_REPEATS}
         if w.driver == "gap":
             params["slots"] = w.slots
+        elif w.driver == "retention":
+            params.update(slots=w.slots, sizes_after=list(w.sizes_after), keep=w.keep)
         else:
             params["threads"] = w.threads
         super().__init__("route", w.name, spec.name, params, spec.source_hash, spec.builds_hash, "route",
@@ -145,11 +171,12 @@ class RouteKind(SingleRecordKind):
 
 def _measure(w, spec, ops: int, progress) -> tuple[dict, dict, list[dict]]:
     """The routing of `w` on `spec`: (the result, the full counted run, the failures)."""
-    progress.start(2 + len(w.sizes) * SINGLE_SIZE_REPEATS, f"route {w.name} on {spec.name}")
+    sizes = list(w.all_sizes)      # a retention workload's regrowth sizes are routed too
+    progress.start(2 + len(sizes) * SINGLE_SIZE_REPEATS, f"route {w.name} on {spec.name}")
     failures: list[dict] = []
     timeout = max(120.0, ops * 2e-6 * 20)
 
-    intro = run_child({"kind": "introspect", "hak_lib": spec.hak_lib, "sizes": list(w.sizes)}, timeout=60)
+    intro = run_child({"kind": "introspect", "hak_lib": spec.hak_lib, "sizes": sizes}, timeout=60)
     progress.advance()
     if not intro.get("ok"):
         failures.append({"run": 0, "cause": f"introspection: {intro['failure']}"})
@@ -169,9 +196,9 @@ def _measure(w, spec, ops: int, progress) -> tuple[dict, dict, list[dict]]:
         failures.append({"run": 1, "cause": f"full workload (timed): {full_timed['failure']}"})
 
     # each size alone: counted once (its pool), then timed, repeated, interleaved across sizes
-    single: dict[int, dict] = {s: {"ns": [], "counters": None} for s in w.sizes}
+    single: dict[int, dict] = {s: {"ns": [], "counters": None} for s in sizes}
     run_no = 2
-    for size in w.sizes:
+    for size in sizes:
         res = run_child(workload_request(spec, w, ops=ops, sizes=[size]), timeout=timeout)
         if res.get("ok"):
             single[size]["counters"] = res["counters"]
@@ -179,7 +206,7 @@ def _measure(w, spec, ops: int, progress) -> tuple[dict, dict, list[dict]]:
             failures.append({"run": run_no, "cause": f"size {size} alone (counted): {res['failure']}"})
         run_no += 1
     for _ in range(SINGLE_SIZE_REPEATS):
-        for size in w.sizes:
+        for size in sizes:
             res = run_child(workload_request(spec, w, ops=ops, sizes=[size], timed=True), timeout=timeout)
             progress.advance()
             if res.get("ok"):
@@ -188,9 +215,9 @@ def _measure(w, spec, ops: int, progress) -> tuple[dict, dict, list[dict]]:
                 failures.append({"run": run_no, "cause": f"size {size} alone: {res['failure']}"})
             run_no += 1
 
-    counts = dict(zip(w.sizes, full["counts"])) if full.get("ok") else {}
+    counts = dict(zip(sizes, full["counts"])) if full.get("ok") else {}
     sizes_out = []
-    for size in w.sizes:
+    for size in sizes:
         r = routes.get(size, {})
         measured, allocs = (_measured_pool(single[size]["counters"]) if single[size]["counters"]
                             else (None, {}))
