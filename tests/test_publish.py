@@ -111,6 +111,34 @@ def test_publish_leaves_a_site_with_the_phase_6b_findings(published):
     assert charts and all(json.loads(c.read_text()).get("data") is not None for c in charts)
 
 
+def test_the_6b_page_sweeps_slots_past_one_chunk_per_class(published):
+    """Issue 20's question on the page: the slots sweep of mid_mt_gap with each value's interval, 6-A's
+    registry lookups at 16,384 live blocks on one thread (W1, exact counts), and W2 decided from the
+    sweep's own interval, whatever status this run gives it."""
+    page = (published.docs_dir / "phases" / "phase-6b.md").read_text()
+    sweeps = page.split("\n## Sweeps", 1)[1].split("\n## ", 1)[0]
+    gap = sweeps.split("### `slots` on `mid_mt_gap`", 1)[1].split("\n### ", 1)[0]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in gap.splitlines() if re.match(r"\| [0-9,]+", line)}
+    assert set(rows) == {"256 (the workload's own)", "4,096", "16,384"}, rows
+    for value, cells in rows.items():
+        assert re.match(r"[-+][0-9.]+% \.\. [-+][0-9.]+%", cells[3]), (value, cells)   # the 95% CI
+    lookups_256 = rows["256 (the workload's own)"][7].split(" / ")[0]
+    lookups_16k = rows["16,384"][7].split(" / ")
+    assert lookups_256 == "0" and int(lookups_16k[0].replace(",", "")) > 0 and lookups_16k[2] == "0"
+    assert 'data-src="sweep-mid_mt_gap-slots.json"' in gap
+    assert (published.docs_dir / "phases" / "phase-6b" / "sweep-mid_mt_gap-slots.json").is_file()
+    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
+    outcomes = {o.id: o.status for o in hypotheses.assess_all(spec, collect(published, [spec])["phases"]["phase-6b"])}
+    assert outcomes["W1"] == "confirmed"
+    w1 = page.split("### W1", 1)[1].split("\n### ", 1)[0]
+    assert "CONFIRMED" in w1
+    w2 = page.split("### W2", 1)[1].split("\n### ", 1)[0]
+    assert outcomes["W2"] in ("confirmed", "rejected", "inconclusive") and outcomes["W2"].upper() in w2
+    # the page says from which value the gain reaches the claim, or that it reaches it at none
+    assert "reaches the claimed +17..+27%" in gap or "does the measured interval reach the claimed" in gap
+
+
 def test_publish_one_phase_keeps_the_other_pages(published):
     assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a"]) == 0
     for pid in ("phase-6a", "phase-6b", "phase-6c"):
@@ -200,11 +228,11 @@ def test_an_edit_measures_the_groups_it_touches_and_a_revert_reuses_their_sessio
     assert text.count(marker) == 1
     mid.write_text(text.replace(marker, marker + " heap->stats.leaked_blocks += 0;"))
 
-    # one phase's publish (the others' groups are keyed the same way): every group of phase-6b holding
-    # an edited variant is measured again, whole, and no other
+    # one phase's publish (the others' groups are keyed the same way): every group of phase-6b (its
+    # sweeps' points too) holding an edited variant is measured again, whole, and no other
     spec = next(p for p in load_phases(published) if p.id == "phase-6b")
     groups_6b = {tuple(n.variants) for n in plan.needs(spec, plan.available_peers(spec.peers, published)[0])
-                 if n.kind in ("bench", "offsets")}
+                 if n.kind in ("bench", "offsets", "sweep")}
     assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
     after = bench_groups(published)
     grew = {k for k in after if after[k] > before.get(k, 0)}

@@ -122,17 +122,10 @@ def test_a_bad_sweep_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args,
 # ---- a phase's sweeps ------------------------------------------------------------------------------
 
 def _spec() -> dict:
-    """6-B's spec with two sweeps and a check over one of them (W1)."""
+    """The shipped 6-B spec, which sweeps slots on mid_mt_gap and mid_only and checks W1 over them."""
     d = yaml.safe_load((ROOT / "phases" / "phase-6b.yaml").read_text()) | {"id": "phase-x"}
-    d["sweeps"] = [{"workload": "mid_mt_gap", "param": "slots", "values": [256, 4096, 16384]},
-                   {"workload": "mid_only", "param": "slots", "values": [256, 1024, 4096]}]
-    d["hypotheses"].append({"id": "W1", "title": "Past one chunk per class 6-A takes the registry",
-                            "statement": "On one thread, past one chunk per class.",
-                            "check": {"all": [
-                                {"metric": "sweep.mid_mt_gap.slots.16384.hak-6a.counters.registry_lookups",
-                                 "op": ">", "value": 0},
-                                {"metric": "sweep.mid_mt_gap.slots.16384.comparisons.hak-6b.speedup",
-                                 "op": ">", "value": 0}]}})
+    assert [sw["workload"] for sw in d["sweeps"]] == ["mid_mt_gap", "mid_only"]
+    assert any(h["id"] == "W1" for h in d["hypotheses"])
     return d
 
 
