@@ -210,7 +210,8 @@ class _Spec:
     """Everything that determines one library; computes its hash and its place."""
 
     def __init__(self, project: Project, name: str, sources: Iterable[Path], defines: dict,
-                 compile_args: Sequence[str], extra_link: Sequence[str], include_dirs: Sequence[Path]):
+                 compile_args: Sequence[str], extra_link: Sequence[str], include_dirs: Sequence[Path],
+                 executable: bool = False):
         self.project = project
         self.name = name
         self.sources = [Path(s).resolve() for s in sources]
@@ -223,7 +224,8 @@ class _Spec:
         self.include_dirs = [Path(d).resolve() for d in include_dirs]
         self.macros = [(str(k), None if v is None else str(v)) for k, v in sorted(defines.items())]
         self.compile_args = list(compile_args)
-        self.link_args = list(LINK_FLAGS) + list(extra_link)
+        self.executable = executable
+        self.link_args = [f for f in LINK_FLAGS if not (executable and f == "-shared")] + list(extra_link)
         self.compiler = _ccompiler()
         identity = (_compiler_identity(tuple(self.compiler.compiler_so)),
                     " ".join(self.compiler.compiler_so), " ".join(self.compiler.linker_so))
@@ -245,7 +247,7 @@ class _Spec:
         self.hash = _digest(preprocessed, [s.name for s in self.sources], self.macros, self.compile_args,
                             [_portable(a, project.build_dir) for a in self.link_args], identity)
         self.dir = project.build_dir / f"{name}-{self.hash}"
-        self.library = self.dir / f"lib{name}.so"
+        self.library = self.dir / (name if executable else f"lib{name}.so")
 
 
 # Each build keeps the sources it compiled (build dir/src/): its debug info names their lines, and
@@ -290,8 +292,8 @@ def _build(spec: _Spec, out_dir: Path | None = None, after: Sequence[Path] = ())
                                        include_dirs=[str(d) for d in spec.include_dirs],
                                        extra_postargs=spec.compile_args)
             stage = "link"
-            compiler.link_shared_object([*objects, *map(str, after)], str(tmp / library.name),
-                                        extra_postargs=spec.link_args)
+            link = compiler.link_executable if spec.executable else compiler.link_shared_object
+            link([*objects, *map(str, after)], str(tmp / library.name), extra_postargs=spec.link_args)
         except _MissingCompiler as exc:
             raise _missing_compiler_error(exc.exe) from None
         except _DISTUTILS_ERRORS as exc:  # a tool run that did not go through `run` above
@@ -356,6 +358,15 @@ def build_library(project: Project, name: str, sources: Iterable[Path], defines:
         defines.setdefault("NDEBUG", None)
     dirs = [project.native_dir, *(include_dirs or [])]
     return _build(_Spec(project, name, sources, defines, compile_args, extra_link, dirs))
+
+
+def build_program(project: Project, name: str, sources: Iterable[Path]) -> Path:
+    """Compile `sources` into an executable `name` (cached by content, as libraries are): the stress
+    programs of native/stress/, which a program workload runs with an allocator preloaded.  No
+    allocator is linked in: each run's LD_PRELOAD is its allocator."""
+    compile_args = [f for f in BASE_FLAGS if f not in ("-fvisibility=hidden", "-ftls-model=initial-exec")]
+    return _build(_Spec(project, name, sources, {"NDEBUG": None}, compile_args, (), [project.native_dir],
+                        executable=True))
 
 
 def allocator_sources(project: Project, kind: str = "lib", native_dir: Path | None = None) -> list[Path]:

@@ -349,6 +349,9 @@ class Phase(_Strict):
     header_cost: bool = False
     # parameters of the phase's workloads swept (speed-up, memory and counters against the parameter)
     sweeps: list[Sweep] = Field(default_factory=list)
+    # real and stress programs (program workloads of workloads.yaml) run on the phase's allocators:
+    # does the micro-benchmark's verdict carry over?
+    programs: list[str] = Field(default_factory=list)
     sampling: Optional[SamplingSpec] = None
     evidence: Optional[EvidenceSpec] = None
     excerpts: list[Excerpt] = Field(default_factory=list)
@@ -738,9 +741,20 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
             if name and name not in variants:
                 fail(field, f"unknown allocator {name!r}; expected one of {', '.join(sorted(variants))}")
     if workloads is not None:
+        from .workloads import WORKLOADS
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
+            elif WORKLOADS[w].is_program:
+                fail(f"workloads[{i}]", f"{w!r} is a program; list it under `programs:`")
+        for i, w in enumerate(phase.programs):
+            if w not in workloads:
+                fail(f"programs[{i}]", f"unknown workload {w!r}; the programs are "
+                                       f"{', '.join(sorted(n for n in workloads if WORKLOADS[n].is_program))}")
+            elif not WORKLOADS[w].is_program:
+                fail(f"programs[{i}]", f"{w!r} is a driver loop, not a program; list it under `workloads:`")
+            elif phase.programs.index(w) != i:
+                fail(f"programs[{i}]", f"{w!r} is listed twice")
     for i, wl in enumerate(phase.evidence.profile if phase.evidence else []):
         if wl not in phase.workloads:
             fail(f"evidence.profile[{i}]", f"{wl!r} is not one of the phase's workloads ({', '.join(phase.workloads)})")

@@ -37,6 +37,9 @@ QUICK_MIN_SESSIONS = 3    # the fewest a t interval over sessions is taken on (s
 QUICK_MAX_SESSIONS = 6
 QUICK_SESSION_ROUNDS = 4
 QUICK_LAYOUTS = 3         # the fewest an interval over layouts is taken on (stats.MIN_SESSIONS)
+# A program group (plan.program_kind): seconds of sessions in a full run; rounds a session in a quick one.
+PROGRAM_BUDGET_S = 20.0
+QUICK_PROGRAM_ROUNDS = 1
 # The layout A/A: the baseline in this many layouts side by side, for at most this many seconds of sessions.
 AA_LAYOUTS = 4
 AA_BUDGET_S = 40.0
@@ -51,7 +54,7 @@ RESULTS_SCHEMA = 1
 @dataclass(frozen=True)
 class Need:
     kind: str               # "bench" | "layout_aa" | "offsets" | "route" | "header_cost" | "counts" | "coverage"
-    #                         | "profile" | "placement" | "sweep"
+    #                         | "profile" | "placement" | "sweep" | "program"
     workload: str | None
     variants: tuple[str, ...]
     param: str | None = None     # a sweep point: the parameter set, and its value
@@ -60,7 +63,8 @@ class Need:
     def label(self) -> str:
         what = {"bench": "bench", "layout_aa": "layout A/A", "route": "route", "header_cost": "header cost",
                 "counts": "counts", "coverage": "coverage", "profile": "profile",
-                "placement": "placement", "offsets": "bench with block offsets drawn", "sweep": "sweep"}[self.kind]
+                "placement": "placement", "offsets": "bench with block offsets drawn", "sweep": "sweep",
+                "program": "program"}[self.kind]
         point = f"{self.param}={self.value}" if self.param else None
         return " ".join(x for x in (what, self.workload, point, ",".join(self.variants)) if x)
 
@@ -102,6 +106,8 @@ def needs(spec: Phase, peers: list[str]) -> list[Need]:
     allocators = tuple(dict.fromkeys(allocators))
     for wl in spec.workloads:
         out.append(Need("bench", wl, allocators))
+    for name in spec.programs:          # real and stress programs: the same allocators, run as programs
+        out.append(Need("program", name, allocators))
     if spec.baseline:
         # the baseline against itself in other layouts, on the headline workload: the size of an effect
         # that placement alone makes here, the floor a verdict of this page must clear
@@ -164,9 +170,11 @@ def combined_hash(hashes: dict[str, str | None]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def quick_ops(workload: str) -> int:
+def quick_ops(workload: str) -> int | None:
+    """A quick run's ops of a driver loop (None for a program: one run of it is one sample)."""
     from .workloads import get_workload
-    return max(1000, get_workload(workload).ops // QUICK_OPS_FRACTION)
+    w = get_workload(workload)
+    return None if w.is_program else max(1000, w.ops // QUICK_OPS_FRACTION)
 
 
 # ---- measuring -----------------------------------------------------------------
@@ -218,6 +226,8 @@ def measure_benches(project: Project, groups: list[tuple], *, quick: bool, force
                 kinds.append(layout_aa_kind(project, need, sampling, quick))
             elif need.kind == "sweep":
                 kinds.append(sweep_point_kind(project, spec, need, sampling, quick))
+            elif need.kind == "program":
+                kinds.append(program_kind(project, spec, need, sampling, quick))
             elif need.kind == "offsets":
                 kinds.append(bench_kind(project, need.workload, list(need.variants), sampling=replace(
                     sampling, layout_heap=True, budget_s=min(sampling.budget_s, OFFSETS_BUDGET_S)),
@@ -248,6 +258,20 @@ def sweep_point_kind(project: Project, spec: Phase, need: Need, sampling, quick:
     return point_kind(project, w, need.param, need.value, list(need.variants),
                       sampling=replace(sampling, budget_s=min(sampling.budget_s, SWEEP_BUDGET_S)),
                       primary=[spec.candidate], **kw)
+
+
+def program_kind(project: Project, spec: Phase, need: Need, sampling, quick: bool):
+    """A phase's program group: every allocator of its benches in one layout (a program runs under the
+    preload builds, which layouts do not relink), for at most PROGRAM_BUDGET_S seconds of sessions; a
+    quick run takes the baseline and the candidate only, QUICK_PROGRAM_ROUNDS rounds a session."""
+    from dataclasses import replace
+
+    from .kinds.bench import bench_kind
+    variants = list(need.variants[:2]) if quick else list(need.variants)
+    s = replace(sampling, layouts=1, budget_s=min(sampling.budget_s, PROGRAM_BUDGET_S),
+                **({"session_rounds": QUICK_PROGRAM_ROUNDS} if quick else {}))
+    primary, tighter = bench_roles(spec, need.workload, s)
+    return bench_kind(project, need.workload, variants, sampling=s, primary=primary, tighter=tighter)
 
 
 def layout_aa_kind(project: Project, need: Need, sampling, quick: bool):
@@ -330,6 +354,8 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
             res["offsets"][need.workload] = copy.deepcopy(data)
         elif need.kind == "sweep":
             continue        # placed below, with the point the phase's bench gives
+        elif need.kind == "program":
+            res["programs"][need.workload] = copy.deepcopy(data)
         elif need.kind == "route":
             from .kinds.route import checked_time_shares
             res["route"].setdefault(need.workload, {})[need.variants[0]] = checked_time_shares(data)
@@ -502,7 +528,7 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
             else None
         # a bench's roles are its phase's; the layout A/A and the placement experiment judge their own
         roles = json.dumps(bench_roles(spec, need.workload, sampling_for(spec, quick))) \
-            if need.kind == "bench" else spec.candidate if need.kind == "sweep" else None
+            if need.kind in ("bench", "program") else spec.candidate if need.kind == "sweep" else None
         return (need, quick, claim, roles, json.dumps(sampling_for(spec, quick).__dict__))
 
     # Every comparison group first, their sessions spread in time among each other (an exception is
@@ -510,7 +536,7 @@ def plan_and_measure(project: Project, phases: list[Phase], quick: bool = False,
     benches = {}
     for spec, phase_needs, _u in plans:
         for need in phase_needs:
-            if need.kind in ("bench", "layout_aa", "offsets", "sweep"):
+            if need.kind in ("bench", "layout_aa", "offsets", "sweep", "program"):
                 benches.setdefault(key_of(spec, need), (spec, need))
     if benches:
         if progress:

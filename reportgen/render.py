@@ -139,6 +139,15 @@ def extract_excerpt(project: Project, ex: Excerpt) -> dict:
 
 # ---- analysis for the page -----------------------------------------------------------
 
+def _program_rows(spec: Phase, phase_res: dict) -> dict | None:
+    """The phase's programs on its page (reportgen.programs.view), or None when it lists none."""
+    if not spec.programs:
+        return None
+    from .programs.view import page_rows
+    from .workloads import WORKLOADS
+    return page_rows(spec, phase_res, lambda n: getattr(WORKLOADS.get(n), "description", "") or "")
+
+
 def _workload_info(name: str) -> dict | None:
     try:
         from .workloads import WORKLOADS
@@ -637,6 +646,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
                     "placement": layout_view.placement_rows(phase_res.get("placement"))},
         "noise_floor": stats.NOISE_FLOOR,
         "sweeps": sweep_rows,
+        "programs": _program_rows(spec, phase_res),
         "workloads": {wl: _workload_info(wl) for wl in spec.workloads},
         "excerpts": excerpts,
         "evidence": evidence.context(spec, phase_res, v, excerpts, authored),

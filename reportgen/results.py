@@ -70,7 +70,7 @@ Comparison = kind_model(
 
 BenchResult = kind_model(
     "BenchResult", "`reportgen bench --json`: one comparison group, from one measurement of several sessions.",
-    "workload ops values_per_run threads sizes unit session sessions session_rounds noise stop_reason stop rounds "
+    "workload ops values_per_run threads sizes program unit session sessions session_rounds noise stop_reason stop rounds "
     "elapsed_s sampling results comparisons contrasts reused measured_now builds",
     workload=(str, ...), sampling=(Optional[Sampling], None), results=(list[BenchRow], Field(default_factory=list)),
     comparisons=(list[Comparison], Field(default_factory=list)),
@@ -176,6 +176,7 @@ class PhaseResults(ResultModel):
     placement: dict[str, Any] = Field(default_factory=dict)      # workload -> PlacementResult
     offsets: dict[str, Any] = Field(default_factory=dict)        # workload -> BenchResult, block offsets drawn
     sweep: dict[str, Any] = Field(default_factory=dict)          # workload -> param -> SweepResult
+    programs: dict[str, Any] = Field(default_factory=dict)       # program workload -> BenchResult
     failures: list[Any] = Field(default_factory=list)
     unavailable: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -1,14 +1,15 @@
 """The workloads, declared as data in the project's `workloads.yaml` and read here (one-line errors).
 
 An entry is a C driver loop of native/bench.c with its parameters (`driver:`: gap, remote or
-retention), or a real program
-(`program:`, an argv run with the allocator preloaded: accepted by the schema, not measured yet).
+retention), or a real program (`program:`, an argv run with the allocator preloaded, one run a sample:
+reportgen.programs.runner, measured by kinds.bench as any workload is).
 The drivers take these numbers as arguments; the report's "benchmark characterisation" and the
 routing prediction read them from here.  A project without a workloads.yaml uses the tool's own.
 """
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +46,12 @@ class Workload:
     # session's processes.  Fewer on mt_remote, where hak-6b's process leaks every loop's blocks.
     session_rounds: int = 20
     program: tuple[str, ...] = ()   # a program workload's argv (driver "program")
+    # A program workload's setup argv (run once before a measurement), the environment it is run with
+    # (name, value) pairs, and the seconds one run may take.  Left out of to_dict when empty, as
+    # `program` is, so the records of the driver workloads keep their keys.
+    setup: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    timeout_s: float = 0.0
     # The retention driver: the sizes its regrowth draws from (other sizes than `sizes`), and every
     # `keep`-th grown block survives the thinning.  Left out of to_dict at their defaults, so the
     # records of the other workloads keep their keys.
@@ -54,7 +61,11 @@ class Workload:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sizes"] = list(self.sizes)
-        d.pop("program")
+        if self.program:
+            d.update(program=list(self.program), setup=list(self.setup), env=dict(self.env))
+        else:
+            for key in ("program", "setup", "env", "timeout_s"):
+                d.pop(key)
         if self.sizes_after:
             d["sizes_after"] = list(self.sizes_after)
         else:
@@ -70,6 +81,15 @@ class Workload:
         if not self.sizes_after:
             return self.sizes
         return tuple(dict.fromkeys((*self.sizes, *self.sizes_after)))
+
+    @property
+    def is_program(self) -> bool:
+        return self.driver == "program"
+
+    @property
+    def takes_threads(self) -> bool:
+        """A program whose argv (or setup) takes the `{threads}` token: `--threads` sets it."""
+        return any("{threads}" in a for a in (*self.program, *self.setup))
 
 
 # ---- the schema ---------------------------------------------------------------------------------
@@ -120,11 +140,33 @@ class _Driver(BaseModel):
         return self
 
 
+_ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# what the measurement sets itself: the allocator's preload and the counting build's switch
+_RESERVED_ENV = ("LD_PRELOAD", "HAK_STATS")
+
+
 class _Program(BaseModel):
     model_config = ConfigDict(extra="forbid")
     argv: list[str] = Field(min_length=1)
     setup: Optional[list[str]] = Field(default=None, min_length=1)
     threads: Optional[int] = Field(default=None, ge=1, le=1024)
+    env: Optional[dict[str, str]] = None
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    runs: int = Field(default=5, ge=1, le=1000)
+    session_rounds: int = Field(default=5, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _shape(self):
+        for what, argv in (("argv", self.argv), ("setup", self.setup or ["-"])):
+            if not argv[0].strip():
+                raise ValueError(f"a program's {what} starts with the program to run, not an empty string")
+        for name in self.env or {}:
+            if not re.match(_ENV_NAME_RE, name):
+                raise ValueError(f"env: {name!r} is not a variable name (letters, digits and _)")
+            if name in _RESERVED_ENV:
+                raise ValueError(f"env: {name} is set by the measurement (the allocator's preload), not by "
+                                 f"the workload")
+        return self
 
 
 class _WorkloadEntry(BaseModel):
@@ -182,8 +224,10 @@ def _load(path: Path, _stamp: tuple) -> dict[str, Workload]:
         else:
             p = e.program
             out[e.name] = Workload(name=e.name, driver="program", sizes=(), slots=0, ops=1,
-                                   threads=p.threads or 1, runs=5, warmup_ops=0, seed=0, description=text,
-                                   program=tuple(p.argv))
+                                   threads=p.threads or 1, runs=p.runs, warmup_ops=0, seed=0, description=text,
+                                   values=1, session_rounds=p.session_rounds, program=tuple(p.argv),
+                                   setup=tuple(p.setup or ()), env=tuple(sorted((p.env or {}).items())),
+                                   timeout_s=float(p.timeout_s))
     return out
 
 
@@ -199,14 +243,15 @@ def project_workloads(project=None) -> dict[str, Workload]:
 WORKLOADS: Mapping[str, Workload] = Declared("WORKLOADS", lambda: project_workloads())
 
 
-def get_workload(name: str) -> Workload:
-    """The workload `name`; a UserError naming the known ones, or saying a program is not measured yet."""
+def get_workload(name: str, drivers_only: str | None = None) -> Workload:
+    """The workload `name`; a UserError naming the known ones.  `drivers_only`: the command asking,
+    which measures driver loops only (route, counts, profile, coverage): a program is a UserError."""
     known = project_workloads()
     if name not in known:
         raise UserError(f"unknown workload {name!r}; known workloads: {', '.join(known)} "
                         f"(declared in {WORKLOADS_FILE})")
     w = known[name]
-    if w.driver == "program":
-        raise UserError(f"workload {name!r} is a program ({' '.join(w.program)}): program workloads are "
-                        f"declared, not measured yet; use a driver workload")
+    if drivers_only and w.is_program:
+        raise UserError(f"workload {name!r} is a program ({w.program[0]}): {drivers_only} measures a driver "
+                        f"loop of native/bench.c; `reportgen bench` measures programs")
     return w

@@ -71,6 +71,11 @@ def _spec() -> dict:
     (lambda d: d["hypotheses"][0].update(implication="See H0."), "hypotheses[0].implication", "names hypothesis 'H0'"),
     (lambda d: d["reference_statements"][5].update(measured_as="3% of the mutex calls"),
      "reference_statements[5].measured_as", "measured-looking number"),
+    # programs: declared program workloads, listed once, and never among the driver loops
+    (lambda d: d["programs"].append("no_such_program"), "programs[6]", "unknown workload 'no_such_program'"),
+    (lambda d: d["programs"].append("mid_only"), "programs[6]", "'mid_only' is a driver loop, not a program"),
+    (lambda d: d["programs"].append("py_churn"), "programs[6]", "'py_churn' is listed twice"),
+    (lambda d: d["workloads"].append("larson"), "workloads[3]", "'larson' is a program; list it under `programs:`"),
 ])
 def test_validation_errors_name_file_and_field(tmp_path, mutate, field, expect):
     data = _spec()

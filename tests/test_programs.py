@@ -1,11 +1,13 @@
 """Program workloads: real programs run with an allocator preloaded (reportgen.programs.runner).
 
 Everything here runs real programs Debian ships (python3, sqlite3, gcc, sh) under real preload
-builds; the bench-level tests (a program declared in workloads.yaml, measured by `reportgen bench`)
+builds; the bench-level tests (a program declared in workloads.yaml, measured by `reportgen bench`:
+times, CIs, peak RSS, hak's counters, a differing output as a failure, one-line errors, reuse)
 are further down.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from reportgen.cli import main
 from reportgen.measure import resolve_allocator
 from reportgen.programs.runner import counted_run, difference, expand, preload_env, run_program
 from reportgen.project import Project
@@ -127,7 +131,173 @@ def _alive(pid: int) -> bool:
         return False
 
 
+STRESS = {"larson": "3", "xmalloc": "20000", "scratch": "20000", "mstress": "2"}
+
+
+@pytest.mark.parametrize("test", sorted(STRESS))
+def test_each_stress_program_prints_the_same_under_every_allocator_and_reaches_hak(tmp_path, test):
+    """native/stress/stress.c, built from the project's sources through the {stress} token: same output
+    and exit 0 under glibc, hak and a peer; the counted run sees its blocks reach hak, across threads."""
+    argv = expand(["{stress}", test, "{threads}", STRESS[test]], tmp_path, PROJECT.root, 2)
+    assert Path(argv[0]).is_file() and "stress-" in Path(argv[0]).parent.name     # in the build cache
+    outs = set()
+    for name in ("glibc", "hak-6a", "hak-6b", "mimalloc"):
+        run = run_program(argv, preload_env(PROJECT, resolve_allocator(PROJECT, name)), tmp_path, 60)
+        assert run.status == 0 and not run.timed_out, (name, run.stderr_tail)
+        outs.add(run.stdout_sha)
+        assert run.stdout_head.startswith(test), run.stdout_head
+    assert len(outs) == 1
+    counters, why = counted_run(PROJECT, resolve_allocator(PROJECT, "hak-6b"),
+                                _W(["{stress}", test, "{threads}", STRESS[test]], threads=2), tmp_path, 60)
+    assert why is None and counters["tiny_allocs"] > int(STRESS[test]), (why, counters)
+
+
+def test_a_stress_program_given_bad_arguments_exits_1_with_its_reason(tmp_path):
+    argv = expand(["{stress}", "larson", "65", "1"], tmp_path, PROJECT.root, 2)
+    run = run_program(argv, {}, tmp_path, 60)
+    assert run.status == 1 and "THREADS must be 1..64" in run.stderr_tail
+
+
 def test_placeholders_are_filled_and_other_braces_kept():
     assert expand(["{scratch}/in", "-T{threads}", "{root}", "print({1: 2})"], Path("/s"), Path("/r"), 2) == \
         ["/s/in", "-T2", "/r", "print({1: 2})"]
     assert os.path.isabs(expand(["{root}"], Path("/s"), PROJECT.root, None)[0])
+
+
+def test_the_peak_rss_is_the_programs_own_not_the_measuring_processs(tmp_path):
+    # Linux carries the RSS high-water mark across fork and exec: spawned straight from this process
+    # (pytest, numpy, scipy and this buffer), `true` would report all of it as its peak
+    held = bytearray(200 << 20)
+    held[::4096] = b"\1" * len(held[::4096])
+    run = run_program(["true"], {}, tmp_path, 10)
+    assert run.status == 0 and 0 < run.maxrss_kb < 8 * 1024, run.maxrss_kb
+    py = run_program(["/usr/bin/python3", "-c", "b = bytearray(60 << 20); b[::4096] = b'1' * len(b[::4096])"],
+                     {}, tmp_path, 30)
+    assert 60 * 1024 < py.maxrss_kb < 120 * 1024, py.maxrss_kb
+    del held
+
+
+def test_the_workloads_env_reaches_the_program_and_the_allocators_preload_wins(tmp_path):
+    w = _W(["sh", "-c", "echo $PYTHONMALLOC ${LD_PRELOAD##*/}"])
+    w.env = (("PYTHONMALLOC", "malloc"),)
+    spec = resolve_allocator(PROJECT, "hak-6b")
+    from reportgen.programs.runner import program_env, program_request
+    req = program_request(PROJECT, spec, w, tmp_path, 10)
+    assert req["env"]["PYTHONMALLOC"] == "malloc" and req["threads"] == 1
+    run = run_program(req["argv"], req["env"], tmp_path, 10)
+    assert run.stdout_head.strip() == "malloc libhak-6b-preload-timed.so"
+    assert program_env(PROJECT, resolve_allocator(PROJECT, "glibc"), w) == {"PYTHONMALLOC": "malloc"}
+
+
+# ---- measured by `reportgen bench` ------------------------------------------------------------------
+
+@pytest.fixture()
+def results(tmp_path, monkeypatch):
+    """Results in a folder of the test's; copies of the project share the suite's build cache."""
+    monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("REPORTGEN_BUILD_DIR", str(PROJECT.build_dir))
+    return tmp_path / "results"
+
+
+def _bench(capsys, *args, root=None) -> dict:
+    argv = [*(["--root", str(root)] if root else []), "bench", *args, "--json"]
+    assert main(argv) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def _one_line_error(capsys, *args, root=None) -> str:
+    assert main([*(["--root", str(root)] if root else []), "bench", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reportgen: error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bench_measures_a_shipped_program_with_cis_memory_and_counters_and_reuses_it(results, capsys):
+    args = ["--workload", "sqlite_rows", "--variant", "glibc", "--variant", "hak-6b", "--rounds", "2", "--sessions", "3"]
+    out = _bench(capsys, *args)
+    assert (out["workload"], out["ops"], out["unit"], out["sessions"], out["session_rounds"]) == \
+        ("sqlite_rows", 1, "runs/s", 3, 2)
+    prog = out["program"]
+    assert prog["path"] == "/usr/bin/sqlite3" and len(prog["sha256"]) == 64 and prog["argv"][1] == ":memory:"
+    assert out["sampling"]["layouts"] == 1          # a layout build has no preload library
+    rows = {r["variant"]: r for r in out["results"]}
+    for name, r in rows.items():
+        assert r["n"] == 6 and not r["failures"], r["failures"]
+        assert r["ci95"] and r["ci95"][0] <= r["median"] <= r["ci95"][1]
+        assert 0.05 < 1 / r["median"] < 5                       # seconds a run
+        # the program's own peak (sqlite's rows and indexes), not the measuring process's size
+        assert 5 << 20 < r["memory"]["peak_rss_bytes"] < 500 << 20, r["memory"]
+    assert rows["glibc"]["counters"] is None
+    hak = rows["hak-6b"]
+    assert hak["counted_failure"] is None and hak["counters"]["processes"] == 1
+    assert hak["counters"]["tiny_allocs"] > 10_000 and hak["counters"]["mid_allocs"] > 100
+    c = out["comparisons"][0]
+    assert c["candidate"] == "hak-6b" and c["speedup_ci95"] and c["sessions"] == 3
+    # the same binary, the same declaration: read back from the store
+    again = _bench(capsys, *args)
+    assert again["reused"] and again["session"] == out["session"]
+    assert not any((PROJECT.build_dir / "scratch").glob("sqlite_rows-*")), "the scratch folder was left behind"
+
+
+TINY = {"name": "py_tiny", "description": "a small Python program",
+        "program": {"argv": ["/usr/bin/python3", "-c", "print(sum(len(str(i)) for i in range(100000)))"],
+                    "env": {"PYTHONMALLOC": "malloc"}, "session_rounds": 2}}
+DIFFERS = {"name": "py_says_its_preload", "description": "output that differs under a preloaded allocator",
+           "program": {"argv": ["/usr/bin/python3", "-c", "import os; print(os.environ.get('LD_PRELOAD', ''))"]}}
+
+
+def _project_with(tmp_path, *entries) -> Path:
+    from test_workloads_yaml import SHIPPED
+    from test_publish import copy_project
+    root = copy_project(tmp_path / "lab")
+    (root / "workloads.yaml").write_text(yaml.safe_dump({"workloads": SHIPPED["workloads"] + list(entries)},
+                                                        sort_keys=False))
+    return root
+
+
+def test_a_program_appended_to_workloads_yaml_is_measured_and_a_differing_output_is_a_failure(
+        tmp_path, results, capsys):
+    root = _project_with(tmp_path, TINY, DIFFERS)
+    out = _bench(capsys, "--workload", "py_tiny", "--variant", "glibc", "--variant", "hak-6b", "--sessions", "3",
+                 "--rounds", "2", root=root)
+    rows = {r["variant"]: r for r in out["results"]}
+    assert out["program"]["path"].startswith("/usr/bin/python3") and out["program"]["env"] == {"PYTHONMALLOC": "malloc"}
+    for r in rows.values():
+        assert r["n"] == 6 and not r["failures"] and r["median"] > 0
+        assert r["memory"]["peak_rss_bytes"] < 60 << 20          # a small Python, not pytest's size
+    assert rows["hak-6b"]["counters"]["tiny_allocs"] > 1000      # PYTHONMALLOC=malloc: objects reach hak
+    # under hak-6b the program prints its preload: every run of it a recorded failure; glibc keeps its samples
+    out = _bench(capsys, "--workload", "py_says_its_preload", "--variant", "glibc", "--variant", "hak-6b",
+                 "--sessions", "3", "--rounds", "2", root=root)
+    glibc, hak = out["results"]
+    assert glibc["n"] == 6 and not glibc["failures"]
+    assert hak["n"] == 0 and hak["failures"], hak
+    assert all("its output differs from glibc's" in f["cause"] and "libhak-6b-preload-timed.so" in f["cause"]
+               for f in hak["failures"])
+    assert out["comparisons"][0]["verdict"] is None
+    assert not list((PROJECT.build_dir / "scratch").glob("py_*"))
+
+
+@pytest.mark.parametrize("program, says", [
+    ({"argv": []}, "field program.argv"),
+    ({"argv": [""]}, "not an empty string"),
+    ({"argv": ["true"], "env": {"LD_PRELOAD": "/x.so"}}, "LD_PRELOAD is set by the measurement"),
+    ({"argv": ["true"], "env": {"A B": "1"}}, "not a variable name"),
+    ({"argv": ["true"], "timeout_s": 0}, "field program.timeout_s"),
+    ({"argv": ["true"], "colour": "red"}, "unknown field"),
+    ({"argv": ["true"], "threads": 0}, "field program.threads"),
+])
+def test_a_bad_program_entry_is_one_line_and_exit_2(tmp_path, results, capsys, program, says):
+    root = _project_with(tmp_path, {"name": "w", "description": "d", "program": program})
+    err = _one_line_error(capsys, "--workload", "w", "--variant", "glibc", root=root)
+    assert "workloads.yaml: workloads[" in err and "(w)" in err and says in err, err
+
+
+def test_options_a_program_does_not_take_and_a_missing_program_are_one_line(tmp_path, results, capsys):
+    err = _one_line_error(capsys, "--workload", "sqlite_rows", "--variant", "glibc", "--ops", "10")
+    assert "--ops does not apply to sqlite_rows" in err
+    err = _one_line_error(capsys, "--workload", "sqlite_rows", "--variant", "glibc", "--threads", "2")
+    assert "--threads applies to a program whose argv takes {threads}" in err
+    root = _project_with(tmp_path, {"name": "gone", "description": "d", "program": {"argv": ["no-such-program-here"]}})
+    err = _one_line_error(capsys, "--workload", "gone", "--variant", "glibc", root=root)
+    assert "program 'no-such-program-here' is not found" in err

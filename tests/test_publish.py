@@ -139,6 +139,31 @@ def test_the_6b_page_sweeps_slots_past_one_chunk_per_class(published):
     assert "reaches the claimed +17..+27%" in gap or "does the measured interval reach the claimed" in gap
 
 
+def test_the_phase_pages_run_the_programs_and_say_whether_the_verdict_carries_over(published):
+    """Issue 21 on the pages: each program a phase lists is run on its baseline and candidate (quick), with
+    times, peak RSS and the carry-over of the headline verdict; the counted run shows hak received it."""
+    from reportgen.programs.view import carries_over
+    labels = {carries_over({"verdict": h}, {"verdict": p})[0] for h in ("faster", "slower", "x")
+              for p in ("faster", "slower", "x")}
+    for spec in (p for p in load_phases(published) if p.programs):
+        page = (published.docs_dir / "phases" / f"{spec.id}.md").read_text()
+        section = page.split("\n## Real and stress programs", 1)[1].split("\n## ", 1)[0]
+        res = collect(published, [spec])["phases"][spec.id]["programs"]
+        for name in spec.programs:
+            b = res[name]
+            by = {r["variant"]: r for r in b["results"]}
+            assert set(by) == {spec.baseline, spec.candidate}           # quick: the two judged sides
+            assert all(r["samples"] and r["memory"]["peak_rss_bytes"] > 0 for r in by.values()), name
+            cand = by[spec.candidate]["counters"]
+            assert sum(cand.get(k, 0) for k in ("tiny_allocs", "mid_allocs", "large_allocs")) > 0, name
+            row = next(l for l in section.splitlines() if l.startswith(f"| `{name}` |"))
+            cells = [c.strip() for c in row.split("|")[1:-1]]
+            assert re.match(r"[0-9.]+$", cells[1]) and re.match(r"[0-9.]+$", cells[2]), cells
+            assert cells[8].split(":")[0] in labels, cells
+            assert f'??? note "`{name}`: every allocator' in section
+    assert "larson" in next(p for p in load_phases(published) if p.id == "phase-6c").programs
+
+
 def test_publish_one_phase_keeps_the_other_pages(published):
     assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6a"]) == 0
     for pid in ("phase-6a", "phase-6b", "phase-6c"):

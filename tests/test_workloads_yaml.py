@@ -17,10 +17,12 @@ from test_publish import copy_project
 SHIPPED = yaml.safe_load((Project.locate().root / "workloads.yaml").read_text())
 
 
-def test_the_shipped_declarations_are_todays_four_workloads():
+def test_the_shipped_declarations_are_todays_workloads():
     declared = project_workloads(Project.locate())
-    assert list(declared) == ["mid_mt_gap", "mid_only", "mt_remote", "retention"]
-    gap, only, remote, retention = declared.values()
+    assert list(declared) == ["mid_mt_gap", "mid_only", "mt_remote", "retention",
+                              "py_churn", "sqlite_rows", "xz_t2", "gcc_hak",
+                              "larson", "xmalloc", "cache_scratch", "mstress"]
+    gap, only, remote, retention, py, sql, xz, gcc, *stress = declared.values()
     assert (gap.driver, gap.sizes, gap.slots, gap.ops, gap.warmup_ops, gap.seed) == \
         ("gap", (1024, 2048, 4096, 8192), 256, 1_000_000, 100_000, 0x6B)
     assert only.sizes == (8192, 16384, 32768) and only.slots == 256
@@ -29,6 +31,24 @@ def test_the_shipped_declarations_are_todays_four_workloads():
     assert (retention.driver, retention.sizes_after, retention.keep, retention.ops) == \
         ("retention", (3000, 6000), 16, 2 * retention.slots)          # tests/test_retention.py: the rest
     assert all(w.description and "  " not in w.description for w in declared.values())
+    # the programs (tests/test_programs.py measures them): one run a sample, five rounds a session
+    for w in (py, sql, xz, gcc):
+        assert (w.driver, w.ops, w.values, w.session_rounds, w.timeout_s, w.sizes) == ("program", 1, 1, 5, 60.0, ())
+    assert py.program[:2] == ("/usr/bin/python3", "-c") and py.env == (("PYTHONMALLOC", "malloc"),)
+    assert "print(acc)" in py.program[2] and not py.setup and py.threads == 1
+    assert sql.program[:2] == ("sqlite3", ":memory:") and "WITH RECURSIVE" in sql.program[2] and not sql.env
+    assert xz.threads == 2 and xz.takes_threads and xz.program[:2] == ("xz", "-T{threads}")
+    assert xz.setup[:2] == ("/usr/bin/python3", "-c") and xz.setup[-1] == "{scratch}/input"
+    assert "random.Random(107)" in xz.setup[2]
+    assert gcc.program[:4] == ("gcc", "-O2", "-DHAK_MID_FREE_HEADER", "-c") and not gcc.takes_threads
+    assert [a.rsplit("/", 1)[-1] for a in gcc.program[4:]] == \
+        ["tiny.c", "mid.c", "large.c", "router.c", "heap.c", "segment.c", "stats.c"]
+    # the lab's stress programs: native/stress/stress.c through the {stress} token, on two threads
+    assert [(w.program[:3], w.threads, w.takes_threads) for w in stress] == \
+        [(("{stress}", t, "{threads}"), 2, True) for t in ("larson", "xmalloc", "scratch", "mstress")]
+    # a program's to_dict holds its fields; a driver's keeps its keys (no program fields)
+    assert py.to_dict()["program"][0] == "/usr/bin/python3" and py.to_dict()["env"] == {"PYTHONMALLOC": "malloc"}
+    assert not {"program", "setup", "env", "timeout_s"} & set(gap.to_dict())
 
 
 def project_with_workloads(tmp_path: Path, *entries: dict) -> Path:
@@ -64,8 +84,8 @@ def test_a_bad_declaration_is_one_line_and_exit_2(tmp_path, capsys, entry, says)
 
 
 def test_a_new_workload_is_measured_from_data_only(tmp_path, capsys, monkeypatch):
-    """No Python change: an entry with new parameters runs through bench, and a program entry is
-    declared but says it is not measured yet."""
+    """No Python change: an entry with new parameters runs through bench; a program entry is
+    measured by bench (tests/test_programs.py), and the driver-only commands refuse it in one line."""
     root = project_with_workloads(tmp_path, {"name": "mid_small_set", "description": "64 live blocks of 4 KiB", "driver": GAP},
                  {"name": "py_dicts", "description": "a Python program", "program": {"argv": ["python3", "-c", "1"]}})
     monkeypatch.setenv("REPORTGEN_RESULTS_DIR", str(tmp_path / "results"))
@@ -75,6 +95,7 @@ def test_a_new_workload_is_measured_from_data_only(tmp_path, capsys, monkeypatch
     assert out["workload"] == "mid_small_set" and out["sizes"] == [4096] and out["ops"] == 20000
     assert all(r["samples"] and not r["failures"] for r in out["results"])
     assert out["results"][0]["counters"]["mid_allocs"] > 0         # 4 KiB: hak's Mid pool
-    assert main(["--root", str(root), "bench", "--workload", "py_dicts", "--variant", "hak-6a"]) == 2
+    assert main(["--root", str(root), "route", "--workload", "py_dicts", "--variant", "hak-6a"]) == 2
     err = capsys.readouterr().err
-    assert "is a program" in err and "not measured yet" in err and len(err.strip().splitlines()) == 1
+    assert "is a program" in err and "`reportgen bench` measures programs" in err, err
+    assert len(err.strip().splitlines()) == 1

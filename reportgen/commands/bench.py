@@ -35,21 +35,30 @@ def print_bench(out: dict) -> None:
 
     con = stdout_console()
     source = "reused from results/" if out.get("reused") else "measured now"
-    t = Table(title=f"{out['workload']}: {out['ops']:,} ops a loop, ops/s; measurement {out['session']} ({source}): "
+    program = out.get("program")
+    # a program: one run a sample, shown as seconds a run (the rate's reciprocal, its CI's ends swapped)
+    rate = (lambda x, na="-": f"{1 / x:.3f} s" if x else na) if program else f_mega
+    what = (f"{' '.join(' '.join(program['argv']).split())[:60]} ({program['path']}), seconds a run" if program
+            else f"{out['ops']:,} ops a loop, ops/s")
+    t = Table(title=f"{out['workload']}: {what}; measurement {out['session']} ({source}): "
                     f"{out.get('sessions')} sessions of {out.get('session_rounds')} rounds, {out['stop']}")
-    for col in ("allocator", "median", "95% CI", "CV", "loops ok", "failures", "RSS added / faults per op",
-                "remote/registry/mutex/leaked"):
+    keys = (("tiny_allocs", "mid_allocs", "large_allocs") if program else
+            ("mid_remote_frees", "registry_lookups", "mutex_locks", "leaked_blocks"))
+    for col in ("allocator", "median", "95% CI", "CV", "runs ok" if program else "loops ok", "failures",
+                "peak RSS / faults per run" if program else "RSS added / faults per op",
+                "tiny/mid/large allocs" if program else "remote/registry/mutex/leaked"):
         t.add_column(col, overflow="fold")
     for r in out["results"]:
-        ci = f_range(r.get("ci95"), f_mega, na="-")
+        ci = f_range((r.get("ci95") or [])[::-1] if program else r.get("ci95"), rate, na="-")
         c = r.get("counters") or {}
-        counters = "/".join(str(c.get(k)) for k in ("mid_remote_frees", "registry_lookups", "mutex_locks",
-                                                        "leaked_blocks")) if c else "-"
+        counters = "/".join(str(c.get(k)) for k in keys) if c else "-"
         fails = "; ".join(f"run {f['run']}: {f['cause']}" for f in r["failures"]) or "-"
         m = r.get("memory") or {}
-        mem = (f"{m['peak_rss_bytes'] / 2**20:,.1f} MiB / {m['minor_faults_per_op']:.3g}"
+        mem = (f"{m['peak_rss_bytes'] / 2**20:,.1f} MiB{' peak' if program else ''} / {m['minor_faults_per_op']:.3g}"
                if m.get("peak_rss_bytes") is not None and m.get("minor_faults_per_op") is not None else "-")
-        t.add_row(r["variant"], f_mega(r["median"], na="-"), ci, f_pct(r["cv"], na="-"), str(r["n"]),
+        if r.get("counted_failure"):
+            counters += f" ({r['counted_failure']})"
+        t.add_row(r["variant"], rate(r["median"], na="-"), ci, f_pct(r["cv"], na="-"), str(r["n"]),
                   fails, mem, counters)
     con.print(t)
     for c in out["comparisons"]:

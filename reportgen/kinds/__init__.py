@@ -8,5 +8,5 @@ a row in plan.measure_need.
 """
 
 # The kinds a phase measures (plan.Need.kind), which `run --force` / `publish --force` may name.
-KIND_NAMES = ("bench", "layout_aa", "offsets", "route", "header_cost", "counts", "coverage", "profile", "placement",
+KIND_NAMES = ("bench", "program", "layout_aa", "offsets", "route", "header_cost", "counts", "coverage", "profile", "placement",
               "sweep")

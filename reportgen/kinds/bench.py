@@ -28,6 +28,15 @@ Method (after pyperf/asv, with a stopping rule on precision, and sessions as the
   p-values); one whose interval misses its target by more than stats.UNDERPOWERED_FACTOR and
   decides nothing is "underpowered"; context peers get a ratio and a CI, no verdict.
 
+A program workload (workloads.yaml `program:`, reportgen.programs.runner) is measured the same way with
+one run of the program as a loop: a session's "process" per allocator is a ProgramServer that runs
+the program afresh, its allocator preloaded, each time it is asked (wall time fork to reap, peak RSS
+and faults from wait4's rusage).  Before the sessions the workload's `setup` runs once in a scratch
+folder and the baseline's reference run fixes the exit status and output every other run must give
+(a run that differs is that allocator's failure); one layout only (layout builds have no preload
+library); the counters come from one run under the counting preload; the record's key holds the
+program's path and sha256, so a changed binary is measured anew.
+
 With a Store, each allocator's record (samples by round, with the session of each, counters,
 environment, source hash, measurement id) is saved; a comparison only ever uses the sessions of
 one measurement.  A group is reused only when every allocator of it has a current record of the
@@ -116,10 +125,12 @@ class Sampling:
 
 
 def bench_params(workload: Workload, ops: int, threads: int | None, sampling: Sampling,
-                 targets: dict[str, float]) -> dict:
-    params = {"ops": ops, "sizes": list(workload.sizes), "seed": workload.seed, "design": "sessions",
-              "sampling": {**asdict(sampling), "session_rounds": sampling.rounds_for(workload)},
-              "targets": dict(sorted(targets.items()))}
+                 targets: dict[str, float], project: Project | None = None) -> dict:
+    sampled = {"design": "sessions", "sampling": {**asdict(sampling), "session_rounds": sampling.rounds_for(workload)},
+               "targets": dict(sorted(targets.items()))}
+    if workload.is_program:
+        return {"ops": 1, **sampled, "program": program_identity(workload, threads, project)}
+    params = {"ops": ops, "sizes": list(workload.sizes), "seed": workload.seed, **sampled}
     if workload.driver == "gap":
         params["slots"] = workload.slots
     elif workload.driver == "retention":
@@ -127,6 +138,43 @@ def bench_params(workload: Workload, ops: int, threads: int | None, sampling: Sa
     else:
         params["threads"] = threads
     return params
+
+
+_PROGRAM_SHA: dict[tuple, str] = {}      # (path, mtime_ns, size) -> sha256 of the file
+
+
+def program_identity(w: Workload, threads: int | None, project: Project | None = None) -> dict:
+    """What a program measurement is of: its argv, setup, environment and threads as declared, and the
+    program itself, argv[0] resolved on PATH (`path`, symlinks followed) with the sha256 of that file
+    (hashed once per path, mtime and size): a changed binary is a new measurement, the same one is
+    reused from the store."""
+    import hashlib
+    import os
+    import shutil
+
+    from ..programs.runner import LAB_PROGRAMS, lab_program
+
+    first = w.program[0]
+    if project is not None:
+        first = first.replace("{root}", str(project.root))
+        if first in LAB_PROGRAMS:          # the lab's own program: its build (by content) is its identity
+            first = str(lab_program(project, first))
+    ident = {"argv": list(w.program), "setup": list(w.setup), "env": dict(w.env), "threads": threads or w.threads}
+    if "{scratch}" in first:           # made by the setup: known only once it has run
+        return {**ident, "path": first, "sha256": None}
+    found = shutil.which(first)
+    if found is None:
+        raise UserError(f"workload {w.name!r}: program {first!r} is not found (not a file, or not on PATH)")
+    path = os.path.realpath(found)
+    st = os.stat(path)
+    stamp = (path, st.st_mtime_ns, st.st_size)
+    if stamp not in _PROGRAM_SHA:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _PROGRAM_SHA[stamp] = h.hexdigest()
+    return {**ident, "path": path, "sha256": _PROGRAM_SHA[stamp]}
 
 
 def _check_args(workload, variants, ops, threads) -> tuple[Workload, int, int | None]:
@@ -144,6 +192,13 @@ def _check_args(workload, variants, ops, threads) -> tuple[Workload, int, int | 
             raise UserError(f"--{what} must be a positive whole number, got {value!r}")
     if ops is not None and ops >= 2 ** 63:
         raise UserError(f"--ops must be below 2^63, got {ops}")
+    if w.is_program:        # one run of the program is one sample
+        if ops is not None:
+            raise UserError(f"--ops does not apply to {w.name} (a program: one run of it is one sample)")
+        if threads is not None and not w.takes_threads:
+            raise UserError(f"--threads applies to a program whose argv takes {{threads}}; {w.name}'s does not")
+        w = replace(w, threads=threads or w.threads)
+        return w, 1, w.threads
     if threads is not None and w.driver != "remote":
         raise UserError(f"--threads applies to mt_remote only ({workload} is single-threaded)")
     if w.driver == "remote":
@@ -273,11 +328,14 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
     """One session: a fresh process per active allocator, a discarded warm-up round, then `rounds`
     rounds (one loop of each, in a shuffled order).  Returns the next round number."""
     from ..measure import LoopServer
+    from ..programs.runner import ProgramServer
 
     servers = {}
     try:
         for i in rng.permutation(active):
-            servers[int(i)] = LoopServer(requests[int(i)], timeout=timeout)
+            req = requests[int(i)]
+            server = ProgramServer if req.get("kind") == "program" else LoopServer
+            servers[int(i)] = server(req, timeout=timeout)
         for i, srv in servers.items():
             if not srv.ready():
                 series[i].failures.append({"run": first_round, "cause": f"session {index}: {srv.failure}"})
@@ -345,8 +403,24 @@ class _Sampler:
         recorded = next((s.layouts.get("seed") for s in series if s.layouts and not s.layouts.get("fixed")), None)
         self.layout_seed = int(recorded if recorded is not None else
                                layout_seed if layout_seed is not None else int(session, 16) % (2 ** 32))
-        slots = sampling.layouts if project is not None else 1
+        # A program: one layout (a layout build has no preload library), its setup and reference run
+        # in a scratch folder of its own (removed by close()), one run a loop.
+        self.scratch = None
+        slots = sampling.layouts if project is not None and not w.is_program else 1
         self.slot_requests, draws = [], [[] for _ in specs]
+        if w.is_program:
+            from ..programs import runner
+            if project is None:
+                raise ValueError("a program workload is measured in a project")
+            self.scratch = runner.scratch_dir(project, w)
+            try:
+                runner.prepare(project, w, specs, self.scratch, w.timeout_s)
+                self.slot_requests.append([runner.program_request(project, s, w, self.scratch, w.timeout_s)
+                                           for s in specs])
+            except BaseException:
+                self.close()
+                raise
+            slots = 0
         for j in range(slots):
             laid = [s if (slots == 1 or s.layout is not None) else
                     layout_spec(project, s, layout_of(s, self.layout_seed, j, heap=sampling.layout_heap))
@@ -361,7 +435,7 @@ class _Sampler:
             elif slots > 1:
                 series[i].layouts = {"count": slots, "seed": self.layout_seed, "draws": draws[i], "fixed": False}
         self.requests = self.slot_requests[0]
-        self.timeout = max(60.0, ops * 2e-6 * (threads or 1) * 20)
+        self.timeout = w.timeout_s if w.is_program else max(60.0, ops * 2e-6 * (threads or 1) * 20)
         self.rng = np.random.default_rng([int(session, 16) % (2 ** 32), start_session])
         self.names = [s.name for s in specs]
         self.rounds = sampling.rounds_for(w)
@@ -369,6 +443,13 @@ class _Sampler:
         self.rnd, self.k = max(start_round, 1), start_session
         self.elapsed = 0.0
         progress.start(sampling.max_sessions * self.rounds, f"{w.name}: {', '.join(self.names)}")
+
+    def close(self) -> None:
+        """A program's scratch folder removed (the group finished, failed or was interrupted)."""
+        if self.scratch is not None:
+            from ..programs.runner import remove_scratch
+            remove_scratch(self.scratch)
+            self.scratch = None
 
     def step(self) -> str | None:
         """One session; the stop reason once the group is done, else None."""
@@ -415,12 +496,23 @@ class _Sampler:
         return None
 
 
-def _counted_runs(w: Workload, specs, ops: int, threads) -> list[tuple[dict | None, list, str | None]]:
-    """One run of each project variant's counting build: its counters and per-size counts."""
+def _counted_runs(w: Workload, specs, ops: int, threads, project: Project | None = None,
+                  scratch=None) -> list[tuple[dict | None, list, str | None]]:
+    """One run of each project variant's counting build: its counters and per-size counts.  A program:
+    one run of it under the variant's counting preload (HAK_STATS=1) in the measurement's scratch
+    folder, its processes' counters summed, or the reason none reached hak (`counted_failure`)."""
     out = []
     for spec in specs:
         if not spec.is_project:
             out.append((None, [], None))
+            continue
+        if w.is_program:
+            from ..programs.runner import counted_run
+            try:
+                counters, why = counted_run(project, spec, w, scratch, w.timeout_s)
+            except UserError as exc:
+                counters, why = None, str(exc)
+            out.append((counters, [], why))
             continue
         res = run_child(workload_request(spec, w, ops=ops, threads=threads, timed=False, values=1),
                         timeout=max(120.0, ops * 2e-6 * (threads or 1) * 20))
@@ -552,7 +644,9 @@ def bench_kind(project: Project, workload: str, variants, *, sampling: Sampling 
     targets = targets_for(names, sampling, primary, tighter)
     # The group is part of each record's key: a record is reused only for the comparison it was
     # measured in (phases that share a baseline keep their own, each measured beside its candidate).
-    params = {**bench_params(w, ops, threads, sampling, targets), "group": names}
+    if w.is_program:      # one layout: a layout build has no preload library
+        sampling = replace(sampling, layouts=1, layout_heap=False)
+    params = {**bench_params(w, ops, threads, sampling, targets, project), "group": names}
     return BenchKind(project, w, specs, params, ops, threads, sampling, targets, primary, contrasts)
 
 
@@ -658,6 +752,7 @@ class BenchKind:
         # pairs (a, b) of the group's allocators, a against b: computed from the same rounds, never measured
         self.contrasts = [(a, b) for a, b in contrasts if a in self.names and b in self.names and a != b]
         self.keys = [key_for("bench", w.name, n, params) for n in self.names]
+        self.unit = "runs/s" if w.is_program else "ops/s"     # a program: one run of it a sample
         self._found: tuple | None = None
         self._store = None
 
@@ -698,12 +793,16 @@ class BenchKind:
         return _Running(sampler, series, session, prior)
 
     def interrupted(self, run: "_Running") -> _Group:
+        run.sampler.close()
         n = len(self.specs)
         return _Group(run.series, run.session, "interrupted", run.prior + run.sampler.elapsed,
                       [(None, [], None)] * n, [datetime.now(timezone.utc)] * n)
 
     def finish(self, run: "_Running", stop: str) -> _Group:
-        counted = _counted_runs(self.w, self.specs, self.ops, self.threads)
+        try:
+            counted = _counted_runs(self.w, self.specs, self.ops, self.threads, self.project, run.sampler.scratch)
+        finally:
+            run.sampler.close()
         n = len(self.specs)
         return _Group(run.series, run.session, stop, run.sampler.elapsed + run.prior, counted,
                       [datetime.now(timezone.utc)] * n)
@@ -717,6 +816,9 @@ class BenchKind:
             return self.finish(run, stop)
         except (KeyboardInterrupt, _Interrupted):
             raise Interrupted(self.interrupted(run)) from None
+        except BaseException:
+            run.sampler.close()
+            raise
         finally:
             restore()
 
@@ -729,7 +831,7 @@ class BenchKind:
             extra = {"driver_hash": spec.builds_hash, "session": g.session, "stop_reason": g.stop,
                      "elapsed_s": g.elapsed, "rounds": s.rounds, "sampling_stopped": s.stopped,
                      "interleaved_with": [x.name for x in specs], "position": i, "ns_per_op_runs": s.ns_per_op,
-                     "counts": counts, "counted_failure": counted_failure, "unit": "ops/s",
+                     "counts": counts, "counted_failure": counted_failure, "unit": self.unit,
                      "session_of_samples": s.sessions, "warmup_samples": s.warmup,
                      "memory_runs": s.memory, "session_memory": s.session_memory,
                      "layouts": s.layouts, "layout_of_sessions": sorted(s.layout_of_session.items()),
@@ -743,7 +845,7 @@ class BenchKind:
     def result(self, g: _Group, reused: bool) -> dict:
         """The `bench --json` shape (docs/json.md)."""
         w, specs, names, series, primary = self.w, self.specs, self.names, g.series, self.primary
-        rows = [_result_row(spec, s, c, g.session, reused, cr.isoformat())
+        rows = [_result_row(spec, s, c, g.session, reused, cr.isoformat(), w.is_program)
                 for spec, s, c, cr in zip(specs, series, g.counted, g.created)]
         n_sessions = len({k for s in series for k in (s.sessions or [])})
         pace = {"per_session_s": (g.elapsed / n_sessions) if g.elapsed and n_sessions else None,
@@ -770,7 +872,8 @@ class BenchKind:
         return BenchResult.shape({"workload": w.name, "ops": self.ops, "values_per_run": 1,
                 "sessions": n_sessions, "session_rounds": self.sampling.rounds_for(w),
                 "noise": group_noise,
-                "threads": self.threads if w.driver == "remote" else 1, "sizes": list(w.sizes), "unit": "ops/s",
+                "threads": self.threads if w.driver in ("remote", "program") else 1, "sizes": list(w.sizes),
+                **({"program": self.params["program"]} if w.is_program else {}), "unit": self.unit,
                 "session": g.session, "stop_reason": g.stop, "stop": STOP_REASONS.get(g.stop, g.stop),
                 "rounds": max((max(s.rounds) for s in series if s.rounds), default=0),
                 "elapsed_s": g.elapsed, "sampling": asdict(self.sampling), "results": rows,
@@ -781,7 +884,7 @@ class BenchKind:
                            "counters": "one extra run of the counting build (HAK_STATS=1), not timed"}})
 
 
-def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str) -> dict:
+def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: str, program: bool = False) -> dict:
     counters, counts, counted_failure = counted
     summ = stats.summarize(s.samples, higher_is_better=True)
     ns = s.ns_per_op
@@ -791,8 +894,9 @@ def _result_row(spec, s: _Series, counted, session: str, reused: bool, created: 
             "cv": summ.cv, "n": summ.n, "warnings": list(summ.warnings),
             "ns_per_op": float(np.median(ns)) if ns else None, "counters": counters, "counts": counts,
             "counted_failure": counted_failure, "failures": s.failures, "source_hash": spec.source_hash,
-            "session": session, "created": created, "reused": reused, "memory": memory_of(s, counters),
-            "build": "timed (HAK_STATS=0)" if spec.is_project else "as installed", "layouts": s.layouts or None}
+            "session": session, "created": created, "reused": reused, "memory": memory_of(s, counters, program),
+            "build": ("preloaded, timed (HAK_STATS=0)" if program else "timed (HAK_STATS=0)") if spec.is_project
+            else "as installed", "layouts": s.layouts or None}
 
 
 KIB = 1024
@@ -904,7 +1008,7 @@ def memory_comparison(base: _Series, cand: _Series) -> dict | None:
                       "(the same session's processes); Student's t over the sessions' log-ratios"}
 
 
-def memory_of(s: _Series, counters: dict | None = None) -> dict | None:
+def memory_of(s: _Series, counters: dict | None = None, program: bool = False) -> dict | None:
     """The allocator's memory in its timed processes (medians over sessions, in bytes): the resident set
     the process held before the allocator was loaded (`baseline_rss_bytes`, the measuring process's
     own, subtracted from the others), what the allocator and its workload added at the highest after
@@ -938,6 +1042,10 @@ def memory_of(s: _Series, counters: dict | None = None) -> dict | None:
            "method": "RSS from /proc/self/statm after each timed loop, less the process's own RSS before the "
                      "allocator was loaded (the peak: the highest of these; the end: after the last loop); page "
                      "faults from getrusage around each loop, per session (medians over sessions)"}
+    if program:       # each loop a process of its own: nothing of the measuring process's to subtract
+        out["method"] = ("the program's peak RSS (ru_maxrss of wait4, its waited-for children included) in each "
+                         "run, the highest per session (the peak) and the last run's (the end); page faults from "
+                         "the same rusage (medians over sessions)")
     if (phases := _rss_by_phase(s)) is not None:
         out["rss_by_phase"] = phases
     for key in ("os_reserved_bytes", "leaked_bytes"):          # hak's own, from the counting build

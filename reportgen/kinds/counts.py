@@ -125,7 +125,7 @@ def run_counts(project: Project, workload: str, variants, *, quick: bool = False
     from ..workloads import get_workload
 
     progress = progress or NullProgress()
-    wl = get_workload(workload)
+    wl = get_workload(workload, drivers_only="counts")
     variants = list(dict.fromkeys(variants))
     if not variants:
         raise UserError("counts needs at least one --variant")

@@ -101,7 +101,7 @@ def run_coverage(project: Project, phase: str, workloads=None, *, quick: bool = 
     if not spec.candidate:
         raise UserError(f"phase {phase!r} has no candidate: there is no change to cover")
     workloads = list(dict.fromkeys(workloads or spec.workloads))
-    wls = [get_workload(w) for w in workloads]
+    wls = [get_workload(w, drivers_only="coverage") for w in workloads]
     gcov_path()
     variants = [spec.baseline, spec.candidate]
     changed = changed_lines(project, spec.baseline, spec.candidate)

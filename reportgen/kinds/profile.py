@@ -87,7 +87,7 @@ def run_profile(project: Project, workload: str, variants, *, quick: bool = Fals
     from ..workloads import get_workload
 
     progress = progress or NullProgress()
-    wl = get_workload(workload)
+    wl = get_workload(workload, drivers_only="profile")
     variants = list(dict.fromkeys(variants))
     if not variants:
         raise UserError("profile needs at least one --variant")

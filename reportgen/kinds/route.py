@@ -123,7 +123,7 @@ def run_route(project: Project, workload: str, variant, ops: int | None = None, 
     With `claim=(lo, hi)` (a claimed relative speed-up of `claim_pool`, default mid) the
     result also holds an `amdahl` block; without one it has none.
     """
-    w = get_workload(workload)
+    w = get_workload(workload, drivers_only="route")
     if ops is not None and (not isinstance(ops, int) or ops <= 0):
         raise UserError(f"--ops must be a positive whole number, got {ops!r}")
     claim, claim_pool = _check_claim(claim, claim_pool)

@@ -4,7 +4,8 @@ A run is a fresh process of the program (`argv` of its workloads.yaml entry, wit
 `{root}` and `{threads}` filled in) in the measurement's scratch folder, LD_PRELOAD set to the
 allocator's library.  Its wall time is taken from the fork to the reap (os.wait4, no polling), its
 CPU time, peak RSS and page faults from the rusage wait4 returns (the program's waited-for children
-included).  Its exit status and a hash of its standard output are compared with the reference run
+included; taken by a small spawner process, spawn.c, so the peak is the program's own).  Its exit
+status and a hash of its standard output are compared with the reference run
 (the baseline's, made once before the rounds): a variant under which the program says something
 else has failed, whatever its speed.  Every child gets PR_SET_PDEATHSIG: it dies with the
 measuring process, even one killed with SIGKILL.
@@ -12,6 +13,7 @@ measuring process, even one killed with SIGKILL.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +22,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +54,35 @@ def preload_env(project, spec, counted: bool = False) -> dict:
     return {"LD_PRELOAD": str(path)}
 
 
+def program_env(project, spec, w, counted: bool = False) -> dict:
+    """The environment a run of `w` on `spec` adds: the workload's own `env` (e.g. PYTHONMALLOC=malloc),
+    then the allocator's preload over it (the allocator's LD_PRELOAD always wins)."""
+    return {**dict(getattr(w, "env", None) or {}), **preload_env(project, spec, counted)}
+
+
+# The lab's own programs (native/stress/), each a token of a workload's argv: built from the project's
+# sources on first use, cached by content like every build, so an edit is a new program.
+LAB_PROGRAMS = {"{stress}": ("stress", ("stress/stress.c",))}
+
+
+def lab_program(project, token: str) -> Path:
+    """The executable a LAB_PROGRAMS token names, built for `project`."""
+    from ..build import build_program
+    name, sources = LAB_PROGRAMS[token]
+    return build_program(project, name, [project.native_dir / src for src in sources])
+
+
 def expand(argv, scratch: Path, root: Path, threads: int | None) -> list[str]:
-    """The argv with the literal tokens {scratch}, {root} and {threads} replaced (other braces, as in a
-    program's own code, are left alone)."""
+    """The argv with the literal tokens {scratch}, {root}, {threads} and the lab's programs ({stress})
+    replaced (other braces, as in a program's own code, are left alone)."""
+    from ..project import Project
     values = {"{scratch}": str(scratch), "{root}": str(root), "{threads}": str(threads or 1)}
     out = []
     for a in argv:
         a = str(a)
+        for token in LAB_PROGRAMS:
+            if token in a:
+                a = a.replace(token, str(lab_program(Project(Path(root)), token)))
         for token, value in values.items():
             a = a.replace(token, value)
         out.append(a)
@@ -83,28 +106,83 @@ class ProgramRun:
     stderr: str = ""        # the first MiB of it (the counted run's counters are read from it)
 
 
-def _child_setup(cpus):
+SPAWN_SOURCE = Path(__file__).with_name("spawn.c")
+KEEP_STDERR_SOURCE = Path(__file__).with_name("keepstderr.c")
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(source: Path, build_dir: Path, shared: bool = False) -> str:
+    """A helper of this module (spawn.c: an executable; keepstderr.c: a preload library), compiled once
+    into the build cache under the hash of its source and compiler."""
+    text = source.read_bytes()
+    cc = os.environ.get("CC") or "cc"
+    name = f"lib{source.stem}.so" if shared else source.stem
+    digest = hashlib.sha256(text + f"\0{cc}\0{name}".encode()).hexdigest()[:12]
+    out = build_dir / f"prog{source.stem}-{digest}" / name
+    if out.is_file():
+        return str(out)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".prog{source.stem}.", dir=build_dir))
+    try:
+        os.chmod(tmp, 0o755)
+        cmd = [cc, "-O2", "-Wall", *(["-shared", "-fPIC"] if shared else []), "-o", str(tmp / out.name),
+               str(source), *(["-ldl"] if shared else [])]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as exc:
+            raise UserError(f"cannot compile the program runner's {source.name} with {cc!r}: "
+                            f"{exc.strerror or exc}") from None
+        if done.returncode != 0:
+            first = next((l for l in done.stderr.splitlines() if "error" in l), done.stderr.strip()[:200])
+            raise UserError(f"compile of the program runner's {source.name} failed: {first}")
+        try:
+            os.rename(tmp, out.parent)        # atomic: complete or not at all
+        except OSError:
+            if not out.is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(out)
+
+
+def _spawner(build_dir: Path) -> str:
+    return _compiled(SPAWN_SOURCE, build_dir)
+
+
+def _build_dir() -> Path:
+    env = os.environ.get("REPORTGEN_BUILD_DIR")
+    if env:
+        return Path(env)
+    from ..project import Project
+    return Project.locate().build_dir
+
+
+def _child_setup():
     def setup():
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        os.setpgrp()          # its own group: a timeout kills the program and its children
+        os.setpgrp()          # its own group: a timeout kills the spawner, the program and its children
     return setup
 
 
 def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None) -> ProgramRun:
-    """Run `argv` once with `env` added to a clean copy of this environment; stdout and stderr go to
-    files (a program that writes much never blocks on a pipe)."""
-    child_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "HAK_STATS")}
-    child_env.update(env)
-    with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err:
-        t0 = time.perf_counter_ns()
+    """Run `argv` once with `env` added to a clean copy of this environment, through the spawner
+    (spawn.c: the program's peak RSS is then its own, not this process's size carried over fork);
+    stdout and stderr go to files (a program that writes much never blocks on a pipe)."""
+    # the spawner runs with this environment less the allocator's; `env` is set in the program's alone
+    base_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "HAK_STATS")}
+    settings = [f"{k}={v}" for k, v in env.items()]
+    spawner = _spawner(_build_dir())
+    with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err, \
+            tempfile.TemporaryFile(dir=cwd) as result:
+        where = ",".join(str(c) for c in cpus) if cpus else "-"
         try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=child_env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=err, preexec_fn=_child_setup(cpus))
+            proc = subprocess.Popen([spawner, str(result.fileno()), where, str(len(settings)), *settings, *argv],
+                                    cwd=cwd, env=base_env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(result.fileno(),),
+                                    preexec_fn=_child_setup())
         except OSError as exc:
             raise UserError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
         timed_out = threading.Event()
@@ -118,18 +196,27 @@ def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _pid, status, ru = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
-        ns = time.perf_counter_ns() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        result.seek(0)
+        line = result.read().decode(errors="replace").strip()
         out.seek(0)
         body = out.read()
         err.seek(0)
         errors = err.read(1 << 20).decode(errors="replace")
         tail = errors[-4000:]
-    return ProgramRun(ns=ns, cpu_ns=int((ru.ru_utime + ru.ru_stime) * 1e9), maxrss_kb=int(ru.ru_maxrss),
-                      minflt=int(ru.ru_minflt), majflt=int(ru.ru_majflt), status=proc.returncode,
+    if line:
+        r = json.loads(line)
+        if r["exec_errno"]:
+            raise UserError(f"cannot run {argv[0]!r}: {os.strerror(r['exec_errno'])}")
+        status = os.waitstatus_to_exitcode(r["wait_status"])
+    elif proc.returncode < 0:            # the spawner killed (the timeout): the program with it
+        r, status = {"ns": int(timeout * 1e9), "cpu_us": 0, "maxrss_kb": 0, "minflt": 0, "majflt": 0}, proc.returncode
+    else:
+        raise UserError(f"the program runner's spawner failed on {argv[0]!r} (exit status {proc.returncode})")
+    return ProgramRun(ns=int(r["ns"]), cpu_ns=int(r["cpu_us"]) * 1000, maxrss_kb=int(r["maxrss_kb"]),
+                      minflt=int(r["minflt"]), majflt=int(r["majflt"]), status=status,
                       stdout_sha=hashlib.sha256(body).hexdigest(),
                       stdout_head=body[:OUTPUT_HEAD].decode(errors="replace"), stderr_tail=tail,
                       timed_out=timed_out.is_set(), stderr=errors)
@@ -158,13 +245,14 @@ def prepare(project, w, specs, scratch: Path, timeout: float) -> dict:
     scratch.mkdir(parents=True, exist_ok=True)
     setup = getattr(w, "setup", ())
     if setup:
-        run = run_program(expand(setup, scratch, project.root, w.threads), {}, scratch, timeout)
+        run = run_program(expand(setup, scratch, project.root, w.threads), dict(getattr(w, "env", None) or {}),
+                          scratch, timeout)
         if run.status != 0 or run.timed_out:
             raise UserError(f"workload {w.name!r}: its setup {' '.join(setup)} failed "
                             f"({'timed out' if run.timed_out else f'exit status {run.status}'}): "
                             f"{run.stderr_tail.strip()[-300:]}")
     argv = expand(w.program, scratch, project.root, w.threads)
-    run = run_program(argv, preload_env(project, specs[0]), scratch, timeout)
+    run = run_program(argv, program_env(project, specs[0], w), scratch, timeout)
     if run.timed_out:
         raise UserError(f"workload {w.name!r}: the program timed out under {specs[0].name} "
                         f"(after {timeout:g} s)")
@@ -190,8 +278,8 @@ def remove_scratch(scratch: Path) -> None:
 def program_request(project, spec, w, scratch: Path, timeout: float) -> dict:
     """What a ProgramServer needs to run `w` on `spec` (plain data, as a driver's request is)."""
     return {"kind": "program", "name": spec.name, "argv": expand(w.program, scratch, project.root, w.threads),
-            "env": preload_env(project, spec), "cwd": str(scratch), "timeout": timeout,
-            "reference": str(scratch / "reference.json")}
+            "env": program_env(project, spec, w), "cwd": str(scratch), "timeout": timeout,
+            "threads": w.threads or 1, "reference": str(scratch / "reference.json")}
 
 
 class ProgramServer:
@@ -243,7 +331,11 @@ def counted_run(project, spec, w, scratch: Path, timeout: float) -> tuple[dict |
     program printed at exit, summed, or the reason there are none (a program that ignores
     LD_PRELOAD allocates nothing through hak)."""
     argv = expand(w.program, scratch, project.root, w.threads)
-    run = run_program(argv, preload_env(project, spec, counted=True), scratch, timeout)
+    env = program_env(project, spec, w, counted=True)
+    # after the allocator: a program that closes its stderr at exit (xz) keeps fd 2 for the counters' line
+    env["LD_PRELOAD"] = ":".join(filter(None, [env.get("LD_PRELOAD"),
+                                              _compiled(KEEP_STDERR_SOURCE, _build_dir(), shared=True)]))
+    run = run_program(argv, env, scratch, timeout)
     lines = []
     for line in run.stderr.splitlines():
         line = line.strip()
