@@ -76,33 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     copy_project(Project.locate(), root)
     os.environ["REPORTGEN_RESULTS_DIR"] = str(root / "results")
     os.environ["REPORTGEN_BUILD_DIR"] = str(root / "build" / "native")
-    from reportgen.variants import use_project
+    from reportgen.variants import using_project
     project = Project(root)
-    use_project(project)
-    try:
-        if args.results:
-            shutil.copytree(args.results, root / "results")
-        print("measuring the shipped phases once (publish --quick)..." if not args.results
-              else f"reusing the results in {args.results}", file=sys.stderr)
-        seconds, _ = timed_publish(project)
-        print(f"first publish (shipped phases): {seconds:.1f} s", file=sys.stderr)
-        print(f"{'phases':>7} {'no-change publish':>18} {'pages rendered':>15} {'one spec edited':>16} "
-              f"{'pages rendered':>15}")
-        for n in counts:
-            synthetic_phases(root, n)
-            timed_publish(project)                       # renders the new pages, builds the site
-            seconds, done = timed_publish(project)       # nothing changed
-            spec = root / "phases" / "phase-syn-0000.yaml"
-            spec.write_text(spec.read_text().replace("summary: >", f"summary: >\n  Edited at {n}.", 1))
-            edit_s, edited = timed_publish(project)
-            total = len(list((root / "phases").glob("*.yaml")))
-            print(f"{total:>7} {seconds:>16.2f} s {len(done.pages.rendered):>15} {edit_s:>14.2f} s "
-                  f"{len(edited.pages.rendered):>15}", flush=True)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with using_project(project):       # VARIANTS and WORKLOADS: the copy's declarations
+        try:
+            if args.results:
+                shutil.copytree(args.results, root / "results")
+            print("measuring the shipped phases once (publish --quick)..." if not args.results
+                  else f"reusing the results in {args.results}", file=sys.stderr)
+            seconds, _ = timed_publish(project)
+            print(f"first publish (shipped phases): {seconds:.1f} s", file=sys.stderr)
+            print(f"{'phases':>7} {'no-change publish':>18} {'pages rendered':>15} {'one spec edited':>16} "
+                  f"{'pages rendered':>15}")
+            for n in counts:
+                synthetic_phases(root, n)
+                timed_publish(project)                       # renders the new pages, builds the site
+                seconds, done = timed_publish(project)       # nothing changed
+                spec = root / "phases" / "phase-syn-0000.yaml"
+                spec.write_text(spec.read_text().replace("summary: >", f"summary: >\n  Edited at {n}.", 1))
+                edit_s, edited = timed_publish(project)
+                total = len(list((root / "phases").glob("*.yaml")))
+                print(f"{total:>7} {seconds:>16.2f} s {len(done.pages.rendered):>15} {edit_s:>14.2f} s "
+                      f"{len(edited.pages.rendered):>15}", flush=True)
+        finally:
+            if args.keep:
+                print(f"kept {tmp}", file=sys.stderr)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -130,9 +130,8 @@ BENCH_API uint64_t bench_gap_step(bench_gap_t* g, uint64_t ops, uint64_t* counts
   const uint64_t t1 = bench_now_ns();
   BENCH_COUNT_STOP();
   /* The loop's bookkeeping (each slot's size index, the requests per size), replayed from the same
-   * random stream with the clock and the counting stopped: at ~8 ns an op, a store per op and a
-   * counter bumped through memory were a tenth of tcmalloc's measured time
-   * (benchmarks/harness_overhead.py). */
+   * random stream with the clock and the counting stopped: a store per op and a counter bumped
+   * through memory showed in tcmalloc's few ns an op (benchmarks/harness_overhead.py). */
   uint64_t replay = g->rng;
   for (uint64_t i = 0; i < ops; i++) {
     const uint64_t r = bench_rng(&replay);

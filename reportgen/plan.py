@@ -423,6 +423,10 @@ def adjust_phase_family(phase_res: dict) -> None:
     from .kinds.bench import adjust_family
     adjust_family([c for b in (phase_res.get("bench") or {}).values() if isinstance(b, dict)
                    for c in b.get("comparisons") or []])
+    # the programs are a family of their own (as a sweep's points are): the page counts how many
+    # carry the headline's verdict over, each verdict held with the others at 5%
+    adjust_family([c for b in (phase_res.get("programs") or {}).values() if isinstance(b, dict)
+                   for c in b.get("comparisons") or []])
 
 
 def _phase_key(spec: Phase, quick: bool) -> tuple[str, dict]:

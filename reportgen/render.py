@@ -276,8 +276,8 @@ def failed_sides(phase_res: dict) -> dict:
     """`phase_res` with no verdict on a comparison whose baseline or candidate has failed runs (or
     no successful one): such a comparison carries `failed` (which side, why) and no numbers, so no
     page, headline or hypothesis reads a verdict off a crash (the benches and the placement
-    experiment's alike)."""
-    roots = ["bench", *(["offsets"] if "offsets" in phase_res else [])]
+    experiment's and the programs' alike)."""
+    roots = ["bench", *[r for r in ("offsets", "programs") if r in phase_res]]
     return {**phase_res, **{root: _failed_sides_of(phase_res.get(root)) for root in roots}}
 
 

@@ -27,8 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STRESS_MAX_THREADS 64
+#define STRESS_MAX_BLOCK (1u << 20)     /* larger than any block a test asks for */
 
 static uint64_t stress_rng(uint64_t* s) {   /* splitmix64 */
   uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -39,9 +41,10 @@ static uint64_t stress_rng(uint64_t* s) {   /* splitmix64 */
 
 static uint32_t stress_below(uint64_t bits, uint32_t n) { return (uint32_t)(((bits >> 32) * n) >> 32); }
 
-static void stress_die(const char* what) {
+static void stress_die(const char* what) {   /* from any thread: no atexit handler runs beside the others */
   fprintf(stderr, "stress: %s\n", what);
-  exit(1);
+  fflush(stderr);
+  _exit(1);
 }
 
 static void* stress_alloc(size_t size) {
@@ -51,7 +54,10 @@ static void* stress_alloc(size_t size) {
 }
 
 /* A block carries its size and a tag in its first bytes, and the tag's low byte in its last byte:
- * freeing checks both, so an allocator that hands one block out twice is caught. */
+ * freeing checks that they still agree, which catches a block overwritten past its head or one whose
+ * head names a size the block cannot have.  (A block handed out twice and rewritten whole by its
+ * second owner still agrees with itself; the checksum of the tags freed, printed at the end, differs
+ * then.) */
 typedef struct { uint64_t size, tag; } stress_head_t;
 
 static void* stress_block(size_t size, uint64_t tag) {
@@ -67,6 +73,7 @@ static uint64_t stress_release(void* block) {
   unsigned char* p = block;
   stress_head_t h;
   memcpy(&h, p, sizeof h);
+  if (h.size < sizeof h + 1 || h.size > STRESS_MAX_BLOCK) stress_die("a block's head changed while it was live");
   if (p[h.size - 1] != (unsigned char)h.tag) stress_die("a block's bytes changed while it was live");
   free(p);
   return h.tag ^ h.size;
@@ -89,13 +96,16 @@ typedef struct {
 
 static void* larson_thread(void* arg) {
   larson_set_t* set = arg;
+  uint64_t rng = set->rng, sum = 0;   /* locals: the threads' own counters share no cache line */
   for (int i = 0; i < LARSON_OPS; i++) {
-    uint64_t r = stress_rng(&set->rng);
+    uint64_t r = stress_rng(&rng);
     uint32_t s = stress_below(r, LARSON_SLOTS);
-    set->sum += stress_release(set->slot[s]);   /* often a block a thread of an earlier round made */
+    sum += stress_release(set->slot[s]);   /* often a block a thread of an earlier round made */
     set->slot[s] = stress_block(16 + stress_below(r << 32, 1000), r);
-    set->ops++;
   }
+  set->rng = rng;
+  set->sum += sum;
+  set->ops += LARSON_OPS;
   return NULL;
 }
 
@@ -145,8 +155,9 @@ typedef struct {
 static void* xm_producer(void* arg) {
   xm_worker_t* w = arg;
   xm_queue_t* q = w->q;
+  uint64_t seed = w->seed;
   for (uint64_t i = 0; i < w->blocks; i++) {
-    uint64_t r = stress_rng(&w->seed);
+    uint64_t r = stress_rng(&seed);
     void* b = stress_block(8 + stress_below(r, 512), r);
     pthread_mutex_lock(&q->lock);
     while (q->count == XM_QUEUE) pthread_cond_wait(&q->not_full, &q->lock);
@@ -166,11 +177,14 @@ static void* xm_producer(void* arg) {
 static void* xm_consumer(void* arg) {
   xm_worker_t* w = arg;
   xm_queue_t* q = w->q;
+  uint64_t sum = 0, blocks = 0;       /* locals: no cache line shared with another worker's counters */
   for (;;) {
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && q->producers_left > 0) pthread_cond_wait(&q->not_empty, &q->lock);
     if (q->count == 0) {
       pthread_mutex_unlock(&q->lock);
+      w->sum = sum;
+      w->blocks = blocks;
       return NULL;
     }
     void* b = q->item[q->head];
@@ -178,8 +192,8 @@ static void* xm_consumer(void* arg) {
     q->count--;
     pthread_cond_signal(&q->not_full);
     pthread_mutex_unlock(&q->lock);
-    w->sum += stress_release(b);     /* freed by a thread that did not allocate it */
-    w->blocks++;
+    sum += stress_release(b);     /* freed by a thread that did not allocate it */
+    blocks++;
   }
 }
 
@@ -217,7 +231,6 @@ static int run_xmalloc(int threads, long blocks) {
 typedef struct {
   char* handed;          /* allocated by the main thread: its neighbours may be another thread's */
   long iterations;
-  uint64_t sum;
 } scratch_t;
 
 static void* scratch_thread(void* arg) {
@@ -226,7 +239,6 @@ static void* scratch_thread(void* arg) {
   for (long i = 0; i < s->iterations; i++) {
     volatile char* p = stress_alloc(SCRATCH_SIZE);
     for (int j = 0; j < SCRATCH_WRITES; j++) p[j % SCRATCH_SIZE] = (char)(p[j % SCRATCH_SIZE] + 1);
-    s->sum += (unsigned char)p[0];
     free((void*)p);
   }
   return NULL;
@@ -239,14 +251,12 @@ static int run_scratch(int threads, long iterations) {
     s[t].handed = stress_alloc(SCRATCH_SIZE);
     memset(s[t].handed, 0, SCRATCH_SIZE);
     s[t].iterations = iterations;
-    s[t].sum = 0;
   }
   for (int t = 0; t < threads; t++)
     if (pthread_create(&tid[t], NULL, scratch_thread, &s[t])) stress_die("pthread_create");
   for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
   long blocks = 0;
   for (int t = 0; t < threads; t++) blocks += s[t].iterations;
-  /* the sum depends on what each fresh block held, which differs by allocator: it is not printed */
   printf("scratch threads=%d blocks=%ld writes_per_block=%d\n", threads, blocks, SCRATCH_WRITES);
   return 0;
 }
@@ -275,18 +285,22 @@ static void* mstress_thread(void* arg) {
     uint64_t r = stress_rng(&m->rng);
     slot[s] = stress_block(mstress_size(r), r);
   }
+  uint64_t rng = m->rng, sum = 0, bytes = 0;   /* locals: no cache line shared between the threads */
   for (int round = 0; round < m->rounds; round++)
     for (int i = 0; i < MS_OPS; i++) {
-      uint64_t r = stress_rng(&m->rng);
+      uint64_t r = stress_rng(&rng);
       uint32_t s = MS_LONG_LIVED + stress_below(r, MS_SLOTS - MS_LONG_LIVED);
-      m->sum += stress_release(slot[s]);
-      size_t size = mstress_size(stress_rng(&m->rng));
+      sum += stress_release(slot[s]);
+      size_t size = mstress_size(stress_rng(&rng));
       slot[s] = stress_block(size, r);
-      m->bytes += size;
-      m->ops++;
+      bytes += size;
     }
-  for (int s = 0; s < MS_SLOTS; s++) m->sum += stress_release(slot[s]);
+  for (int s = 0; s < MS_SLOTS; s++) sum += stress_release(slot[s]);
   free(slot);
+  m->rng = rng;
+  m->sum += sum;
+  m->bytes += bytes;
+  m->ops += (uint64_t)m->rounds * MS_OPS;
   return NULL;
 }
 

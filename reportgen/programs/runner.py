@@ -12,7 +12,6 @@ measuring process, even one killed with SIGKILL.
 """
 from __future__ import annotations
 
-import ctypes
 import functools
 import hashlib
 import json
@@ -21,13 +20,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
 
-PR_SET_PDEATHSIG = 1
 OUTPUT_HEAD = 400           # characters of a differing output shown with the failure
 
 
@@ -149,32 +146,22 @@ def _spawner(build_dir: Path) -> str:
     return _compiled(SPAWN_SOURCE, build_dir)
 
 
-def _build_dir() -> Path:
-    env = os.environ.get("REPORTGEN_BUILD_DIR")
-    if env:
-        return Path(env)
+def _build_dir(build_dir: Path | None) -> Path:
+    if build_dir is not None:
+        return Path(build_dir)
     from ..project import Project
     return Project.locate().build_dir
 
 
-def _child_setup():
-    def setup():
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        os.setpgrp()          # its own group: a timeout kills the spawner, the program and its children
-    return setup
-
-
-def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None) -> ProgramRun:
+def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None,
+                build_dir: Path | None = None) -> ProgramRun:
     """Run `argv` once with `env` added to a clean copy of this environment, through the spawner
     (spawn.c: the program's peak RSS is then its own, not this process's size carried over fork);
     stdout and stderr go to files (a program that writes much never blocks on a pipe)."""
     # the spawner runs with this environment less the allocator's; `env` is set in the program's alone
     base_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "HAK_STATS")}
     settings = [f"{k}={v}" for k, v in env.items()]
-    spawner = _spawner(_build_dir())
+    spawner = _spawner(_build_dir(build_dir))
     with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err, \
             tempfile.TemporaryFile(dir=cwd) as result:
         where = ",".join(str(c) for c in cpus) if cpus else "-"
@@ -182,29 +169,26 @@ def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None
             proc = subprocess.Popen([spawner, str(result.fileno()), where, str(len(settings)), *settings, *argv],
                                     cwd=cwd, env=base_env,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(result.fileno(),),
-                                    preexec_fn=_child_setup())
+                                    process_group=0)   # its own group: a timeout kills it and its children
         except OSError as exc:
             raise UserError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-        timed_out = threading.Event()
-
-        def kill():
-            timed_out.set()
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
             proc.wait()
-        finally:
-            timer.cancel()
         result.seek(0)
         line = result.read().decode(errors="replace").strip()
         out.seek(0)
         body = out.read()
-        err.seek(0)
-        errors = err.read(1 << 20).decode(errors="replace")
+        size = err.seek(0, os.SEEK_END)     # the last MiB: hak's counters are printed at exit
+        err.seek(max(0, size - (1 << 20)))
+        errors = err.read().decode(errors="replace")
         tail = errors[-4000:]
     if line:
         r = json.loads(line)
@@ -219,7 +203,7 @@ def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None
                       minflt=int(r["minflt"]), majflt=int(r["majflt"]), status=status,
                       stdout_sha=hashlib.sha256(body).hexdigest(),
                       stdout_head=body[:OUTPUT_HEAD].decode(errors="replace"), stderr_tail=tail,
-                      timed_out=timed_out.is_set(), stderr=errors)
+                      timed_out=timed_out, stderr=errors)
 
 
 def difference(run: ProgramRun, reference: dict, who: str) -> str | None:
@@ -246,16 +230,20 @@ def prepare(project, w, specs, scratch: Path, timeout: float) -> dict:
     setup = getattr(w, "setup", ())
     if setup:
         run = run_program(expand(setup, scratch, project.root, w.threads), dict(getattr(w, "env", None) or {}),
-                          scratch, timeout)
+                          scratch, timeout, build_dir=project.build_dir)
         if run.status != 0 or run.timed_out:
             raise UserError(f"workload {w.name!r}: its setup {' '.join(setup)} failed "
                             f"({'timed out' if run.timed_out else f'exit status {run.status}'}): "
                             f"{run.stderr_tail.strip()[-300:]}")
     argv = expand(w.program, scratch, project.root, w.threads)
-    run = run_program(argv, program_env(project, specs[0], w), scratch, timeout)
+    run = run_program(argv, program_env(project, specs[0], w), scratch, timeout, build_dir=project.build_dir)
     if run.timed_out:
         raise UserError(f"workload {w.name!r}: the program timed out under {specs[0].name} "
                         f"(after {timeout:g} s)")
+    if run.status != 0:     # a reference that fails would make the same failure under a variant a pass
+        last = run.stderr_tail.strip().splitlines()[-1:] or [""]
+        raise UserError(f"workload {w.name!r}: the program failed under {specs[0].name}, the reference "
+                        f"(exit status {run.status}){': ' + last[0][:200] if last[0] else ''}")
     ref = {"status": run.status, "stdout_sha": run.stdout_sha, "stdout_head": run.stdout_head,
            "who": specs[0].name}
     (scratch / "reference.json").write_text(json.dumps(ref))
@@ -279,7 +267,8 @@ def program_request(project, spec, w, scratch: Path, timeout: float) -> dict:
     """What a ProgramServer needs to run `w` on `spec` (plain data, as a driver's request is)."""
     return {"kind": "program", "name": spec.name, "argv": expand(w.program, scratch, project.root, w.threads),
             "env": program_env(project, spec, w), "cwd": str(scratch), "timeout": timeout,
-            "threads": w.threads or 1, "reference": str(scratch / "reference.json")}
+            "threads": w.threads or 1, "reference": str(scratch / "reference.json"),
+            "build_dir": str(project.build_dir)}
 
 
 class ProgramServer:
@@ -306,7 +295,8 @@ class ProgramServer:
             return None
         req = self.request
         try:
-            run = run_program(req["argv"], req["env"], Path(req["cwd"]), self.timeout, self.cpus)
+            run = run_program(req["argv"], req["env"], Path(req["cwd"]), self.timeout, self.cpus,
+                              build_dir=req.get("build_dir"))
         except UserError as exc:
             self.failure = str(exc)
             return None
@@ -334,8 +324,8 @@ def counted_run(project, spec, w, scratch: Path, timeout: float) -> tuple[dict |
     env = program_env(project, spec, w, counted=True)
     # after the allocator: a program that closes its stderr at exit (xz) keeps fd 2 for the counters' line
     env["LD_PRELOAD"] = ":".join(filter(None, [env.get("LD_PRELOAD"),
-                                              _compiled(KEEP_STDERR_SOURCE, _build_dir(), shared=True)]))
-    run = run_program(argv, env, scratch, timeout)
+                                              _compiled(KEEP_STDERR_SOURCE, project.build_dir, shared=True)]))
+    run = run_program(argv, env, scratch, timeout, build_dir=project.build_dir)
     lines = []
     for line in run.stderr.splitlines():
         line = line.strip()

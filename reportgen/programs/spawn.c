@@ -35,6 +35,11 @@ static long long us_of(const struct timeval *t) { return (long long)t->tv_sec * 
 int main(int argc, char **argv) {
     if (argc < 5)
         return 126;
+    /* dies with the measuring process (even on SIGKILL); set here, not in a Python preexec_fn, which
+     * may deadlock in a forked child of a threaded process */
+    pid_t measurer = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != measurer)
+        return 126;
     int out = atoi(argv[1]);
     if (fcntl(out, F_SETFD, FD_CLOEXEC) != 0)
         return 126;

@@ -12,7 +12,7 @@ _SIDE = {"faster": 1, "slower": -1}
 
 
 def _side(cmp: dict | None) -> int:
-    if not cmp or cmp.get("underpowered"):
+    if not cmp or cmp.get("underpowered") or cmp.get("failed"):
         return 0
     return _SIDE.get(cmp.get("verdict") or "", 0)
 
@@ -22,8 +22,10 @@ def carries_over(headline: dict | None, program: dict | None) -> tuple[str, str]
     h, p = _side(headline), _side(program)
     if program is None:
         return "not compared", "no comparison of the candidate on this program"
-    if headline is None:
-        return "no headline", "the micro-benchmark's comparison was not measured"
+    if program.get("failed"):
+        return "failed", f"no verdict: {program['failed']}"
+    if headline is None or headline.get("failed") or not headline.get("verdict"):
+        return "no headline", "the micro-benchmark's comparison has no verdict"
     word = {1: "faster", -1: "slower"}
     if h and p == h:
         return "carries over", f"{word[p]} here too"
@@ -61,7 +63,7 @@ def page_rows(spec, phase_res: dict, describe) -> dict:
             reached = sum(int(ctr.get(k) or 0) for k in ("tiny_allocs", "mid_allocs", "large_allocs")) if ctr else None
             allocators.append({"variant": r.get("variant"), "s_per_run": (r["ns_per_op"] / 1e9) if r.get("ns_per_op") else None,
                                "peak_rss": mem.get("peak_rss_bytes"), "n": r.get("n"),
-                               "failure": (r.get("failures") or [{}])[0].get("cause") if r.get("failures") and not r.get("samples") else None,
+                               "failure": "; ".join(str(f.get("cause")) for f in r["failures"][:2]) if r.get("failures") else None,
                                "counted_failure": r.get("counted_failure"), "hak_allocs": reached,
                                "available": r.get("available", True), "why": r.get("why")})
         label, sentence = carries_over(headline, cmp)
