@@ -21,7 +21,7 @@ def test_the_shipped_declarations_are_todays_workloads():
     declared = project_workloads(Project.locate())
     assert list(declared) == ["mid_mt_gap", "mid_only", "mt_remote", "retention",
                               "py_churn", "sqlite_rows", "xz_t2", "gcc_hak",
-                              "larson", "xmalloc", "cache_scratch", "mstress"]
+                              "larson", "xmalloc", "larson_mid", "xmalloc_mid", "cache_scratch", "mstress"]
     gap, only, remote, retention, py, sql, xz, gcc, *stress = declared.values()
     assert (gap.driver, gap.sizes, gap.slots, gap.ops, gap.warmup_ops, gap.seed) == \
         ("gap", (1024, 2048, 4096, 8192), 256, 1_000_000, 100_000, 0x6B)
@@ -45,7 +45,8 @@ def test_the_shipped_declarations_are_todays_workloads():
         ["tiny.c", "mid.c", "large.c", "router.c", "heap.c", "segment.c", "stats.c"]
     # the lab's stress programs: native/stress/stress.c through the {stress} token, on two threads
     assert [(w.program[:3], w.threads, w.takes_threads) for w in stress] == \
-        [(("{stress}", t, "{threads}"), 2, True) for t in ("larson", "xmalloc", "scratch", "mstress")]
+        [(("{stress}", t, "{threads}"), 2, True) for t in ("larson", "xmalloc", "larson", "xmalloc", "scratch", "mstress")]
+    assert [w.program[4:] for w in stress[2:4]] == [("2048", "8192")] * 2      # the Mid pool's sizes
     # a program's to_dict holds its fields; a driver's keeps its keys (no program fields)
     assert py.to_dict()["program"][0] == "/usr/bin/python3" and py.to_dict()["env"] == {"PYTHONMALLOC": "malloc"}
     assert not {"program", "setup", "env", "timeout_s"} & set(gap.to_dict())

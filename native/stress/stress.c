@@ -2,12 +2,12 @@
  *
  * One executable, run with the allocator under test preloaded (LD_PRELOAD), like a real program:
  *
- *   stress larson  THREADS ROUNDS      server simulation: each thread replaces random blocks of a
+ *   stress larson  THREADS ROUNDS [MIN MAX]   server simulation: each thread replaces random blocks of a
  *                                      working set, then hands the set to a thread of the next round,
  *                                      which frees blocks another thread allocated (after Larson and
  *                                      Krishnan, "Memory allocation for long-running server
  *                                      applications", ISMM 1998)
- *   stress xmalloc THREADS BLOCKS      producer/consumer: half the threads allocate and pass blocks
+ *   stress xmalloc THREADS BLOCKS [MIN MAX]   producer/consumer: half the threads allocate and pass blocks
  *                                      through a queue, the other half free them (after xmalloc-test)
  *   stress scratch THREADS ITERATIONS  false sharing: the main thread allocates one small block per
  *                                      thread and hands it over; each thread frees it, then allocates,
@@ -79,6 +79,12 @@ static uint64_t stress_release(void* block) {
   return h.tag ^ h.size;
 }
 
+/* The block sizes of larson and xmalloc: [stress_min, stress_max] bytes (the classic tests' small
+ * blocks by default; MIN MAX on the command line move them, e.g. into hak's Mid pool). */
+static uint32_t stress_min, stress_max;
+
+static size_t stress_size(uint64_t bits) { return stress_min + stress_below(bits, stress_max - stress_min + 1); }
+
 static int stress_threads(const char* arg) {
   int t = atoi(arg);
   if (t < 1 || t > STRESS_MAX_THREADS) stress_die("THREADS must be 1..64");
@@ -101,7 +107,7 @@ static void* larson_thread(void* arg) {
     uint64_t r = stress_rng(&rng);
     uint32_t s = stress_below(r, LARSON_SLOTS);
     sum += stress_release(set->slot[s]);   /* often a block a thread of an earlier round made */
-    set->slot[s] = stress_block(16 + stress_below(r << 32, 1000), r);
+    set->slot[s] = stress_block(stress_size(r << 32), r);
   }
   set->rng = rng;
   set->sum += sum;
@@ -116,7 +122,7 @@ static int run_larson(int threads, int rounds) {
     sets[t].rng = 0x1a5500ull + (uint64_t)t;
     for (int s = 0; s < LARSON_SLOTS; s++) {
       uint64_t r = stress_rng(&sets[t].rng);
-      sets[t].slot[s] = stress_block(16 + stress_below(r, 1000), r);
+      sets[t].slot[s] = stress_block(stress_size(r), r);
     }
   }
   for (int round = 0; round < rounds; round++) {
@@ -158,7 +164,7 @@ static void* xm_producer(void* arg) {
   uint64_t seed = w->seed;
   for (uint64_t i = 0; i < w->blocks; i++) {
     uint64_t r = stress_rng(&seed);
-    void* b = stress_block(8 + stress_below(r, 512), r);
+    void* b = stress_block(stress_size(r), r);
     pthread_mutex_lock(&q->lock);
     while (q->count == XM_QUEUE) pthread_cond_wait(&q->not_full, &q->lock);
     q->item[q->tail] = b;
@@ -323,9 +329,18 @@ static int run_mstress(int threads, int rounds) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s larson|xmalloc|scratch|mstress THREADS COUNT\n", argv[0]);
+  if (argc != 4 && argc != 6) {
+    fprintf(stderr, "usage: %s larson|xmalloc|scratch|mstress THREADS COUNT [MIN_SIZE MAX_SIZE]\n", argv[0]);
     return 2;
+  }
+  int xm = !strcmp(argv[1], "xmalloc");
+  stress_min = xm ? 8 : 16;       /* the defaults: larson's 16 B to 1 KiB, xmalloc's 8 to 519 B */
+  stress_max = xm ? 519 : 1015;
+  if (argc == 6) {
+    long lo = atol(argv[4]), hi = atol(argv[5]);
+    if (lo < 1 || hi < lo || hi > (long)(STRESS_MAX_BLOCK / 2)) stress_die("MIN_SIZE..MAX_SIZE must be 1..512 KiB, MIN <= MAX");
+    stress_min = (uint32_t)lo;
+    stress_max = (uint32_t)hi;
   }
   int threads = stress_threads(argv[2]);
   long count = atol(argv[3]);
