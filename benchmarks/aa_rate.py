@@ -1,6 +1,6 @@
 """A/A rate on this machine: how often the bench's rule calls a variant different from itself.
 
-Each pair is one real `reportgen.kinds.bench.run_bench` call in which the same
+Each pair is one real `reportgen.measuring.kinds.bench.run_bench` call in which the same
 library runs under two names, through the very adaptive rounds a phase uses
 (sessions of fresh processes, interleaved rounds paired inside a session, the
 interval Student's t over sessions, sessions added until the 95% CI of the
@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportgen.kinds.bench import BUDGET_S, LAYOUTS, PRECISION, Sampling, run_bench  # noqa: E402
+from reportgen.measuring.kinds.bench import BUDGET_S, LAYOUTS, PRECISION, Sampling, run_bench  # noqa: E402
 from reportgen.errors import UserError  # noqa: E402
-from reportgen.measure import resolve_allocator  # noqa: E402
+from reportgen.measuring.child import resolve_allocator  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """Does the lab's harness show in its figures?  mid_mt_gap, tool vs a stand-alone C loop.
 
 For glibc and tcmalloc: the tool's figure, taken as `reportgen bench` takes it (a session's
-process, reportgen.measure.LoopServer: ctypes, the driver in a shared library, its first loop
+process, reportgen.measuring.child.LoopServer: ctypes, the driver in a shared library, its first loop
 discarded, then one timed loop with the memory readings around it: statm and getrusage, outside
 the timed region) against benchmarks/harness_gap.c, a minimal program with the same loop, sizes,
 slots, seed, warm-up, discarded loop and ops, compiled with the same compiler and flags, on the
@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reportgen import build, measure, stats  # noqa: E402
+from reportgen import build, stats
+from reportgen.measuring import child as measure  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 from reportgen.variants import peer_status  # noqa: E402
-from reportgen.workloads import get_workload  # noqa: E402
+from reportgen.measuring.workloads import get_workload  # noqa: E402
 
 TOLERANCE = 0.05
 

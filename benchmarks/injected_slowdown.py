@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reportgen.errors import UserError  # noqa: E402
-from reportgen.kinds.bench import BUDGET_S, LAYOUTS, PRECISION, Sampling, run_bench  # noqa: E402
+from reportgen.measuring.kinds.bench import BUDGET_S, LAYOUTS, PRECISION, Sampling, run_bench  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 from reportgen.variants import variant_with  # noqa: E402
 

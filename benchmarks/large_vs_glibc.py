@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reportgen import build  # noqa: E402
-from reportgen.measure import measurement_cpus  # noqa: E402
+from reportgen.measuring.child import measurement_cpus  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 from reportgen.variants import VARIANTS  # noqa: E402
 

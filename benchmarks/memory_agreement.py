@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from reportgen import build  # noqa: E402
 from reportgen.errors import UserError  # noqa: E402
-from reportgen.kinds.bench import Sampling, run_bench  # noqa: E402
-from reportgen.measure import CHILD_TUNABLES, resolve_allocator  # noqa: E402
+from reportgen.measuring.kinds.bench import Sampling, run_bench  # noqa: E402
+from reportgen.measuring.child import CHILD_TUNABLES, resolve_allocator  # noqa: E402
 from reportgen.project import Project  # noqa: E402
-from reportgen.workloads import get_workload  # noqa: E402
+from reportgen.measuring.workloads import get_workload  # noqa: E402
 
 RATIO, BYTES = 0.10, 2 * 2**20
 

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reportgen import plan  # noqa: E402
-from reportgen.kinds.bench import run_bench  # noqa: E402
+from reportgen.measuring.kinds.bench import run_bench  # noqa: E402
 from reportgen.phases import load_phases  # noqa: E402
 from reportgen.project import Project  # noqa: E402
 

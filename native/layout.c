@@ -6,7 +6,7 @@
  * stack and every mmap by whole pages in each process, so what it never moves
  * is an address's offset inside its page -- the bits that pick an L1 set, a
  * branch-predictor entry -- and, for hak, a block's offset inside its 4 MiB
- * segment.  A layout build (reportgen.layouts) links this file first, with the
+ * segment.  A layout build (reportgen.measuring.layouts) links this file first, with the
  * values below drawn from a recorded seed, and the other objects in a drawn
  * order; the default build links it with every value 0.  Nothing here runs in
  * a timed loop: the pads are never executed or read, and the offsets are read

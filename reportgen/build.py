@@ -39,7 +39,7 @@ ASAN_FLAGS = ["-O1", "-g", "-fPIC", "-std=gnu11", "-pthread", "-fvisibility=hidd
               "-UNDEBUG"]
 LINK_FLAGS = ["-shared", "-pthread"]
 KINDS = ("lib", "timed", "preload", "preload-timed", "asan", "coverage")
-# The coverage kind (reportgen.coverage): gcc's line counts; -O0 so each source line keeps its own code.
+# The coverage kind (reportgen.measuring.coverage): gcc's line counts; -O0 so each source line keeps its own code.
 COVERAGE_FLAGS = ["-O0" if f == "-O2" else f for f in BASE_FLAGS] + ["--coverage"]
 
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.MULTILINE)
@@ -321,7 +321,7 @@ def relink(project: Project, base_library: Path, name: str, first: Path, first_m
     """`base_library` linked again from its own objects, with `first` (compiled with `first_macros`,
     the allocator's flags) linked in front of them and the others in `order` (source stems; None:
     as they are).  The objects are the base build's, so the code is the very code it measured;
-    only where the linker puts it changes (reportgen.layouts).  Cached like any build, under
+    only where the linker puts it changes (reportgen.measuring.layouts).  Cached like any build, under
     ``<base dir>.L<hash>/``; `extra_link` replaces the base build's libraries to link against."""
     base_dir = Path(base_library).parent
     objects = {p.stem: p for p in sorted(base_dir.glob("*.o"))}
@@ -428,7 +428,7 @@ def build_variant(project: Project, variant, kind: str = "lib") -> Path:
     (HAK_STATS=0), for timed runs; "preload": also exports malloc & co. for LD_PRELOAD;
     "preload-timed": that without hot-path counters, for timed runs of programs;
     "asan": AddressSanitizer + UBSan with HAK_DEBUG (needs libasan preloaded to load);
-    "coverage": gcc --coverage at -O0 (each run writes .gcda line counts; reportgen.coverage).
+    "coverage": gcc --coverage at -O0 (each run writes .gcda line counts; reportgen.measuring.coverage).
     """
     return _build(_variant_spec(project, _resolve_variant(variant, project), kind))
 

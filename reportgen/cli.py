@@ -13,8 +13,8 @@ import os
 import sys
 
 from .errors import UserError
-from .kinds import KIND_NAMES
-from .native import POOL_NAMES
+from .measuring.kinds import KIND_NAMES
+from .measuring.native import POOL_NAMES
 from .project import Project
 
 
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="fewer ops and runs (labelled as such on every page)")
         p[name].add_argument("--phase", action="append", default=None)
 
-    # evidence: exact counts (reportgen.kinds.counts) and change coverage (reportgen.kinds.coverage)
+    # evidence: exact counts (reportgen.measuring.kinds.counts) and change coverage (reportgen.measuring.kinds.coverage)
     p["counts"].add_argument("--workload", required=True)
     p["counts"].add_argument("--variant", action="append", required=True,
                              help="repeat for each allocator; the first is the baseline of the differences")

@@ -45,7 +45,7 @@ from typing import Any
 
 from . import stats
 from .ceilings import mechanism_ceiling
-from .kinds.route import TIME_MODEL_TOLERANCE, checked_time_shares  # noqa: F401  (pages read the tolerance here)
+from .measuring.kinds.route import TIME_MODEL_TOLERANCE, checked_time_shares  # noqa: F401  (pages read the tolerance here)
 from .metrics import interval_key
 from .phases import All, Any_, Compare, Hypothesis, Not, Phase
 
@@ -123,7 +123,7 @@ def _coverage_view(cov) -> dict:
 
 def _gap_workload(name: str):
     """The workload when it keeps a working set of live blocks (the gap driver), else None."""
-    from .workloads import WORKLOADS
+    from .measuring.workloads import WORKLOADS
     wl = WORKLOADS.get(name)
     return wl if wl is not None and wl.slots else None
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
-from .native import POOL_NAMES
+from .measuring.native import POOL_NAMES
 from .project import Project
 from .yamlfile import read_yaml
 
@@ -282,7 +282,7 @@ class ReferenceProfile(_Strict):
 
 
 class SamplingSpec(_Strict):
-    """When this phase's comparison groups stop sampling (reportgen.kinds.bench.Sampling; defaults there)."""
+    """When this phase's comparison groups stop sampling (reportgen.measuring.kinds.bench.Sampling; defaults there)."""
     precision: Optional[float] = Field(default=None, gt=0, lt=1)
     context_precision: Optional[float] = Field(default=None, gt=0, lt=1)
     budget_s: Optional[float] = Field(default=None, gt=0, le=86400)
@@ -300,7 +300,7 @@ class ReferenceHypothesis(_Strict):
 
 
 class EvidenceSpec(_Strict):
-    """The evidence that explains a phase (reportgen.kinds.counts, reportgen.kinds.coverage) and the
+    """The evidence that explains a phase (reportgen.measuring.kinds.counts, reportgen.measuring.kinds.coverage) and the
     authored design background shown before it."""
     # workloads whose timed loop is counted under callgrind (baseline, candidate and peers)
     counts: list[str] = Field(default_factory=list)
@@ -317,7 +317,7 @@ class EvidenceSpec(_Strict):
 
 
 class Sweep(_Strict):
-    """One parameter of a phase workload over several values (reportgen.kinds.sweep): the baseline and
+    """One parameter of a phase workload over several values (reportgen.measuring.kinds.sweep): the baseline and
     the candidate compared at each, the points' sessions interleaved and Holm over the sweep.  A value
     equal to the workload's own is the phase's bench of it, not measured twice."""
     workload: str
@@ -505,7 +505,7 @@ def _known_names(root: Path | None = None) -> tuple[set[str] | None, set[str] | 
         from .variants import PEERS
         variants = set(variants) | set(PEERS)
     try:
-        from .workloads import WORKLOADS
+        from .measuring.workloads import WORKLOADS
         workloads = set(WORKLOADS)
     except Exception:  # pragma: no cover
         workloads = None
@@ -583,7 +583,7 @@ def _expression_paths(text: str):
 
 def _workload_sizes(name: str):
     try:
-        from .workloads import WORKLOADS
+        from .measuring.workloads import WORKLOADS
         return WORKLOADS[name].all_sizes
     except Exception:  # pragma: no cover - the workloads module is another stage's
         return None
@@ -694,8 +694,8 @@ def _sweep_checks(phase: Phase, fail) -> None:
             fail(where, f"{sw.workload} is swept over {sw.param} twice")
         seen.add((sw.workload, sw.param))
         try:
-            from .kinds.sweep import check_sweep
-            from .workloads import WORKLOADS
+            from .measuring.kinds.sweep import check_sweep
+            from .measuring.workloads import WORKLOADS
             w = WORKLOADS.get(sw.workload)
             if w is not None:
                 check_sweep(w, sw.param, sw.values)
@@ -741,7 +741,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
             if name and name not in variants:
                 fail(field, f"unknown allocator {name!r}; expected one of {', '.join(sorted(variants))}")
     if workloads is not None:
-        from .workloads import WORKLOADS
+        from .measuring.workloads import WORKLOADS
         for i, w in enumerate(phase.workloads):
             if w not in workloads:
                 fail(f"workloads[{i}]", f"unknown workload {w!r}; expected one of {', '.join(sorted(workloads))}")
@@ -838,7 +838,7 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                 fail(field, f"{path!r} names size {parts[4]!r}, which {parts[1]} does not request "
                             f"(its sizes: {', '.join(str(x) for x in sizes)})")
         if parts[0] == "route" and len(parts) > 4 and parts[3] == "pools":
-            from .native import POOL_IDS
+            from .measuring.native import POOL_IDS
             if parts[4] not in POOL_IDS:
                 fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
         if parts[0] == "sweep":

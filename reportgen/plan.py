@@ -2,7 +2,7 @@
 
 For each phase spec: a bench per workload over baseline + candidate + the
 available peers, a route per workload per project variant, and the header
-cost when the phase asks for it.  The measurement kinds (reportgen/kinds/: bench, route,
+cost when the phase asks for it.  The measurement kinds (reportgen/measuring/kinds/: bench, route,
 header_cost) are given a Store, so a measurement whose record is current for
 the variant's source hash is read back instead of run again.
 
@@ -125,7 +125,7 @@ def needs(spec: Phase, peers: list[str]) -> list[Need]:
 def sweep_needs(spec: Phase) -> list[Need]:
     """A comparison group per swept value of the baseline and the candidate; the workload's own value
     is the phase's bench of it (assemble takes that point from there)."""
-    from .workloads import WORKLOADS
+    from .measuring.workloads import WORKLOADS
     out = []
     for sw in spec.sweeps:
         own = getattr(WORKLOADS.get(sw.workload), sw.param, None)
@@ -172,7 +172,7 @@ def combined_hash(hashes: dict[str, str | None]) -> str:
 
 def quick_ops(workload: str) -> int | None:
     """A quick run's ops of a driver loop (None for a program: one run of it is one sample)."""
-    from .workloads import get_workload
+    from .measuring.workloads import get_workload
     w = get_workload(workload)
     return None if w.is_program else max(1000, w.ops // QUICK_OPS_FRACTION)
 
@@ -183,7 +183,7 @@ def sampling_for(spec: Phase | None, quick: bool):
     """The stopping rule of a phase's comparison groups: the spec's `sampling:` over the defaults."""
     from dataclasses import replace
 
-    from .kinds.bench import Sampling
+    from .measuring.kinds.bench import Sampling
     base = Sampling(budget_s=QUICK_BUDGET_S, min_sessions=QUICK_MIN_SESSIONS, max_sessions=QUICK_MAX_SESSIONS,
                     session_rounds=QUICK_SESSION_ROUNDS, layouts=QUICK_LAYOUTS) if quick else Sampling()
     if spec is not None and spec.sampling is not None and not quick:
@@ -216,7 +216,7 @@ def measure_benches(project: Project, groups: list[tuple], *, quick: bool, force
     measured together with their sessions interleaved (kinds.bench.run_interleaved)."""
     from dataclasses import replace
 
-    from .kinds.bench import bench_kind, run_interleaved
+    from .measuring.kinds.bench import bench_kind, run_interleaved
     kinds, keys, out = [], [], {}
     for key, (spec, need) in groups:
         sampling = sampling_for(spec, quick)
@@ -251,8 +251,8 @@ def sweep_point_kind(project: Project, spec: Phase, need: Need, sampling, quick:
     SWEEP_BUDGET_S seconds of sessions (a sweep adds points, not minutes each)."""
     from dataclasses import replace
 
-    from .kinds.sweep import point_kind
-    from .workloads import get_workload
+    from .measuring.kinds.sweep import point_kind
+    from .measuring.workloads import get_workload
     w = get_workload(need.workload)
     kw = {"ops": quick_ops(need.workload)} if quick and need.param != "ops" else {}
     return point_kind(project, w, need.param, need.value, list(need.variants),
@@ -266,7 +266,7 @@ def program_kind(project: Project, spec: Phase, need: Need, sampling, quick: boo
     quick run takes the baseline and the candidate only, QUICK_PROGRAM_ROUNDS rounds a session."""
     from dataclasses import replace
 
-    from .kinds.bench import bench_kind
+    from .measuring.kinds.bench import bench_kind
     variants = list(need.variants[:2]) if quick else list(need.variants)
     s = replace(sampling, layouts=1, budget_s=min(sampling.budget_s, PROGRAM_BUDGET_S),
                 **({"session_rounds": QUICK_PROGRAM_ROUNDS} if quick else {}))
@@ -279,8 +279,8 @@ def layout_aa_kind(project: Project, need: Need, sampling, quick: bool):
     first (kinds.bench with the layout factor off: each side keeps its one layout in every session)."""
     from dataclasses import replace
 
-    from .kinds.bench import bench_kind
-    from .layouts.builds import aa_specs
+    from .measuring.kinds.bench import bench_kind
+    from .measuring.layouts.builds import aa_specs
     specs = aa_specs(project, need.variants[0], QUICK_LAYOUTS if quick else AA_LAYOUTS)
     return bench_kind(project, need.workload, specs, sampling=replace(sampling, layouts=1, budget_s=min(
         sampling.budget_s, AA_BUDGET_S)), ops=quick_ops(need.workload) if quick else None)
@@ -293,7 +293,7 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
     `progress` follows the engine's protocol: start(total, description), advance(n).
     """
     if need.kind == "bench":
-        from .kinds.bench import run_bench
+        from .measuring.kinds.bench import run_bench
         sampling = sampling_for(spec, quick)
         primary, tighter = bench_roles(spec, need.workload, sampling)
         return run_bench(project, need.workload, list(need.variants), sampling=sampling, primary=primary,
@@ -301,7 +301,7 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
                          tighter=tighter, ops=quick_ops(need.workload) if quick else None, store=store,
                          force=force, progress=progress)
     if need.kind == "route":
-        from .kinds.route import run_route
+        from .measuring.kinds.route import run_route
         extra = {}
         if spec is not None and spec.claim is not None:
             # the engine's Amdahl block, computed from the routing's shares for this phase's claim
@@ -311,25 +311,25 @@ def measure_need(project: Project, need: Need, *, quick: bool, force: bool, stor
                          ops=quick_ops(need.workload) if quick else None, store=store, force=force,
                          progress=progress, **extra)
     if need.kind == "header_cost":
-        from .kinds.header_cost import run_header_cost
+        from .measuring.kinds.header_cost import run_header_cost
         return run_header_cost(project, variants=list(need.variants), quick=quick, store=store, force=force,
                                progress=progress)
     if need.kind == "counts":
-        from .kinds.counts import run_counts
+        from .measuring.kinds.counts import run_counts
         # --quick: the phase's own variants only (callgrind is slow); a full run counts every allocator
         variants = [v for v in need.variants if not quick or spec is None or v in spec.project_variants]
         return run_counts(project, need.workload, variants, quick=quick, store=store, force=force,
                           progress=progress)
     if need.kind == "profile":
-        from .kinds.profile import run_profile
+        from .measuring.kinds.profile import run_profile
         return run_profile(project, need.workload, list(need.variants), quick=quick, store=store, force=force,
                            progress=progress)
     if need.kind == "placement":
-        from .kinds.placement import run_placement
+        from .measuring.kinds.placement import run_placement
         return run_placement(project, need.workload, list(need.variants), store=store, force=force,
                              progress=progress)
     if need.kind == "coverage":
-        from .kinds.coverage import run_coverage
+        from .measuring.kinds.coverage import run_coverage
         return run_coverage(project, need.workload, spec.workloads if spec else None, quick=quick, store=store,
                             force=force, progress=progress)
     raise ValueError(need.kind)
@@ -348,7 +348,7 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
         elif need.kind == "layout_aa":
             res["layout_aa"] = copy.deepcopy(data)
         elif need.kind == "placement":
-            from .kinds.placement import compact
+            from .measuring.kinds.placement import compact
             res["placement"][need.workload] = compact(data)
         elif need.kind == "offsets":
             res["offsets"][need.workload] = copy.deepcopy(data)
@@ -357,7 +357,7 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
         elif need.kind == "program":
             res["programs"][need.workload] = copy.deepcopy(data)
         elif need.kind == "route":
-            from .kinds.route import checked_time_shares
+            from .measuring.kinds.route import checked_time_shares
             res["route"].setdefault(need.workload, {})[need.variants[0]] = checked_time_shares(data)
         elif need.kind == "counts":
             res["counts"][need.workload] = data
@@ -375,8 +375,8 @@ def assemble(spec: Phase, measured: dict[Need, dict], failures: list[dict], unav
 def assemble_sweeps(spec: Phase, measured: dict, benches: dict) -> dict:
     """workload -> param -> the sweep's shape (kinds.sweep.sweep_shape): each value's group, the workload's
     own value from the phase's bench (its baseline and candidate), Holm over the sweep's points."""
-    from .kinds.sweep import sweep_shape
-    from .workloads import WORKLOADS
+    from .measuring.kinds.sweep import sweep_shape
+    from .measuring.workloads import WORKLOADS
     out: dict = {}
     for sw in spec.sweeps:
         w = WORKLOADS.get(sw.workload)
@@ -420,7 +420,7 @@ def _only(bench: dict, names) -> dict:
 def adjust_phase_family(phase_res: dict) -> None:
     """Holm over every primary comparison of the phase (all its workloads): a page that makes
     several judged comparisons keeps its family-wise error at 5%."""
-    from .kinds.bench import adjust_family
+    from .measuring.kinds.bench import adjust_family
     adjust_family([c for b in (phase_res.get("bench") or {}).values() if isinstance(b, dict)
                    for c in b.get("comparisons") or []])
     # the programs are a family of their own (as a sweep's points are): the page counts how many
@@ -495,7 +495,7 @@ def build_all(project: Project, plans, progress: ProgressFn | None = None) -> No
     (UserError), with no record written and no page touched; a crash while measuring is
     different: a recorded failure on the page, and the other measurements go on.
     """
-    from .measure import resolve_allocator
+    from .measuring.child import resolve_allocator
 
     names = list(dict.fromkeys(v for _spec, phase_needs, _u in plans for need in phase_needs
                                for v in need.variants))

@@ -20,8 +20,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from . import charts, csource, evidence, hypotheses, statements, stats, synthesis
-from .layouts import view as layout_view
-from .kinds.bench import MEMORY_FLOOR, MEMORY_FLOOR_BYTES
+from .measuring.layouts import view as layout_view
+from .measuring.kinds.bench import MEMORY_FLOOR, MEMORY_FLOOR_BYTES
 from .units import (f_bytes, f_size, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
                     f_spct, present)
 from .errors import UserError
@@ -140,17 +140,17 @@ def extract_excerpt(project: Project, ex: Excerpt) -> dict:
 # ---- analysis for the page -----------------------------------------------------------
 
 def _program_rows(spec: Phase, phase_res: dict) -> dict | None:
-    """The phase's programs on its page (reportgen.programs.view), or None when it lists none."""
+    """The phase's programs on its page (reportgen.measuring.programs.view), or None when it lists none."""
     if not spec.programs:
         return None
-    from .programs.view import page_rows
-    from .workloads import WORKLOADS
+    from .measuring.programs.view import page_rows
+    from .measuring.workloads import WORKLOADS
     return page_rows(spec, phase_res, lambda n: getattr(WORKLOADS.get(n), "description", "") or "")
 
 
 def _workload_info(name: str) -> dict | None:
     try:
-        from .workloads import WORKLOADS
+        from .measuring.workloads import WORKLOADS
     except ImportError:
         return None
     wl = WORKLOADS.get(name)
@@ -569,7 +569,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
     phase_res = {**empty_phase_results(spec), **{k: val for k, val in phase_res.items() if val is not None}}
     phase_res = failed_sides(phase_res)
     # a routing's time shares only where its time model holds, whatever engine wrote the record
-    from .kinds.route import checked_time_shares
+    from .measuring.kinds.route import checked_time_shares
     phase_res["route"] = {wl: {var: checked_time_shares(r) if isinstance(r, dict) and isinstance(r.get("pools"), dict)
                                else r for var, r in (per or {}).items()}
                           for wl, per in (phase_res.get("route") or {}).items()}
@@ -598,7 +598,7 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
             add_chart(f"rss-phases-{wl}", charts.rss_over_phases(b, f"RSS over the phases on {wl}"),
                       f"RSS added after each phase (grow, thin, regrow, release) of each loop on {wl} "
                       f"(median over sessions)")
-    from .kinds.sweep import page_rows
+    from .measuring.kinds.sweep import page_rows
     sweep_rows = []
     for sw_spec in spec.sweeps:
         sw = ((phase_res.get("sweep") or {}).get(sw_spec.workload) or {}).get(sw_spec.param)

@@ -14,7 +14,7 @@ result).  SCHEMA_VERSION of a kind says which shape it is; a change of shape
 bumps it and the store's record schema, with a migration of the older records
 (store.MIGRATIONS).
 
-To add a result kind: a model here (ResultModel), its engine in reportgen/kinds/.
+To add a result kind: a model here (ResultModel), its engine in reportgen/measuring/kinds/.
 """
 from __future__ import annotations
 
@@ -201,8 +201,8 @@ SweepResult = kind_model(
 # ---- placement -------------------------------------------------------------------------------
 
 PlacementResult = kind_model(
-    "PlacementResult", "`reportgen.kinds.placement`: which cache sets a gap workload's live blocks fall in, per "
-    "allocator (reportgen.layouts.cachesets).",
+    "PlacementResult", "`reportgen.measuring.kinds.placement`: which cache sets a gap workload's live blocks fall in, per "
+    "allocator (reportgen.measuring.layouts.cachesets).",
     "workload sizes slots seed warmup_ops geometry allocators failures reused", workload=(str, ...))
 
 KINDS = {"bench": BenchResult, "route": RouteResult, "header_cost": HeaderCostResult, "counts": CountsResult,

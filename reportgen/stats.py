@@ -506,7 +506,7 @@ def compare_sessions(baseline: Sequence[Sequence[float]], candidate: Sequence[Se
     MIN_SESSIONS sessions the interval falls back to the rounds (`compare(paired=True)`) and
     says so.
 
-    `layouts[k]`: the layout session k ran in (reportgen.layouts).  Sessions are then nested in
+    `layouts[k]`: the layout session k ran in (reportgen.measuring.layouts).  Sessions are then nested in
     layouts: each layout's estimate is the mean of its sessions', and with MIN_SESSIONS layouts or
     more the interval and test are Student's t over the layouts' estimates (layouts - 1 degrees
     of freedom), the summary form of a mixed model with layout and session as nested random

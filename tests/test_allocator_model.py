@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, invariant,
                                  rule, run_state_machine_as_test)
 
-from reportgen.native import POOLS
+from reportgen.measuring.native import POOLS
 
 TINY = st.integers(1, 2047)
 MID = st.integers(2048, 32768)

@@ -12,7 +12,7 @@ import pytest
 
 from reportgen.build import allocator_sources, build_library, build_variant, include_closure, source_hash
 from reportgen.errors import UserError
-from reportgen.native import HakLib
+from reportgen.measuring.native import HakLib
 from reportgen.project import Project
 from reportgen.variants import VARIANTS
 
@@ -160,7 +160,7 @@ def test_cli_reports_missing_compiler_as_unavailable(project_copy, capsys, monke
 
 def test_compile_error_through_a_building_command_exits_2(project_copy, capsys):
     """Any command that needs a library turns a compile error into one line and exit 2."""
-    pytest.importorskip("reportgen.kinds.route", reason="reportgen route not written yet")
+    pytest.importorskip("reportgen.measuring.kinds.route", reason="reportgen route not written yet")
     from reportgen.cli import main
 
     broken = project_copy.native_dir / "mid.c"
@@ -177,7 +177,7 @@ def test_concurrent_builds_never_see_half_a_library(project_copy):
     """Two processes building the same variant at once: both get the same, complete library."""
     code = textwrap.dedent(f"""
         from reportgen.build import build_variant
-        from reportgen.native import HakLib
+        from reportgen.measuring.native import HakLib
         from reportgen.project import Project
         from reportgen.variants import VARIANTS
         lib = build_variant(Project.locate({str(project_copy.root)!r}), VARIANTS["hak-6b"])
@@ -197,7 +197,7 @@ def test_concurrent_builds_never_see_half_a_library(project_copy):
 def test_identity_does_not_depend_on_where_the_checkout_lives(tmp_path, monkeypatch):
     """Two clones at different paths: the same variants and drivers hash the same, so records
     committed from one are current in the other."""
-    from reportgen.measure import resolve_allocator
+    from reportgen.measuring.child import resolve_allocator
 
     monkeypatch.delenv("REPORTGEN_BUILD_DIR", raising=False)
     specs = {}

@@ -1,4 +1,4 @@
-"""The cache-set view (reportgen.layouts.cachesets, kinds.placement): real blocks of real runs.
+"""The cache-set view (reportgen.measuring.layouts.cachesets, kinds.placement): real blocks of real runs.
 
 The expectations come from the machine's geometry and the libraries' own config (stride = class +
 header + pad), never from constants of this machine."""
@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from reportgen.kinds.placement import measure_placement
-from reportgen.layouts.cachesets import levels, set_view
+from reportgen.measuring.kinds.placement import measure_placement
+from reportgen.measuring.layouts.cachesets import levels, set_view
 from reportgen.machine import cache_geometry
-from reportgen.measure import resolve_allocator, run_child
+from reportgen.measuring.child import resolve_allocator, run_child
 from reportgen.store import Store
 
 WORKLOAD = "mid_mt_gap"
@@ -124,9 +124,9 @@ def test_set_view_counts_sum_to_the_blocks():
 
 
 def test_a_failing_child_is_a_recorded_failure(project, tmp_path):
-    from reportgen.kinds.base import measure_through_store
-    from reportgen.kinds.placement import PlacementKind
-    from reportgen.workloads import get_workload
+    from reportgen.measuring.kinds.base import measure_through_store
+    from reportgen.measuring.kinds.placement import PlacementKind
+    from reportgen.measuring.workloads import get_workload
 
     good = resolve_allocator(project, "hak-6a")
     bad = dataclasses.replace(good, name="hak-6a-broken", bench_lib=str(tmp_path / "missing.so"))
@@ -152,7 +152,7 @@ def test_the_child_itself_reports_a_bad_library(tmp_path):
 
 
 def test_placement_is_kept_and_reused(project, tmp_path):
-    from reportgen.kinds.placement import run_placement
+    from reportgen.measuring.kinds.placement import run_placement
 
     store = Store(tmp_path / "results", "m")
     first = run_placement(project, WORKLOAD, ["hak-6a", "glibc"], store=store, warmup_ops=100)

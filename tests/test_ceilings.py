@@ -9,7 +9,7 @@ import pytest
 from reportgen import csource
 from reportgen.ceilings import code_cost, mechanism_ceiling
 from reportgen.hypotheses import _counts_view
-from reportgen.kinds.counts import run_counts
+from reportgen.measuring.kinds.counts import run_counts
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 OPS = 3000

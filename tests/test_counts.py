@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from reportgen import callgrind
-from reportgen.kinds.counts import run_counts
+from reportgen.measuring import callgrind
+from reportgen.measuring.kinds.counts import run_counts
 from reportgen.store import Store
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")

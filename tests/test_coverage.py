@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from reportgen import hypotheses
-from reportgen.coverage import changed_lines
-from reportgen.kinds.coverage import run_coverage
+from reportgen.measuring.coverage import changed_lines
+from reportgen.measuring.kinds.coverage import run_coverage
 from reportgen.store import Store
 
 pytestmark = pytest.mark.skipif(shutil.which("gcov") is None, reason="gcov is not installed")

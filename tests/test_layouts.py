@@ -1,4 +1,4 @@
-"""Layouts as a measured factor (reportgen.layouts, kinds.bench with Sampling.layouts).
+"""Layouts as a measured factor (reportgen.measuring.layouts, kinds.bench with Sampling.layouts).
 
 Real builds and real runs: a layout build is the timed build's very objects relinked behind drawn
 pads (same code, other addresses), a measurement runs its sessions in turn in its layouts and
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from reportgen import stats
-from reportgen.kinds.bench import Sampling, layout_robustness, run_bench
-from reportgen.layouts.builds import aa_specs, layout_of, layout_spec
-from reportgen.layouts.draw import draw
-from reportgen.measure import resolve_allocator
-from reportgen.native import HakLib
+from reportgen.measuring.kinds.bench import Sampling, layout_robustness, run_bench
+from reportgen.measuring.layouts.builds import aa_specs, layout_of, layout_spec
+from reportgen.measuring.layouts.draw import draw
+from reportgen.measuring.child import resolve_allocator
+from reportgen.measuring.native import HakLib
 from reportgen.store import Store
 from reportgen.variants import variant_with
 

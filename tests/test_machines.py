@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from reportgen.kinds.bench import layout_robustness
+from reportgen.measuring.kinds.bench import layout_robustness
 from reportgen.machines import per_machine
 from reportgen.phases import load_phases
 from reportgen.plan import collect

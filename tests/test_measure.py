@@ -11,16 +11,17 @@ import sys
 
 import pytest
 
-from reportgen import build, measure
-from reportgen.kinds.bench import Sampling, run_bench
+from reportgen import build
+from reportgen.measuring import child as measure
+from reportgen.measuring.kinds.bench import Sampling, run_bench
 from reportgen.build import build_library
 from reportgen.cli import main
-from reportgen.kinds.header_cost import run_header_cost
-from reportgen.kinds.route import checked_time_shares, run_route
+from reportgen.measuring.kinds.header_cost import run_header_cost
+from reportgen.measuring.kinds.route import checked_time_shares, run_route
 from reportgen.stats import VERDICTS
 from reportgen.store import Store
 from reportgen.variants import peer_status, variant_with
-from reportgen.workloads import WORKLOADS, get_workload
+from reportgen.measuring.workloads import WORKLOADS, get_workload
 
 OPS = 20_000
 
@@ -127,7 +128,7 @@ def test_a_crashing_allocator_does_not_stop_the_others(project, tmp_path, monkey
             return measure.AllocatorSpec("mimalloc", "system", str(crash), None, "crash", "crash")
         return real(project_, name)
 
-    monkeypatch.setattr("reportgen.kinds.bench.resolve_allocator", resolve)
+    monkeypatch.setattr("reportgen.measuring.kinds.bench.resolve_allocator", resolve)
     out = run_bench(project, "mid_mt_gap", ["glibc", "mimalloc"], sampling=Sampling.fixed(2, sessions=3), ops=OPS)
     glibc, broken = out["results"]
     assert len(glibc["samples"]) == 6 and not glibc["failures"]
@@ -294,7 +295,7 @@ def test_a_rerun_of_the_same_builds_widens_by_the_spread_between_measurements(pr
 
 
 def test_a_session_process_that_crashes_is_a_recorded_failure_of_its_allocator(project, monkeypatch):
-    from reportgen import measure
+    from reportgen.measuring import child as measure
 
     class Crashing(measure.LoopServer):
         def __init__(self, request, **kw):
@@ -407,7 +408,7 @@ def test_an_edit_measures_the_group_again_and_a_revert_reuses_the_old_session(pr
 
 def test_an_interrupted_session_keeps_its_rounds_and_resumes(project, tmp_path, monkeypatch):
     store = Store(tmp_path / "results", "test-machine")
-    from reportgen import measure
+    from reportgen.measuring import child as measure
     real = measure.LoopServer.loop
     calls = {"n": 0}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.build import build_variant
-from reportgen.native import HakLib
+from reportgen.measuring.native import HakLib
 from reportgen.variants import VARIANTS
 
 TIMEOUT = 120

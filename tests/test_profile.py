@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from reportgen import profile
+from reportgen.measuring import profile
 from reportgen.errors import UserError
-from reportgen.kinds.profile import run_profile
+from reportgen.measuring.kinds.profile import run_profile
 from reportgen.store import Store
 
 

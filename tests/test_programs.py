@@ -1,4 +1,4 @@
-"""Program workloads: real programs run with an allocator preloaded (reportgen.programs.runner).
+"""Program workloads: real programs run with an allocator preloaded (reportgen.measuring.programs.runner).
 
 Everything here runs real programs Debian ships (python3, sqlite3, gcc, sh) under real preload
 builds; the bench-level tests (a program declared in workloads.yaml, measured by `reportgen bench`:
@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from reportgen.cli import main
-from reportgen.measure import resolve_allocator
-from reportgen.programs.runner import counted_run, difference, expand, preload_env, run_program
+from reportgen.measuring.child import resolve_allocator
+from reportgen.measuring.programs.runner import counted_run, difference, expand, preload_env, run_program
 from reportgen.project import Project
 
 PROJECT = Project.locate()
@@ -104,7 +104,7 @@ def test_a_program_dies_with_the_measuring_process_even_on_sigkill(tmp_path):
         import sys
         sys.path.insert(0, {str(PROJECT.root)!r})
         from pathlib import Path
-        from reportgen.programs.runner import run_program
+        from reportgen.measuring.programs.runner import run_program
         run_program(["sh", "-c", "echo $$ > {marker}; exec sleep 60"], {{}}, Path({str(tmp_path)!r}), 120)
     """)
     measuring = subprocess.Popen([sys.executable, "-c", script])
@@ -181,7 +181,7 @@ def test_the_workloads_env_reaches_the_program_and_the_allocators_preload_wins(t
     w = _W(["sh", "-c", "echo $PYTHONMALLOC ${LD_PRELOAD##*/}"])
     w.env = (("PYTHONMALLOC", "malloc"),)
     spec = resolve_allocator(PROJECT, "hak-6b")
-    from reportgen.programs.runner import program_env, program_request
+    from reportgen.measuring.programs.runner import program_env, program_request
     req = program_request(PROJECT, spec, w, tmp_path, 10)
     assert req["env"]["PYTHONMALLOC"] == "malloc" and req["threads"] == 1
     run = run_program(req["argv"], req["env"], tmp_path, 10)

@@ -142,7 +142,7 @@ def test_the_6b_page_sweeps_slots_past_one_chunk_per_class(published):
 def test_the_phase_pages_run_the_programs_and_say_whether_the_verdict_carries_over(published):
     """Issue 21 on the pages: each program a phase lists is run on its baseline and candidate (quick), with
     times, peak RSS and the carry-over of the headline verdict; the counted run shows hak received it."""
-    from reportgen.programs.view import carries_over
+    from reportgen.measuring.programs.view import carries_over
     for spec in (p for p in load_phases(published) if p.programs):
         page = (published.docs_dir / "phases" / f"{spec.id}.md").read_text()
         section = page.split("\n## Real and stress programs", 1)[1].split("\n## ", 1)[0]
@@ -178,8 +178,8 @@ def test_publish_one_phase_keeps_the_other_pages(published):
 
 
 def test_a_crashing_candidate_fails_publish_and_is_measured_again(published, monkeypatch, capsys):
-    from reportgen import measure
-    from reportgen.kinds import bench
+    from reportgen.measuring import child as measure
+    from reportgen.measuring.kinds import bench
 
     def crash_6b(request, **kw):
         if "hak-6b" in f"{request.get('bench_lib')} {request.get('hak_lib')}":   # timed and counted builds

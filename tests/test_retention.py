@@ -12,9 +12,9 @@ import pytest
 
 from reportgen import charts
 from reportgen.cli import main
-from reportgen.measure import RETENTION_PHASES, LoopServer, resolve_allocator, retention_request
+from reportgen.measuring.child import RETENTION_PHASES, LoopServer, resolve_allocator, retention_request
 from reportgen.project import Project
-from reportgen.workloads import project_workloads
+from reportgen.measuring.workloads import project_workloads
 
 from test_workloads_yaml import SHIPPED, project_with_workloads as _with
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from reportgen.build import build_variant
-from reportgen.native import POOL_IDS, HakLib
+from reportgen.measuring.native import POOL_IDS, HakLib
 from reportgen.variants import VARIANTS, variant_with
 
 

@@ -355,7 +355,7 @@ def test_sessions_needed_reaches_the_target():
 
 
 def test_an_interval_far_wider_than_its_target_is_underpowered_not_no_change():
-    from reportgen.kinds.bench import _mark_underpowered
+    from reportgen.measuring.kinds.bench import _mark_underpowered
     rng = np.random.default_rng(5)
     while True:            # no effect, much noise: a draw whose interval holds 0 (most of them do)
         base, cand = _sessions(rng, 5, 10, 0.0, 0.03, 0.1)

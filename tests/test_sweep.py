@@ -1,4 +1,4 @@
-"""Sweeps: one parameter of a workload over several values, each a full comparison (reportgen.kinds.sweep).
+"""Sweeps: one parameter of a workload over several values, each a full comparison (reportgen.measuring.kinds.sweep).
 
 Measured for real, with few ops and a fixed design; the page side is in test_publish (6-B's slots sweep).
 """

@@ -10,7 +10,7 @@ import yaml
 
 from reportgen.cli import main
 from reportgen.project import Project
-from reportgen.workloads import project_workloads
+from reportgen.measuring.workloads import project_workloads
 
 from test_publish import copy_project
 

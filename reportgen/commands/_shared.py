@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from ..errors import UserError
-from ..measure import NullProgress
+from ..measuring.child import NullProgress
 from ..project import Project
 
 

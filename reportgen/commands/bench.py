@@ -1,4 +1,4 @@
-"""`reportgen bench`: allocators on one workload, compared (the engine: reportgen.kinds.bench)."""
+"""`reportgen bench`: allocators on one workload, compared (the engine: reportgen.measuring.kinds.bench)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,7 +10,7 @@ from ._shared import report_measurement, stdout_console
 
 def sampling_of(args):
     """The stopping rule bench's and sweep's options ask for (kinds.bench.Sampling)."""
-    from ..kinds.bench import Sampling
+    from ..measuring.kinds.bench import Sampling
 
     sampling = Sampling()
     if args.rounds:       # a fixed design: --sessions sessions (default 1) of --rounds rounds, no stopping rule
@@ -22,7 +22,7 @@ def sampling_of(args):
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.bench import run_bench
+    from ..measuring.kinds.bench import run_bench
 
     sampling = sampling_of(args)
     return report_measurement(args, project, lambda **kw: run_bench(

@@ -1,4 +1,4 @@
-"""`reportgen counts`: exact counts of a workload's timed loop (the engine: reportgen.kinds.counts)."""
+"""`reportgen counts`: exact counts of a workload's timed loop (the engine: reportgen.measuring.kinds.counts)."""
 from __future__ import annotations
 
 from ..project import Project
@@ -6,7 +6,7 @@ from ._shared import report_measurement, stdout_console
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.counts import run_counts
+    from ..measuring.kinds.counts import run_counts
     return report_measurement(args, project, lambda **kw: run_counts(
         project, args.workload, args.variant, quick=args.quick, ops=args.ops, **kw), print_counts)
 

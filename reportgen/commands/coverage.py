@@ -1,4 +1,4 @@
-"""`reportgen coverage`: did the benchmarks run what a phase changed (the engine: reportgen.kinds.coverage)."""
+"""`reportgen coverage`: did the benchmarks run what a phase changed (the engine: reportgen.measuring.kinds.coverage)."""
 from __future__ import annotations
 
 from ..project import Project
@@ -6,7 +6,7 @@ from ._shared import report_measurement, stdout_console
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.coverage import run_coverage
+    from ..measuring.kinds.coverage import run_coverage
     return report_measurement(args, project, lambda **kw: run_coverage(
         project, args.phase, args.workload, quick=args.quick, **kw), print_coverage)
 

@@ -1,4 +1,4 @@
-"""`reportgen header-cost`: what the Mid header costs, in time and space (the engine: reportgen.kinds.header_cost)."""
+"""`reportgen header-cost`: what the Mid header costs, in time and space (the engine: reportgen.measuring.kinds.header_cost)."""
 from __future__ import annotations
 
 from ..project import Project
@@ -7,7 +7,7 @@ from ._shared import report_measurement, stdout_console
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.header_cost import run_header_cost
+    from ..measuring.kinds.header_cost import run_header_cost
     return report_measurement(args, project, lambda **kw: run_header_cost(
         project, variants=args.variant, quick=args.quick, **kw), print_header_cost)
 

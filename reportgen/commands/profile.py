@@ -1,4 +1,4 @@
-"""`reportgen profile`: CPU profiles of a workload's timed loops (the engine: reportgen.kinds.profile)."""
+"""`reportgen profile`: CPU profiles of a workload's timed loops (the engine: reportgen.measuring.kinds.profile)."""
 from __future__ import annotations
 
 from ..project import Project
@@ -6,7 +6,7 @@ from ._shared import report_measurement, stdout_console
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.profile import run_profile
+    from ..measuring.kinds.profile import run_profile
     return report_measurement(args, project, lambda **kw: run_profile(
         project, args.workload, args.variant, quick=args.quick, ops=args.ops, **kw), print_profile)
 

@@ -1,4 +1,4 @@
-"""`reportgen route`: where a workload's requests go, predicted and measured (the engine: reportgen.kinds.route)."""
+"""`reportgen route`: where a workload's requests go, predicted and measured (the engine: reportgen.measuring.kinds.route)."""
 from __future__ import annotations
 
 from ..project import Project
@@ -7,7 +7,7 @@ from ._shared import report_measurement, stdout_console
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.route import run_route
+    from ..measuring.kinds.route import run_route
     return report_measurement(args, project, lambda **kw: run_route(
         project, args.workload, args.variant, ops=args.ops, claim=args.claim, claim_pool=args.claim_pool, **kw),
         print_route)

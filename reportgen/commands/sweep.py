@@ -1,5 +1,5 @@
 """`reportgen sweep`: one parameter of a workload over several values, each a full comparison
-(the engine: reportgen.kinds.sweep)."""
+(the engine: reportgen.measuring.kinds.sweep)."""
 from __future__ import annotations
 
 from ..errors import UserError
@@ -10,7 +10,7 @@ from .bench import sampling_of
 
 
 def main(args, project: Project) -> int:
-    from ..kinds.sweep import run_sweep
+    from ..measuring.kinds.sweep import run_sweep
 
     if args.threads is not None and args.param == "threads":
         raise UserError("--threads is what this sweep varies: give its values with --values")

@@ -24,9 +24,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 from .tools import tool_path
-from .project import Project
+from ..project import Project
 
 _MARKER_RE = re.compile(r'^#\s+(\d+)\s+"([^"]*)"')
 _EXCERPT_RE = re.compile(r"//\s*excerpt:\s*([\w\-]+)|/\*\s*hak:excerpt\s+([\w\-]+)\s*\*/")
@@ -49,7 +49,7 @@ def _relative(project: Project, path: str) -> str | None:
 def compiled_lines(project: Project, variant) -> dict[tuple[str, int], str]:
     """(file under the project, line) -> the text it preprocesses to, for every non-blank
     preprocessed line of the variant's allocator sources."""
-    from . import build
+    from .. import build
 
     spec = build._variant_spec(project, build._resolve_variant(variant), "lib")
     macros = [(k, '"variant"' if k == "HAK_VARIANT_NAME" else v) for k, v in spec.macros]
@@ -125,7 +125,7 @@ def marker_at(project: Project, file: str, line: int) -> str | None:
 
 def coverage_driver(project: Project, variant) -> tuple[Path, Path]:
     """The variant's coverage library and the driver linked against it (built when missing)."""
-    from . import build
+    from .. import build
     variant = build._resolve_variant(variant)
     lib = build.build_variant(project, variant, "coverage")
     drv = build.build_library(project, f"bench-{variant.name}-coverage", [project.native_dir / "bench.c"],
@@ -136,7 +136,7 @@ def coverage_driver(project: Project, variant) -> tuple[Path, Path]:
 def run_counts(project: Project, lib: Path, request: dict, *, timeout: float = 600) -> dict:
     """Run `request` (its bench_lib the coverage driver) and read the line counts of every native
     file: {"ok": True, "lines": {file: {line: count}}} or {"ok": False, "failure": ...}."""
-    from .measure import run_child
+    from .child import run_child
 
     gcov = gcov_path()
     with tempfile.TemporaryDirectory(prefix="reportgen-gcov-") as tmp:

@@ -1,7 +1,7 @@
 """Measure stage: each measurement runs in a child process that calls a C driver.
 
 The parent builds the libraries, sends the child one JSON request on stdin
-(`python -m reportgen.measure`) and reads one JSON result from its stdout.
+(`python -m reportgen.measuring.child`) and reads one JSON result from its stdout.
 The child loads the driver library (and, for a hak variant, the variant's
 library for its counters), runs the driver once and prints the result; the
 timed loop is C from start to end.  Whatever goes wrong in the child -- a
@@ -20,8 +20,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
-from .project import Project
+from ..errors import UserError
+from ..project import Project
 
 # jemalloc's initial-exec TLS cannot be dlopen()ed without more static TLS
 # surplus than glibc reserves by default (hak is built with the same TLS
@@ -32,7 +32,7 @@ DEFAULT_TIMEOUT = 300.0
 # The child: this interpreter without `site` (-S): it needs only the standard library and this
 # package (on its PYTHONPATH), and site's start-up (.pth files, site-packages) was a third of
 # a child's 0.24 s, paid once per run.
-CHILD_ARGV = (sys.executable, "-S", "-m", "reportgen.measure")
+CHILD_ARGV = (sys.executable, "-S", "-m", "reportgen.measuring.child")
 HEADER_COST_STRIDE = 64   # one cache line per block: each header read touches its own line
 
 
@@ -52,7 +52,7 @@ class AllocatorSpec:
     # (HAK_STATS=0: no counter on any hot path), for a system peer the same driver as above.
     timed_bench_lib: str = ""
     timed_driver_hash: str = ""
-    # A layout build (reportgen.layouts.builds): the layout it was drawn as, and what the child's
+    # A layout build (reportgen.measuring.layouts.builds): the layout it was drawn as, and what the child's
     # environment gets with it.  None: the default build.
     layout: dict | None = None
     child_env: dict = field(default_factory=dict)
@@ -74,7 +74,7 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
 
     Unknown names and unavailable peers are UserErrors (one line, exit 2).
     """
-    from . import build, variants
+    from .. import build, variants
 
     bench_c = project.native_dir / "bench.c"    # the harness is the working tree's, for every variant
     declared = variants.project_variants(project)
@@ -115,13 +115,13 @@ def resolve_allocator(project: Project, allocator) -> AllocatorSpec:
 
 def header_cost_flags() -> dict:
     """The flags the header-cost kernel is compiled with (what its records say it was built with)."""
-    from . import build
+    from .. import build
     return {"compile": list(build.BASE_FLAGS), "defines": {"NDEBUG": None}}
 
 
 def header_cost_lib(project: Project) -> Path:
     """The allocator-independent header-cost kernel, built once."""
-    from . import build
+    from .. import build
     flags = header_cost_flags()
     return build.build_library(project, "bench-header", [project.native_dir / "bench_header.c"],
                                flags["defines"], compile_args=flags["compile"])
@@ -221,7 +221,7 @@ def run_child(request: dict, *, timeout: float = DEFAULT_TIMEOUT, env: dict | No
 class LoopServer:
     """One allocator's process of a session: set up once, then one timed loop per `loop()`.
 
-    The child (`python -m reportgen.measure`, request with "serve": true) sets up the workload
+    The child (`python -m reportgen.measuring.child`, request with "serve": true) sets up the workload
     and its warm-up, prints a "ready" line, then runs one timed loop (C from start to end) each
     time the parent asks and prints its time.  The processes of a session are alive side by side
     and take turns on the same CPUs, so the loops of one round run back to back, a few ms apart:
@@ -235,7 +235,7 @@ class LoopServer:
         self.timeout = timeout
         self.failure: str | None = None
         self.ready_info: dict = {}
-        # a layout's environment pad (reportgen.layouts) goes to the child's environment, not its request
+        # a layout's environment pad (reportgen.measuring.layouts) goes to the child's environment, not its request
         request = dict(request)
         child_env = _child_env(request.pop("env", None))
         try:
@@ -335,7 +335,7 @@ def _child_env(env: dict | None) -> dict:
     child_env = dict(os.environ)
     child_env["GLIBC_TUNABLES"] = CHILD_TUNABLES
     # The child must import this very package, wherever the parent found it.
-    pkg_root = str(Path(__file__).resolve().parent.parent)
+    pkg_root = str(Path(__file__).resolve().parents[2])   # reportgen/measuring/child.py -> the folder holding reportgen/
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, child_env.get("PYTHONPATH")]))
     if env:
         child_env.update(env)
@@ -715,7 +715,7 @@ def _child_test_crash(req: dict) -> dict:
 
 
 def _perf_control(req: dict, command: str) -> None:
-    """Under `perf record --control` (reportgen.profile): switch sampling on or off around the timed
+    """Under `perf record --control` (reportgen.measuring.profile): switch sampling on or off around the timed
     loops and wait for perf's acknowledgement; nothing otherwise."""
     ctl = req.get("perf_control")
     if not ctl:
@@ -734,7 +734,7 @@ def _load_hak(req: dict):
 
 
 def _child_addresses(req: dict) -> dict:
-    """Where a gap workload's live blocks are (reportgen.layouts.cachesets, imported only when asked)."""
+    """Where a gap workload's live blocks are (reportgen.measuring.layouts.cachesets, imported only when asked)."""
     from .layouts.cachesets import child_addresses
     return child_addresses(req)
 

@@ -1,7 +1,7 @@
 """Measurement kinds: one module per kind of evidence (bench, route, header_cost).
 
 Each kind says what it measures, how its records are keyed and when they are
-stale; reportgen.kinds.base.measure_through_store reuses, runs and records them
+stale; reportgen.measuring.kinds.base.measure_through_store reuses, runs and records them
 all the same way.  To add a kind: a module here with a MeasurementKind and a
 `run_<kind>` function, a result model in reportgen/results.py, and (for phases)
 a row in plan.measure_need.

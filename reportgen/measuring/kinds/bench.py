@@ -15,7 +15,7 @@ Method (after pyperf/asv, with a stopping rule on precision, and sessions as the
   Student's t on the session estimates (stats.compare_sessions).  Sessions differ by more than
   their rounds say (new processes: new addresses and pages; the machine's state), so the interval
   is taken over sessions: it covers what a rerun would meet.
-- Sessions run in turn in `layouts` layouts (reportgen.layouts): session k in layout k mod layouts,
+- Sessions run in turn in `layouts` layouts (reportgen.measuring.layouts): session k in layout k mod layouts,
   each allocator's timed build relinked behind its own drawn code and data pads, link order and
   environment size.  With layouts >= stats.MIN_SESSIONS the interval is over the layouts' means
   (sessions nested in layouts); each comparison says whether its outcome holds in every layout.
@@ -28,7 +28,7 @@ Method (after pyperf/asv, with a stopping rule on precision, and sessions as the
   p-values); one whose interval misses its target by more than stats.UNDERPOWERED_FACTOR and
   decides nothing is "underpowered"; context peers get a ratio and a CI, no verdict.
 
-A program workload (workloads.yaml `program:`, reportgen.programs.runner) is measured the same way with
+A program workload (workloads.yaml `program:`, reportgen.measuring.programs.runner) is measured the same way with
 one run of the program as a loop: a session's "process" per allocator is a ProgramServer that runs
 the program afresh, its allocator preloaded, each time it is asked (wall time fork to reap, peak RSS
 and faults from wait4's rusage).  Before the sessions the workload's `setup` runs once in a scratch
@@ -56,13 +56,13 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .. import noise, stats
-from ..errors import UserError
-from ..machine import environment
-from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
-from ..project import Project
-from ..results import BenchResult
-from ..store import Failure, Record, key_for
+from ... import noise, stats
+from ...errors import UserError
+from ...machine import environment
+from ..child import AllocatorSpec, NullProgress, resolve_allocator, run_child, workload_request
+from ...project import Project
+from ...results import BenchResult
+from ...store import Failure, Record, key_for
 from ..layouts.builds import layout_of, layout_spec
 from ..workloads import Workload, get_workload
 from .base import Interrupted, measure_through_store
@@ -76,7 +76,7 @@ BUDGET_S = 60.0           # wall-clock seconds a comparison group may spend samp
 MIN_SESSIONS = 8          # a t interval over 8 sessions (2.36 standard errors each side); fewer lets a lucky
 #                           small spread stop the group early
 MAX_SESSIONS = 400
-LAYOUTS = 8               # layouts per group (reportgen.layouts): session k runs in layout k mod LAYOUTS; with
+LAYOUTS = 8               # layouts per group (reportgen.measuring.layouts): session k runs in layout k mod LAYOUTS; with
 #                           MIN_SESSIONS sessions, one session each, so the minimum design costs nothing more
 # An allocator whose first sessions all fail stops being run (it is a recorded failure).
 _FAILED_SESSIONS_TO_DROP = 2
@@ -327,7 +327,7 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
                  index: int, rng, timeout: float, progress) -> int:
     """One session: a fresh process per active allocator, a discarded warm-up round, then `rounds`
     rounds (one loop of each, in a shuffled order).  Returns the next round number."""
-    from ..measure import LoopServer
+    from ..child import LoopServer
     from ..programs.runner import ProgramServer
 
     servers = {}
@@ -943,7 +943,7 @@ def _rss_by_phase(s: _Series) -> list[dict] | None:
     """The retention driver's RSS growth (bytes over the process's own) after each phase of each loop, the
     median over sessions: loop 0 is the session's discarded warm-up loop (a fresh process's first cycle),
     then its timed loops.  None for a driver that reads no phases."""
-    from ..measure import RETENTION_PHASES
+    from ..child import RETENTION_PHASES
 
     base = _base_by_session(s)
     by: dict[int, list[list]] = {}

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from ..measure import NullProgress
-from ..store import Failure, Record, key_for
+from ..child import NullProgress
+from ...store import Failure, Record, key_for
 
 
 class Interrupted(KeyboardInterrupt):
@@ -90,7 +90,7 @@ class SingleRecordKind:
         return rec
 
     def record(self, project, *, samples=(), counters=None, failures=(), extra: dict) -> Record:
-        from ..machine import environment
+        from ...machine import environment
         if self.driver_hash is not None:
             extra = {"driver_hash": self.driver_hash, **extra}
         return Record(kind=self.kind, workload=self.workload, allocator=self.allocator, params=self.params,

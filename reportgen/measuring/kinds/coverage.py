@@ -1,4 +1,4 @@
-"""`reportgen coverage`: did the benchmarks run what a phase changed? (reportgen.coverage)
+"""`reportgen coverage`: did the benchmarks run what a phase changed? (reportgen.measuring.coverage)
 
 For a phase: the native lines its baseline and candidate builds compile differently,
 and per workload and variant how many times a coverage build of the variant executed
@@ -9,10 +9,10 @@ sources as they are.
 """
 from __future__ import annotations
 
-from ..errors import UserError
-from ..measure import AllocatorSpec, NullProgress, workload_request
-from ..project import Project
-from ..results import CoverageResult
+from ...errors import UserError
+from ..child import AllocatorSpec, NullProgress, workload_request
+from ...project import Project
+from ...results import CoverageResult
 from .base import SingleRecordKind, measure_through_store
 
 METHOD = ("changed lines: the allocator sources preprocessed with each variant's flags (line markers kept), "
@@ -24,7 +24,7 @@ class CoverageRunKind(SingleRecordKind):
     """One variant's coverage run of one workload: the line counts of every native file."""
 
     def __init__(self, project: Project, variant: str, workload, ops: int):
-        from .. import build
+        from ... import build
         from ..coverage import coverage_driver
         self.lib, self.driver = coverage_driver(project, variant)
         super().__init__("coverage", workload.name, variant, {"ops": ops}, build.source_hash(project, variant),
@@ -92,7 +92,7 @@ def run_coverage(project: Project, phase: str, workloads=None, *, quick: bool = 
                  force: bool = False, progress=None) -> dict:
     """The `coverage --json` shape (docs/json.md)."""
     from ..coverage import changed_lines, gcov_path
-    from ..phases import load_phases
+    from ...phases import load_phases
     from ..workloads import get_workload
     from .counts import count_ops
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .. import build
-from ..measure import AllocatorSpec, resolve_allocator
-from ..project import Project
+from ... import build
+from ..child import AllocatorSpec, resolve_allocator
+from ...project import Project
 from .draw import Layout, draw
 
 

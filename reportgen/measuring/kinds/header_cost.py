@@ -12,12 +12,12 @@ bytes the library's config reports for that pool.
 from __future__ import annotations
 
 
-from ..build import lib_hash
-from ..errors import UserError
-from ..measure import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
+from ...build import lib_hash
+from ...errors import UserError
+from ..child import (HEADER_COST_STRIDE, NullProgress, header_cost_flags, header_cost_lib,
                       resolve_allocator, run_child)
-from ..project import Project
-from ..results import HeaderCostResult, TimePoint
+from ...project import Project
+from ...results import HeaderCostResult, TimePoint
 from .base import SingleRecordKind, measure_through_store
 
 # Requests for the space table: tiny ones, the Tiny/Mid boundary, and every Mid class.
@@ -79,8 +79,8 @@ def _space_rows(specs, progress) -> tuple[list[dict], list[dict]]:
 def run_header_cost(project: Project, variants=None, quick: bool = False, store=None, force: bool = False,
                     progress=None) -> dict:
     """the `header-cost --json` shape (docs/json.md): caches, time[], space[]."""
-    from ..machine import cache_sizes
-    from ..variants import project_variants
+    from ...machine import cache_sizes
+    from ...variants import project_variants
 
     progress = progress or NullProgress()
     variants = list(variants or project_variants(project))

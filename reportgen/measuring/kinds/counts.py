@@ -3,7 +3,7 @@
 Instructions, data reads and writes, simulated L1d and last-level misses of the
 timed loop only (the driver switches callgrind's instrumentation on and off
 around it), per operation (one free and one allocation) and per function group
-of the allocator: malloc path, free path, router, refill (reportgen.callgrind.GROUPS).
+of the allocator: malloc path, free path, router, refill (reportgen.measuring.callgrind.GROUPS).
 Each allocator runs its timed build (no counters: they are instrumentation too)
 once under callgrind; one record per workload and allocator, current while the
 variant's sources, the driver build, valgrind and the cache geometry are the same.
@@ -14,10 +14,10 @@ import functools
 import subprocess
 from pathlib import Path
 
-from ..errors import UserError
-from ..measure import NullProgress, resolve_allocator, workload_request
-from ..project import Project
-from ..results import CountsResult, CountsRow
+from ...errors import UserError
+from ..child import NullProgress, resolve_allocator, workload_request
+from ...project import Project
+from ...results import CountsResult, CountsRow
 from .base import SingleRecordKind, measure_through_store
 
 # Ops of the timed loop under callgrind (tens of times slower than native): small, and exact anyway.
@@ -44,7 +44,7 @@ def count_ops(workload, quick: bool, ops: int | None = None) -> int:
 
 def _sources(spec) -> list:
     """The copies of the sources the allocator's timed build and its driver were compiled from."""
-    from ..build import sources_of
+    from ...build import sources_of
     libs = [*(spec.timed_links[:1] if spec.is_project else []), spec.timed_bench_lib]
     return [d for d in (sources_of(Path(x)) for x in libs if x) if d is not None]
 
@@ -121,7 +121,7 @@ def run_counts(project: Project, workload: str, variants, *, quick: bool = False
     """The `counts --json` shape (docs/json.md): one row per allocator, the first one the baseline
     of `comparisons` (each other allocator minus it)."""
     from ..callgrind import cache_options, valgrind_path
-    from ..machine import cache_geometry
+    from ...machine import cache_geometry
     from ..workloads import get_workload
 
     progress = progress or NullProgress()

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 from .tools import tool_path
 
 EVENT = "cpu-clock"
@@ -97,7 +97,7 @@ def report(perf: str, data: str) -> subprocess.CompletedProcess:
 
 def run(request: dict, freq: int, *, timeout: float = 600) -> dict:
     """Run one measurement child under perf record; its result plus the parsed report (`profile`)."""
-    from .measure import run_child
+    from .child import run_child
 
     perf = perf_path()
     with tempfile.TemporaryDirectory(prefix="reportgen-perf-") as tmp:

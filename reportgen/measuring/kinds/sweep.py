@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from ..errors import UserError
-from ..measure import NullProgress
-from ..project import Project
+from ...errors import UserError
+from ..child import NullProgress
+from ...project import Project
 from ..workloads import MAX_OPS, Workload, get_workload
 
 # What a sweep may vary, per driver kind: a field of the Workload and its bounds.
@@ -121,7 +121,7 @@ def sweep_shape(w: Workload, param: str, values: list[int], results: list[dict])
                "reused": r.get("reused"), "session": r.get("session")}
               for v, r in zip(values, results)]
     family = adjust_sweep_family(points)
-    from ..results import SweepResult
+    from ...results import SweepResult
     return SweepResult.shape({"workload": w.name, "param": param, "values": list(values), "cores": cores,
                               "points": points,
                               "family": {"size": family, "method": "Holm over the primary comparisons of every point"}})
@@ -137,7 +137,7 @@ def page_rows(sw: dict, baseline: str, candidate: str, claim: tuple[float, float
     """A phase sweep (plan.assemble_sweeps) as the page shows it: per value the two medians, the
     candidate's speed-up with its CI and verdict (Holm over the sweep), both sides' counters and the
     peak-RSS ratio; and, with a claim, the smallest value at which the claim holds."""
-    from .. import stats
+    from ... import stats
 
     points = []
     for p in sw.get("points") or []:

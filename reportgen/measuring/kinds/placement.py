@@ -2,7 +2,7 @@
 
 One record per workload and allocator list (the view compares them side by side), current while
 every allocator's sources and driver builds, and the cache geometry, are the ones it was measured
-with.  The view is reportgen.layouts.cachesets (the child's side and the set arithmetic); a failed child is recorded
+with.  The view is reportgen.measuring.layouts.cachesets (the child's side and the set arithmetic); a failed child is recorded
 as that allocator's failure, which makes the record not current (the next run measures again).
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..errors import UserError
+from ...errors import UserError
 from ..layouts.cachesets import header_source, levels, set_view
-from ..machine import cache_geometry
-from ..measure import AllocatorSpec, NullProgress, resolve_allocator, run_child
-from ..project import Project
+from ...machine import cache_geometry
+from ..child import AllocatorSpec, NullProgress, resolve_allocator, run_child
+from ...project import Project
 from ..workloads import get_workload
 from .base import SingleRecordKind, measure_through_store
 
@@ -99,7 +99,7 @@ class PlacementKind(SingleRecordKind):
                             extra={"placement": measured, "unit": "blocks per cache set"})]
 
     def result(self, found, reused: bool) -> dict:
-        from ..results import PlacementResult
+        from ...results import PlacementResult
         return PlacementResult.shape({**found, "reused": reused})
 
 

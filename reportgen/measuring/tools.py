@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def tool_path(name: str, env: str, missing: str) -> str:

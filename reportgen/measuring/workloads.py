@@ -2,7 +2,7 @@
 
 An entry is a C driver loop of native/bench.c with its parameters (`driver:`: gap, remote or
 retention), or a real program (`program:`, an argv run with the allocator preloaded, one run a sample:
-reportgen.programs.runner, measured by kinds.bench as any workload is).
+reportgen.measuring.programs.runner, measured by kinds.bench as any workload is).
 The drivers take these numbers as arguments; the report's "benchmark characterisation" and the
 routing prediction read them from here.  A project without a workloads.yaml uses the tool's own.
 """
@@ -17,8 +17,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import UserError
-from .yamlfile import Declared
+from ..errors import UserError
+from ..yamlfile import Declared
 
 WORKLOADS_FILE = "workloads.yaml"
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -192,7 +192,7 @@ class _WorkloadsFile(BaseModel):
 
 def workloads_file(project) -> Path:
     """The project's workloads.yaml, or the tool's own when the project has none."""
-    from .yamlfile import declaration_file
+    from ..yamlfile import declaration_file
     return declaration_file(project, WORKLOADS_FILE)
 
 
@@ -200,7 +200,7 @@ def workloads_file(project) -> Path:
 def _load(path: Path, _stamp: tuple) -> dict[str, Workload]:
     from pydantic import ValidationError
 
-    from .yamlfile import entry_error, read_yaml
+    from ..yamlfile import entry_error, read_yaml
 
     shown = path.name
     data = read_yaml(path, shown, "the workload declarations")
@@ -233,8 +233,8 @@ def _load(path: Path, _stamp: tuple) -> dict[str, Workload]:
 
 def project_workloads(project=None) -> dict[str, Workload]:
     """name -> Workload of every workload the project declares (workloads.yaml)."""
-    from .variants import _current_project
-    from .yamlfile import file_stamp
+    from ..variants import _current_project
+    from ..yamlfile import file_stamp
 
     path = workloads_file(project or _current_project())
     return _load(path, file_stamp(path))

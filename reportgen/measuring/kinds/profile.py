@@ -1,4 +1,4 @@
-"""`reportgen profile`: a CPU profile of a workload's timed loops per allocator (reportgen.profile).
+"""`reportgen profile`: a CPU profile of a workload's timed loops per allocator (reportgen.measuring.profile).
 
 Each allocator's timed build runs once under `perf record` (a software clock event,
 sampling only inside the timed loops); the result lists the symbols with the most
@@ -12,10 +12,10 @@ so a machine where perf cannot profile a workload is not profiled again at every
 """
 from __future__ import annotations
 
-from ..errors import UserError
-from ..measure import NullProgress, resolve_allocator, workload_request
-from ..project import Project
-from ..results import ProfileResult
+from ...errors import UserError
+from ..child import NullProgress, resolve_allocator, workload_request
+from ...project import Project
+from ...results import ProfileResult
 from .base import SingleRecordKind, measure_through_store
 
 # Samples per second of CPU time asked of perf: with the ops below, a default profile holds some
@@ -58,7 +58,8 @@ class ProfileKind(SingleRecordKind):
         return None if rec is None else rec.extra["profile"]
 
     def measure(self, progress, store, force: bool):
-        from .. import profile, stats
+        from .. import profile
+        from ... import stats
         res = profile.run(workload_request(self.spec, self.wl, ops=self.ops, timed=True, values=1), FREQ)
         progress.advance()
         if not res.get("ok"):

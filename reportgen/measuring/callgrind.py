@@ -183,7 +183,7 @@ def attribute(lines: dict, sources: list[Path]) -> list[dict]:
     """Per-line costs (parse's `lines`) summed by the source function that holds each line, inlined
     or not: [{function, file, self: counts, calls: {callee: counts}}], read against `sources`, the
     copies of the files the build compiled (build.sources_of); a line of a file not there is left out."""
-    from . import csource
+    from .. import csource
     spans: dict[str, list | None] = {}
     out: dict[tuple[str, str], dict] = {}
     for key, costs in lines.items():
@@ -224,7 +224,7 @@ def summarise(parsed: dict, ops: int) -> dict:
 def run(request: dict, geometry: dict, *, timeout: float = 900, line_files: str | None = None) -> dict:
     """Run one measurement child under callgrind; the child's result plus the parsed counts
     (`callgrind`; with `line_files`, per source line too: parse), or {"ok": False, "failure": ...}."""
-    from .measure import run_child
+    from .child import run_child
 
     with tempfile.TemporaryDirectory(prefix="reportgen-callgrind-") as tmp:
         out = Path(tmp) / "callgrind.out"

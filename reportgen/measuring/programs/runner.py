@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from ...errors import UserError
 
 OUTPUT_HEAD = 400           # characters of a differing output shown with the failure
 
@@ -35,7 +35,7 @@ def preload_env(project, spec, counted: bool = False) -> dict:
     `preload-timed` build (no hot-path counters) for timed runs, its `preload` build with HAK_STATS=1
     (its counters on stderr at exit) for the counted run; a system peer's installed library; nothing
     for glibc."""
-    from .. import build, variants
+    from ... import build, variants
     if spec.is_project:
         declared = variants.project_variants(project)
         if spec.name not in declared:
@@ -64,7 +64,7 @@ LAB_PROGRAMS = {"{stress}": ("stress", ("stress/stress.c",))}
 
 def lab_program(project, token: str) -> Path:
     """The executable a LAB_PROGRAMS token names, built for `project`."""
-    from ..build import build_program
+    from ...build import build_program
     name, sources = LAB_PROGRAMS[token]
     return build_program(project, name, [project.native_dir / src for src in sources])
 
@@ -72,7 +72,7 @@ def lab_program(project, token: str) -> Path:
 def expand(argv, scratch: Path, root: Path, threads: int | None) -> list[str]:
     """The argv with the literal tokens {scratch}, {root}, {threads} and the lab's programs ({stress})
     replaced (other braces, as in a program's own code, are left alone)."""
-    from ..project import Project
+    from ...project import Project
     values = {"{scratch}": str(scratch), "{root}": str(root), "{threads}": str(threads or 1)}
     out = []
     for a in argv:
@@ -149,7 +149,7 @@ def _spawner(build_dir: Path) -> str:
 def _build_dir(build_dir: Path | None) -> Path:
     if build_dir is not None:
         return Path(build_dir)
-    from ..project import Project
+    from ...project import Project
     return Project.locate().build_dir
 
 
@@ -277,7 +277,7 @@ class ProgramServer:
     other than the reference run."""
 
     def __init__(self, request: dict, *, timeout: float | None = None):
-        from ..measure import measurement_cpus
+        from ..child import measurement_cpus
         self.request = request
         self.timeout = float(timeout or request.get("timeout") or 120.0)
         self.cpus = request.get("cpus") or measurement_cpus(int(request.get("threads") or 1))

@@ -18,13 +18,13 @@ from __future__ import annotations
 import math
 import statistics
 
-from .. import stats
-from ..errors import UserError
+from ... import stats
+from ...errors import UserError
 from ..native import POOL_NAMES as POOLS
-from ..measure import resolve_allocator, run_child, workload_request
-from ..project import Project
-from ..results import RouteResult
-from ..store import in_order
+from ..child import resolve_allocator, run_child, workload_request
+from ...project import Project
+from ...results import RouteResult
+from ...store import in_order
 from ..workloads import get_workload
 from .base import SingleRecordKind, measure_through_store
 

@@ -1,4 +1,4 @@
-/* Preloaded after the allocator in a program's counted run only (reportgen.programs.runner.counted_run):
+/* Preloaded after the allocator in a program's counted run only (reportgen.measuring.programs.runner.counted_run):
  * a program that closes its standard error before it exits (xz does, to check for write errors) would
  * lose the counting build's HAK_STATS line, which is written to fd 2 by a destructor after main.  Here
  * fclose(stderr) flushes it and close(2) does nothing, so fd 2 stays open for that line.  Timed runs

@@ -1,4 +1,4 @@
-/* The program runner's spawner (reportgen.programs.runner): runs one program and reports its rusage.
+/* The program runner's spawner (reportgen.measuring.programs.runner): runs one program and reports its rusage.
  *
  *   spawn OUTFD CPUS NENV [NAME=VALUE...] PROGRAM [ARG...]
  *
