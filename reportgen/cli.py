@@ -107,6 +107,7 @@ COMMANDS = {
     "route": "routing of a workload on a variant: predicted vs measured",
     "bench": "benchmark variants on a workload, with comparisons",
     "sweep": "one parameter of a workload over several values, each a full comparison",
+    "history": "a variant at each commit of a range that touched native/, measured together; its steps",
     "header-cost": "cost of the Mid header read, time and space",
     "counts": "exact counts per op of the timed loop (callgrind): instructions, reads, writes, cache misses",
     "profile": "CPU profile of a workload's timed loops (perf), each symbol's share with its interval",
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = {name: sub.add_parser(name, help=help_) for name, help_ in COMMANDS.items()}
 
-    for name in ("variants", "route", "bench", "sweep", "header-cost", "run"):
+    for name in ("variants", "route", "bench", "sweep", "history", "header-cost", "run"):
         p[name].add_argument("--json", action="store_true", help="machine-readable output")
 
     p["route"].add_argument("--workload", required=True)
@@ -166,8 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     p["route"].add_argument("--claim-pool", choices=POOL_NAMES, default=None,
                             help="the pool the claim is about (default mid)")
 
-    for name in ("bench", "sweep"):
+    for name in ("bench", "sweep", "history"):
         _sampling_options(p[name])
+    p["history"].add_argument("--range", required=True, metavar="A..B",
+                              help="commits after A up to B that touched native/, as git reads A..B; A is the reference")
+    p["history"].add_argument("--every", type=_bounded_int(1, 10_000, "every"), default=1, metavar="N",
+                              help="measure every Nth of those commits (and always the last)")
     p["sweep"].add_argument("--param", required=True,
                             help="the workload's parameter to vary: slots or ops (gap), threads or ops (remote)")
     p["sweep"].add_argument("--values", required=True, metavar="V1,V2,...",
@@ -176,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p["header-cost"].add_argument("--variant", action="append", default=None)
     p["header-cost"].add_argument("--quick", action="store_true")
 
-    for name in ("route", "bench", "sweep", "header-cost"):
+    for name in ("route", "bench", "sweep", "history", "header-cost"):
         p[name].add_argument("--force", action="store_true",
                              help="measure again even if results/ holds a current record")
 

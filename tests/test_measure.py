@@ -510,7 +510,7 @@ def test_unreadable_record_is_one_warning_line_and_left_in_place(project, tmp_pa
 
 def test_workloads_are_defined_once():
     assert set(WORKLOADS) == {"mid_mt_gap", "mid_only", "mt_remote", "retention",
-                              "py_churn", "sqlite_rows", "xz_t2", "gcc_hak",
+                              "py_churn", "sqlite_rows", "xz_t2", "gcc_hak", "redis",
                               "larson", "xmalloc", "larson_mid", "xmalloc_mid", "cache_scratch", "mstress"}
     assert WORKLOADS["mid_mt_gap"].sizes == (1024, 2048, 4096, 8192) and WORKLOADS["mid_mt_gap"].slots == 256
 

@@ -278,7 +278,64 @@ def test_a_program_appended_to_workloads_yaml_is_measured_and_a_differing_output
     assert not list((PROJECT.build_dir / "scratch").glob("py_*"))
 
 
+def _servers_under(folder: Path) -> list[int]:
+    """The pids of live processes whose command line names a path under `folder` (the server's scratch)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "redis-server" in cmd and str(folder) in cmd and _alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def test_redis_serves_under_each_allocator_on_loopback_and_its_allocations_reach_hak(results, capsys):
+    out = _bench(capsys, "--workload", "redis", "--variant", "glibc", "--variant", "hak-6b", "--rounds", "2",
+                 "--sessions", "2")
+    rows = {r["variant"]: r for r in out["results"]}
+    for name, r in rows.items():
+        assert r["n"] == 4 and not r["failures"], (name, r["failures"])
+        # the server's own peak (redis holds its keys and buffers), not the client's or ours
+        assert 2 << 20 < r["memory"]["peak_rss_bytes"] < 500 << 20, r["memory"]
+    # Debian's redis links jemalloc, yet its malloc and free calls reach the preloaded allocator
+    assert rows["hak-6b"]["counted_failure"] is None
+    assert rows["hak-6b"]["counters"]["tiny_allocs"] > 10_000
+    assert out["comparisons"][0]["speedup_ci95"]
+    assert not _servers_under(PROJECT.build_dir / "scratch"), "a server was left running"
+
+
+def test_no_server_survives_a_sigkill_of_the_measuring_process(tmp_path, results):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT.root)}
+    measuring = subprocess.Popen([sys.executable, "-m", "reportgen.cli", "bench", "--workload", "redis",
+                                  "--variant", "glibc", "--rounds", "20", "--sessions", "5"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scratch = PROJECT.build_dir / "scratch"
+    try:
+        for _ in range(600):
+            servers = _servers_under(scratch)
+            if servers:
+                break
+            time.sleep(0.05)
+        assert servers, "no server started"
+        measuring.send_signal(signal.SIGKILL)
+        measuring.wait()
+        for _ in range(100):
+            if not any(_alive(pid) for pid in servers):
+                break
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in servers), "the server outlived the measuring process's SIGKILL"
+    finally:
+        if measuring.poll() is None:
+            measuring.kill()
+
+
 @pytest.mark.parametrize("program, says", [
+    ({"argv": ["true"], "server": ["sleep", "1"]}, "server workload's server names its port as {port}"),
+    ({"argv": ["true"], "check": ["true"]}, "check: belongs to a server workload"),
     ({"argv": []}, "field program.argv"),
     ({"argv": [""]}, "not an empty string"),
     ({"argv": ["true"], "env": {"LD_PRELOAD": "/x.so"}}, "LD_PRELOAD is set by the measurement"),

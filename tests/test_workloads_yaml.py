@@ -20,9 +20,9 @@ SHIPPED = yaml.safe_load((Project.locate().root / "workloads.yaml").read_text())
 def test_the_shipped_declarations_are_todays_workloads():
     declared = project_workloads(Project.locate())
     assert list(declared) == ["mid_mt_gap", "mid_only", "mt_remote", "retention",
-                              "py_churn", "sqlite_rows", "xz_t2", "gcc_hak",
+                              "py_churn", "sqlite_rows", "xz_t2", "gcc_hak", "redis",
                               "larson", "xmalloc", "larson_mid", "xmalloc_mid", "cache_scratch", "mstress"]
-    gap, only, remote, retention, py, sql, xz, gcc, *stress = declared.values()
+    gap, only, remote, retention, py, sql, xz, gcc, redis, *stress = declared.values()
     assert (gap.driver, gap.sizes, gap.slots, gap.ops, gap.warmup_ops, gap.seed) == \
         ("gap", (1024, 2048, 4096, 8192), 256, 1_000_000, 100_000, 0x6B)
     assert only.sizes == (8192, 16384, 32768) and only.slots == 256
@@ -43,6 +43,11 @@ def test_the_shipped_declarations_are_todays_workloads():
     assert gcc.program[:4] == ("gcc", "-O2", "-DHAK_MID_FREE_HEADER", "-c") and not gcc.takes_threads
     assert [a.rsplit("/", 1)[-1] for a in gcc.program[4:]] == \
         ["tiny.c", "mid.c", "large.c", "router.c", "heap.c", "segment.c", "stats.c"]
+    # a server: started preloaded on a loopback port, the client and the check not preloaded
+    assert redis.server[0] == "{scratch}/redis-server" and "{port}" in redis.server and "127.0.0.1" in redis.server
+    assert redis.program[0] == "redis-benchmark" and "{port}" in redis.program
+    assert redis.check[0] == "redis-cli" and "{port}" in redis.check and redis.to_dict()["server"] == list(redis.server)
+    assert "server" not in py.to_dict()
     # the lab's stress programs: native/stress/stress.c through the {stress} token, on two threads
     assert [(w.program[:3], w.threads, w.takes_threads) for w in stress] == \
         [(("{stress}", t, "{threads}"), 2, True) for t in ("larson", "xmalloc", "larson", "xmalloc", "scratch", "mstress")]

@@ -57,6 +57,11 @@ class Workload:
     # records of the other workloads keep their keys.
     sizes_after: tuple[int, ...] = ()
     keep: int = 0
+    # A server workload: the server's argv (run with the allocator preloaded, on the free port that
+    # `{port}` names), the client being `program`, and the check whose output is compared with the
+    # reference run's.  Left out of to_dict when empty.
+    server: tuple[str, ...] = ()
+    check: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -72,6 +77,10 @@ class Workload:
             d.pop("sizes_after")
         if not self.keep:
             d.pop("keep")
+        if self.server:
+            d.update(server=list(self.server), check=list(self.check))
+        else:
+            d.pop("server"), d.pop("check")
         return d
 
     @property
@@ -154,12 +163,24 @@ class _Program(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     runs: int = Field(default=5, ge=1, le=1000)
     session_rounds: int = Field(default=5, ge=1, le=1000)
+    # a server workload: `server` runs with the allocator preloaded, `argv` is its client, `check` reads
+    # the server's state after the client (its output is what is compared between allocators)
+    server: Optional[list[str]] = Field(default=None, min_length=1)
+    check: Optional[list[str]] = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _shape(self):
-        for what, argv in (("argv", self.argv), ("setup", self.setup or ["-"])):
+        for what, argv in (("argv", self.argv), ("setup", self.setup or ["-"]), ("server", self.server or ["-"]),
+                           ("check", self.check or ["-"])):
             if not argv[0].strip():
                 raise ValueError(f"a program's {what} starts with the program to run, not an empty string")
+        if self.check and not self.server:
+            raise ValueError("check: belongs to a server workload (give its server: argv)")
+        if self.server:
+            for what, argv in (("server", self.server), ("argv", self.argv)):
+                if not any("{port}" in a for a in argv):
+                    raise ValueError(f"a server workload's {what} names its port as {{port}} (a free port of "
+                                     f"127.0.0.1, chosen at each run)")
         for name in self.env or {}:
             if not re.match(_ENV_NAME_RE, name):
                 raise ValueError(f"env: {name!r} is not a variable name (letters, digits and _)")
@@ -227,7 +248,8 @@ def _load(path: Path, _stamp: tuple) -> dict[str, Workload]:
                                    threads=p.threads or 1, runs=p.runs, warmup_ops=0, seed=0, description=text,
                                    values=1, session_rounds=p.session_rounds, program=tuple(p.argv),
                                    setup=tuple(p.setup or ()), env=tuple(sorted((p.env or {}).items())),
-                                   timeout_s=float(p.timeout_s))
+                                   timeout_s=float(p.timeout_s), server=tuple(p.server or ()),
+                                   check=tuple(p.check or ()))
     return out
 
 

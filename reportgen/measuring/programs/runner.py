@@ -9,6 +9,12 @@ status and a hash of its standard output are compared with the reference run
 (the baseline's, made once before the rounds): a variant under which the program says something
 else has failed, whatever its speed.  Every child gets PR_SET_PDEATHSIG: it dies with the
 measuring process, even one killed with SIGKILL.
+
+A server workload (`server:` beside `argv:`) starts the server with the allocator preloaded on a
+free port of 127.0.0.1 (`{port}`), refuses one that listens beyond loopback, and runs `argv` (the
+client, not preloaded) against it; then `check:` (also not preloaded), whose output is what is
+compared.  The sample is the client's wall time; the memory and CPU are the server's.  The server
+is stopped with SIGTERM (SIGKILL after a grace period), and it too dies with the measuring process.
 """
 from __future__ import annotations
 
@@ -100,7 +106,8 @@ class ProgramRun:
     stdout_head: str
     stderr_tail: str
     timed_out: bool = False
-    stderr: str = ""        # the first MiB of it (the counted run's counters are read from it)
+    stderr: str = ""        # the last MiB of it (the counted run's counters are read from it)
+    server_status: int = 0  # a server workload: the server's exit status once stopped (0: a clean stop)
 
 
 SPAWN_SOURCE = Path(__file__).with_name("spawn.c")
@@ -206,6 +213,119 @@ def run_program(argv: list[str], env: dict, cwd: Path, timeout: float, cpus=None
                       timed_out=timed_out, stderr=errors)
 
 
+# ---- a server under load ---------------------------------------------------------------------------
+
+SERVER_READY_S = 20.0       # seconds a server may take to listen
+SERVER_STOP_S = 10.0        # seconds a stopped server may take to exit before it is killed
+_LOOPBACK = {"0100007F", "00000000000000000000000001000000"}   # 127.0.0.1 and ::1 as /proc/net/tcp{,6} spell them
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the kernel's choice; the server is started on it at once)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listeners(port: int) -> list[str]:
+    """The local addresses listening on `port` (hex, as /proc/net/tcp and tcp6 spell them)."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            addr, _, hexport = f[1].partition(":")
+            if f[3] == "0A" and int(hexport, 16) == port:      # 0A: LISTEN
+                out.append(addr)
+    return out
+
+
+def _wait_listening(port: int, proc, seconds: float) -> list[str]:
+    """The addresses the server listens on once it does, or [] when it exited or took longer."""
+    import socket
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return _listeners(port) or ["0100007F"]
+        except OSError:
+            time.sleep(0.02)
+    return []
+
+
+def run_served(server: list[str], server_env: dict, client: list[str], check: list[str], client_env: dict,
+               cwd: Path, timeout: float, cpus=None, build_dir: Path | None = None) -> ProgramRun:
+    """A server workload's run: the server started (allocator preloaded) on a free port of 127.0.0.1
+    ({port} in its argv), its client timed against it, its `check` (a command whose output is the
+    server's state, compared with the reference run's: a load generator's own output varies from run to
+    run) run after it, the server stopped with SIGTERM.  The time is the client's wall time; CPU time,
+    peak RSS and faults are the server's (its rusage once it exits).  A server listening beyond
+    loopback is refused.  The server dies with the measuring process (PDEATHSIG through the spawner)."""
+    port = free_port()
+    fill = lambda argv: [a.replace("{port}", str(port)) for a in argv]     # noqa: E731
+    base_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "HAK_STATS")}
+    settings = [f"{k}={v}" for k, v in server_env.items()]
+    spawner = _spawner(_build_dir(build_dir))
+    where = ",".join(str(c) for c in cpus) if cpus else "-"
+    with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err, \
+            tempfile.TemporaryFile(dir=cwd) as result:
+        try:
+            proc = subprocess.Popen([spawner, str(result.fileno()), where, str(len(settings)), *settings,
+                                     *fill(server)], cwd=cwd, env=base_env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, pass_fds=(result.fileno(),), process_group=0)
+        except OSError as exc:
+            raise UserError(f"cannot run {server[0]!r}: {exc.strerror or exc}") from None
+        failure = None
+        ran = checked = None
+        try:
+            listening = _wait_listening(port, proc, min(timeout, SERVER_READY_S))
+            if not listening:
+                failure = (f"the server {Path(server[0]).name} did not listen on 127.0.0.1:{port} within "
+                           f"{min(timeout, SERVER_READY_S):g} s")
+            elif set(listening) - _LOOPBACK:
+                failure = (f"the server {Path(server[0]).name} listens beyond loopback on port {port}: bind it "
+                           f"to 127.0.0.1 in its argv")
+            else:
+                ran = run_program(fill(client), client_env, cwd, timeout, build_dir=build_dir)
+                if check and ran.status == 0 and not ran.timed_out:
+                    checked = run_program(fill(check), client_env, cwd, timeout, build_dir=build_dir)
+        finally:
+            try:
+                proc.send_signal(signal.SIGTERM)        # the spawner passes it on to the server
+                proc.wait(SERVER_STOP_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            except ProcessLookupError:
+                pass
+        result.seek(0)
+        line = result.read().decode(errors="replace").strip()
+        size = err.seek(0, os.SEEK_END)
+        err.seek(max(0, size - (1 << 20)))
+        errors = err.read().decode(errors="replace")
+    if failure:
+        last = errors.strip().splitlines()[-1:] or [""]
+        raise UserError(failure + (f": {last[0][:200]}" if last[0] else ""))
+    r = json.loads(line) if line else {"exec_errno": 0, "wait_status": 9, "cpu_us": 0, "maxrss_kb": 0,
+                                       "minflt": 0, "majflt": 0}
+    if r["exec_errno"]:
+        raise UserError(f"cannot run {server[0]!r}: {os.strerror(r['exec_errno'])}")
+    shown = checked if checked is not None else ran
+    return ProgramRun(ns=ran.ns, cpu_ns=int(r["cpu_us"]) * 1000, maxrss_kb=int(r["maxrss_kb"]),
+                      minflt=int(r["minflt"]), majflt=int(r["majflt"]),
+                      status=ran.status if ran.status or checked is None else checked.status,
+                      stdout_sha=shown.stdout_sha if checked is not None else "",
+                      stdout_head=shown.stdout_head if checked is not None else "",
+                      stderr_tail=(ran.stderr_tail if ran.status else errors[-4000:]),
+                      timed_out=ran.timed_out or bool(checked and checked.timed_out), stderr=errors,
+                      server_status=os.waitstatus_to_exitcode(r["wait_status"]))
+
+
 def difference(run: ProgramRun, reference: dict, who: str) -> str | None:
     """Why `run` is not the reference run (None: the same exit status and output)."""
     if run.timed_out:
@@ -214,6 +334,10 @@ def difference(run: ProgramRun, reference: dict, who: str) -> str | None:
         why = f"killed by signal {-run.status}" if run.status < 0 else f"exit status {run.status}"
         last = run.stderr_tail.strip().splitlines()[-1:] or [""]
         return f"{why}, where {who} exited with {reference['status']}" + (f": {last[0][:200]}" if last[0] else "")
+    if run.server_status:
+        why = f"killed by signal {-run.server_status}" if run.server_status < 0 else f"exit status {run.server_status}"
+        last = run.stderr_tail.strip().splitlines()[-1:] or [""]
+        return f"the server stopped with {why}" + (f": {last[0][:200]}" if last[0] else "")
     if run.stdout_sha != reference["stdout_sha"]:
         return (f"its output differs from {who}'s (first {OUTPUT_HEAD} characters: "
                 f"{run.stdout_head[:200]!r} against {reference['stdout_head'][:200]!r})")
@@ -235,8 +359,7 @@ def prepare(project, w, specs, scratch: Path, timeout: float) -> dict:
             raise UserError(f"workload {w.name!r}: its setup {' '.join(setup)} failed "
                             f"({'timed out' if run.timed_out else f'exit status {run.status}'}): "
                             f"{run.stderr_tail.strip()[-300:]}")
-    argv = expand(w.program, scratch, project.root, w.threads)
-    run = run_program(argv, program_env(project, specs[0], w), scratch, timeout, build_dir=project.build_dir)
+    run = run_request(program_request(project, specs[0], w, scratch, timeout), timeout)
     if run.timed_out:
         raise UserError(f"workload {w.name!r}: the program timed out under {specs[0].name} "
                         f"(after {timeout:g} s)")
@@ -263,12 +386,26 @@ def remove_scratch(scratch: Path) -> None:
 
 # ---- the session process's stand-in ---------------------------------------------------------------
 
-def program_request(project, spec, w, scratch: Path, timeout: float) -> dict:
+def program_request(project, spec, w, scratch: Path, timeout: float, counted: bool = False) -> dict:
     """What a ProgramServer needs to run `w` on `spec` (plain data, as a driver's request is)."""
-    return {"kind": "program", "name": spec.name, "argv": expand(w.program, scratch, project.root, w.threads),
-            "env": program_env(project, spec, w), "cwd": str(scratch), "timeout": timeout,
-            "threads": w.threads or 1, "reference": str(scratch / "reference.json"),
-            "build_dir": str(project.build_dir)}
+    req = {"kind": "program", "name": spec.name, "argv": expand(w.program, scratch, project.root, w.threads),
+           "env": program_env(project, spec, w, counted), "cwd": str(scratch), "timeout": timeout,
+           "threads": w.threads or 1, "reference": str(scratch / "reference.json"),
+           "build_dir": str(project.build_dir)}
+    if getattr(w, "server", ()):
+        # the server runs with the allocator preloaded; the client and the check without it
+        req.update(server=expand(w.server, scratch, project.root, w.threads),
+                   check=expand(w.check, scratch, project.root, w.threads) if w.check else [],
+                   client_env=dict(w.env))
+    return req
+
+
+def run_request(req: dict, timeout: float, cpus=None) -> ProgramRun:
+    """One run of what a program_request describes: the program, or a server with its client."""
+    if req.get("server"):
+        return run_served(req["server"], req["env"], req["argv"], req.get("check") or [], req.get("client_env") or {},
+                          Path(req["cwd"]), timeout, cpus, build_dir=req.get("build_dir"))
+    return run_program(req["argv"], req["env"], Path(req["cwd"]), timeout, cpus, build_dir=req.get("build_dir"))
 
 
 class ProgramServer:
@@ -295,8 +432,7 @@ class ProgramServer:
             return None
         req = self.request
         try:
-            run = run_program(req["argv"], req["env"], Path(req["cwd"]), self.timeout, self.cpus,
-                              build_dir=req.get("build_dir"))
+            run = run_request(req, self.timeout, self.cpus)
         except UserError as exc:
             self.failure = str(exc)
             return None
@@ -320,12 +456,12 @@ def counted_run(project, spec, w, scratch: Path, timeout: float) -> tuple[dict |
     """One run under the counting preload build with HAK_STATS=1: the counters every process of the
     program printed at exit, summed, or the reason there are none (a program that ignores
     LD_PRELOAD allocates nothing through hak)."""
-    argv = expand(w.program, scratch, project.root, w.threads)
-    env = program_env(project, spec, w, counted=True)
+    req = program_request(project, spec, w, scratch, timeout, counted=True)
+    env = req["env"]
     # after the allocator: a program that closes its stderr at exit (xz) keeps fd 2 for the counters' line
     env["LD_PRELOAD"] = ":".join(filter(None, [env.get("LD_PRELOAD"),
                                               _compiled(KEEP_STDERR_SOURCE, project.build_dir, shared=True)]))
-    run = run_program(argv, env, scratch, timeout, build_dir=project.build_dir)
+    run = run_request(req, timeout)
     lines = []
     for line in run.stderr.splitlines():
         line = line.strip()

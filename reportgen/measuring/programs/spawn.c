@@ -13,7 +13,9 @@
  * itself runs without the allocator, and prints no counters of its own).  The
  * program runs in this process's process group (the caller's timeout kills the group), gets
  * PR_SET_PDEATHSIG SIGKILL (it dies with this process, which dies with the caller), stdin, stdout and
- * stderr as given.  Exit status: 0 when the result line was written, 126 on bad arguments. */
+ * stderr as given.  SIGTERM and SIGINT sent to this process are passed on to the program (a server
+ * workload is stopped so, and its rusage still reported).  Exit status: 0 when the result line was
+ * written, 126 on bad arguments. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,16 @@
 #include <unistd.h>
 
 static long long ns_of(const struct timespec *t) { return (long long)t->tv_sec * 1000000000LL + t->tv_nsec; }
+
+static volatile pid_t child;          /* the program, once forked */
+static volatile sig_atomic_t pending; /* a stop asked for before the fork returned */
+
+static void pass_on(int sig) {
+    if (child > 0)
+        kill(child, sig);
+    else
+        pending = sig;
+}
 
 static long long us_of(const struct timeval *t) { return (long long)t->tv_sec * 1000000LL + t->tv_usec; }
 
@@ -64,6 +76,13 @@ int main(int argc, char **argv) {
     if (pipe2(fail, O_CLOEXEC) != 0)
         return 126;
     pid_t parent = getpid();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = pass_on;          /* reset to the default in the program by its exec */
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return 126;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
@@ -84,6 +103,9 @@ int main(int argc, char **argv) {
             _exit(127);
         _exit(127);
     }
+    child = pid;
+    if (pending)
+        kill(pid, pending);
     close(fail[1]);
     int exec_errno = 0;
     while (read(fail[0], &exec_errno, sizeof exec_errno) < 0 && errno == EINTR)
