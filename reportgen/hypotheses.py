@@ -10,6 +10,8 @@ bench, route and header-cost) into nested dicts addressed by dotted paths:
         (a against b from the same rounds, for the pairs the checks read: no verdict, an interval)
   sweep.<workload>.<param>.<value>.{<allocator>.*, comparisons.<allocator>.*}  (a phase's sweeps: each
         point as a bench of the baseline and the candidate)
+  programs.<workload>.{<allocator>.*, comparisons.<allocator>.*}  (a phase's programs: a bench of
+        runs/s, with memory.* and counters.* per allocator)
   route.<workload>.<variant>.{thresholds.*, sizes.<size>.{predicted, measured, count}, pools.<pool>.*, counters.*}
   header_cost.{caches.*, derived.{delta_ns_median, delta_ns_min, delta_ns_max, rel_median, header_bytes.<variant>}}
   counts.<workload>.<allocator>.{instructions_per_op, per_op.*, per_free.*, groups.*}, counts.<workload>.comparisons.*
@@ -145,7 +147,8 @@ def view(spec: Phase, results: dict) -> dict:
     """The addressable view of one phase's results (see the module doc)."""
     v: dict[str, Any] = {"bench": {}, "route": {}, "header_cost": {}, "claim": {}, "impact": {},
                          "counts": _counts_view(results.get("counts")), "coverage": _coverage_view(results.get("coverage"))}
-    for root in ("bench", "offsets"):        # offsets: the placement experiment, shaped like the benches
+    # offsets: the placement experiment; programs: the phase's programs; both shaped like the benches
+    for root in ("bench", "offsets", "programs"):
         v.setdefault(root, {})
         for wl, b in (results.get(root) or {}).items():
             if isinstance(b, dict):

@@ -15,7 +15,7 @@ def interval_key(path: str) -> str | None:
     if path in INTERVAL_OF:
         return INTERVAL_OF[path]
     leaf = path.rpartition(".")[2]
-    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost", "sweep") else None
+    return INTERVAL_OF.get(leaf) if path.split(".")[0] in ("bench", "header_cost", "sweep", "programs") else None
 # Values decided by noise that have no interval: a check on them is refused at spec load.
 NOISY_LEAVES = {
     "verdict": "a verdict hides its interval; check `speedup` (judged on its 95% CI: > 0 faster, < 0 slower, "

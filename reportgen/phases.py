@@ -52,7 +52,7 @@ from .yamlfile import read_yaml
 #   header_cost.derived.delta_ns_median
 OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains", "excludes", "within")
 ROOTS = ("bench", "route", "header_cost", "claim", "impact", "counts", "coverage", "layout_aa", "placement",
-         "offsets", "sweep")
+         "offsets", "sweep", "programs")
 
 
 def _has_nan(v) -> bool:
@@ -843,6 +843,16 @@ def _semantic_checks(phase: Phase, fail, root: Path | None = None) -> None:
                 fail(field, f"{path!r} names pool {parts[4]!r}; the pools are {', '.join(POOL_IDS)}")
         if parts[0] == "sweep":
             _sweep_path_checks(phase, field, parts, fail, counters)
+        if parts[0] == "programs":
+            programs = phase.programs
+            if len(parts) < 2 or parts[1] not in programs:
+                fail(field, f"{path!r} names program {parts[1] if len(parts) > 1 else ''!r}, which is not among "
+                            f"the phase's programs ({', '.join(programs) or 'none'})")
+            elif len(parts) > 2:
+                subject = parts[3] if parts[2] == "comparisons" and len(parts) > 3 else parts[2]
+                if parts[2] != "comparisons" and subject not in phase.variants:
+                    fail(field, f"{path!r} names allocator {subject!r}, which this phase does not run "
+                                f"({', '.join(phase.variants)})")
         if parts[0] == "header_cost" and not phase.header_cost:
             fail(field, f"{path!r} needs `header_cost: true` in the phase")
         if parts[0] == "counts" and (len(parts) < 2 or parts[1] not in (phase.evidence.counts if phase.evidence else [])):

@@ -1,75 +1,28 @@
 """`reportgen history`: a commit range measured as one comparison group, and its steps.
 
-A throwaway history of a copy of the project: the reference, a comment-only edit (the same
-library), a commit that makes every Mid free spin (a slowdown of many times, so the step cannot be
-missed or mistaken for noise), one that does not compile, and one that mends it (the slow library
-again).  No timing is asserted but that gross slowdown.
+The history is tests/history_lab.py's.  No timing is asserted but its gross slowdown.
 """
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
 from reportgen.cli import main
-from reportgen.project import Project
 
-from test_publish import copy_project
-
-# what makes the run quick: a fixed design, one layout, short loops
-QUICK = ["--rounds", "5", "--sessions", "4", "--layouts", "1", "--ops", "20000"]
-
-
-def _git(root, *args):
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True,
-                          env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}).stdout.strip()
-
-
-def _commit(root, message):
-    _git(root, "commit", "-q", "-am", message)
-    return _git(root, "rev-parse", "HEAD")
+from history_lab import QUICK, build_lab, git as _git, lab_env
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("history") / "lab")
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    c = {"ref": _commit(root, "reference")}
-    mid, config, large = root / "native" / "mid.c", root / "native" / "hak_config.h", root / "native" / "large.c"
-    mid.write_text(mid.read_text() + "\n/* a comment only: the compiler sees the same code */\n")
-    c["comment"] = _commit(root, "comment in mid.c")
-    text = config.read_text()
-    assert "#define HAK_MID_FREE_SPIN 0\n" in text
-    config.write_text(text.replace("#define HAK_MID_FREE_SPIN 0\n", "#define HAK_MID_FREE_SPIN 4000\n"))
-    c["slow"] = _commit(root, "spin on every Mid free")
-    (root / "NOTES.txt").write_text("not native\n")
-    _git(root, "add", "NOTES.txt")
-    c["docs"] = _commit(root, "outside native/")
-    good_large = large.read_text()
-    large.write_text(good_large + "\nthis is not C;\n")
-    c["broken"] = _commit(root, "does not compile")
-    large.write_text(good_large)
-    c["mended"] = _commit(root, "compiles again")
-    return root, c
+    root = tmp_path_factory.mktemp("history") / "lab"
+    return root, build_lab(root)
 
 
 @pytest.fixture(scope="module")
 def env(lab):
-    root, _ = lab
-    # the build cache is content-addressed: the suite's, so the reference's libraries are found built
-    values = {"REPORTGEN_RESULTS_DIR": str(root / "results"), "REPORTGEN_BUILD_DIR": str(Project.locate().build_dir)}
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with lab_env(lab[0]):
+        yield
 
 
 def _history(root, capsys, *extra):

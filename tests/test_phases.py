@@ -72,10 +72,15 @@ def _spec() -> dict:
     (lambda d: d["reference_statements"][5].update(measured_as="3% of the mutex calls"),
      "reference_statements[5].measured_as", "measured-looking number"),
     # programs: declared program workloads, listed once, and never among the driver loops
-    (lambda d: d["programs"].append("no_such_program"), "programs[6]", "unknown workload 'no_such_program'"),
-    (lambda d: d["programs"].append("mid_only"), "programs[6]", "'mid_only' is a driver loop, not a program"),
-    (lambda d: d["programs"].append("py_churn"), "programs[6]", "'py_churn' is listed twice"),
+    (lambda d: d["programs"].append("no_such_program"), "programs[7]", "unknown workload 'no_such_program'"),
+    (lambda d: d["programs"].append("mid_only"), "programs[7]", "'mid_only' is a driver loop, not a program"),
+    (lambda d: d["programs"].append("py_churn"), "programs[7]", "'py_churn' is listed twice"),
     (lambda d: d["workloads"].append("larson"), "workloads[3]", "'larson' is a program; list it under `programs:`"),
+    # a check over a program names one of the phase's programs and allocators
+    (lambda d: d["hypotheses"][0]["check"]["all"][0].update(metric="programs.larson.comparisons.hak-6b.speedup"),
+     "hypotheses[0].check.all[0].metric", "names program 'larson', which is not among the phase's programs"),
+    (lambda d: d["hypotheses"][0]["check"]["all"][0].update(metric="programs.py_churn.hak-9z.median"),
+     "hypotheses[0].check.all[0].metric", "names allocator 'hak-9z'"),
 ])
 def test_validation_errors_name_file_and_field(tmp_path, mutate, field, expect):
     data = _spec()
@@ -188,3 +193,24 @@ def test_statements_collect_what_they_rest_on():
     # an implication always rests on its own hypothesis
     imp = statements.check_statements(spec, outs)["hypotheses[3].implication"]
     assert imp.basis[0].id == "H4" and imp.basis[0].how == "its own"
+
+
+def test_a_check_over_a_program_reads_the_phase_programs_bench():
+    """programs.<workload>.{<allocator>.*, comparisons.<allocator>.*}: a program's bench, addressed
+    like a driver's, its speed-up judged on its interval."""
+    from reportgen.hypotheses import evaluate, view
+    from reportgen.phases import Compare
+
+    spec = {p.id: p for p in load_phases(Project.locate())}["phase-6b"]
+    bench = {"results": [{"variant": "hak-6a", "median": 3.0, "memory": {"peak_rss_bytes": 16 << 20}},
+                         {"variant": "hak-6b", "median": 3.3}],
+             "comparisons": [{"candidate": "hak-6b", "speedup": 0.1, "speedup_ci95": [0.05, 0.15]}]}
+    v = view(spec, {"programs": {"sqlite_rows": bench}})
+    faster = Compare(metric="programs.sqlite_rows.comparisons.hak-6b.speedup", op=">", value=0)
+    assert evaluate(faster, v) is True                    # the whole interval above 0
+    small = Compare(metric="programs.sqlite_rows.hak-6a.memory.peak_rss_bytes", op="<", value=32 << 20)
+    assert evaluate(small, v) is True
+    missing = Compare(metric="programs.redis.comparisons.hak-6b.speedup", op=">", value=0)
+    assert evaluate(missing, v) is None                   # not measured: inconclusive, not false
+    bench["comparisons"][0]["speedup_ci95"] = [-0.01, 0.15]
+    assert evaluate(faster, view(spec, {"programs": {"sqlite_rows": bench}})) is None   # straddles 0
