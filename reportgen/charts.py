@@ -6,6 +6,7 @@ behind every chart can be taken away, and plotly.js is loaded once per site.
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
@@ -13,10 +14,17 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from .measuring.native import POOL_NAMES
-from .units import f_bytes
+from .units import f_bytes, f_ops, f_size, f_spct
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380,
                font=dict(family="Roboto, Helvetica, Arial, sans-serif", size=13))
+
+
+# a value axis whose values span this factor or more is drawn on a log scale (a step of many times
+# would flatten every other point against the axis)
+LOG_SCALE_SPAN = 16
+# the colours of a decided step (the verdict's direction), as the pages' status colours
+STEP_COLOURS = {"slower": "#d32f2f", "faster": "#388e3c"}
 
 
 def _fig(title: str, **layout) -> go.Figure:
@@ -93,7 +101,7 @@ def sweep(rows: dict, title: str) -> go.Figure | None:
     if not pts:
         return None
     xs = [p["value"] for p in pts]
-    log = max(xs) / max(min(xs), 1) >= 16
+    log = max(xs) / max(min(xs), 1) >= LOG_SCALE_SPAN
     fig = _fig(title, xaxis_title=rows["param"] + (" (log scale)" if log else ""),
                yaxis_title=f"speed-up of {rows['candidate']} over {rows['baseline']}", yaxis_tickformat="+.0%",
                xaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.2))
@@ -185,6 +193,70 @@ def history(points: list[dict], title: str) -> go.Figure | None:
             error_y=dict(type="data", symmetric=False,
                          array=[(p["ci95"][1] - p["median"]) / 1e6 if p.get("ci95") else 0 for p in ps],
                          arrayminus=[(p["median"] - p["ci95"][0]) / 1e6 if p.get("ci95") else 0 for p in ps])))
+    return fig
+
+
+def commit_history(rows: list[dict], steps: list[dict], title: str) -> go.Figure | None:
+    """A variant's figure against the commits of a range, oldest first (reportgen.history.page
+    gives `rows`: each commit's short id, subject, median with its 95% CI, peak RSS added with its
+    CI, or why it did not build): the median with its interval per commit, peak RSS on a second
+    axis when measured, each commit that did not build marked where it sits, and each decided step
+    a vertical line between the two measured commits that decide it, red when slower, green when
+    faster, labelled with its size."""
+    measured = [r for r in rows if r.get("median")]
+    if not measured:
+        return None
+    order = [r["short"] for r in rows]
+    medians = [r["median"] for r in measured]
+    log = max(medians) / min(medians) >= LOG_SCALE_SPAN
+    fig = _fig(title, xaxis_title="commit (oldest first; hover for its subject)",
+               yaxis_title="M ops/s (median, 95% CI" + ("; log scale)" if log else ")"),
+               yaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.3),
+               margin=dict(l=60, r=60, t=80, b=110), height=440)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, tickangle=-45)
+
+    def hover(r: dict, figure: str) -> str:
+        # plotly draws a little HTML in hover text: the subject (user text) is escaped to stay text
+        return f"<b>{r['short']}</b> {html.escape(r.get('subject') or '', quote=False)}<br>{figure}"
+
+    fig.add_trace(go.Scatter(
+        x=[r["short"] for r in measured], y=[m / 1e6 for m in medians], mode="lines+markers",
+        name="median ops/s, 95% CI", marker=dict(size=9, color="#3f51b5"),
+        text=[hover(r, f_ops(r["median"])) for r in measured], hovertemplate="%{text}<extra></extra>",
+        error_y=dict(type="data", symmetric=False,
+                     array=[(r["ci95"][1] - r["median"]) / 1e6 if r.get("ci95") else 0 for r in measured],
+                     arrayminus=[(r["median"] - r["ci95"][0]) / 1e6 if r.get("ci95") else 0 for r in measured])))
+    mem = [r for r in measured if r.get("peak_rss") is not None]
+    if mem:       # memory beside time: the same processes' peak RSS added
+        mib = 2 ** 20
+        fig.update_layout(yaxis2=dict(title="peak RSS added (MiB)", overlaying="y", side="right", showgrid=False,
+                                      rangemode="tozero"))
+        fig.add_trace(go.Scatter(
+            x=[r["short"] for r in mem], y=[r["peak_rss"] / mib for r in mem], yaxis="y2", mode="lines+markers",
+            name="peak RSS added, 95% CI", line=dict(dash="dot", color="#ff9800"), marker=dict(symbol="square"),
+            text=[hover(r, f_size(r["peak_rss"])) for r in mem], hovertemplate="%{text}<extra></extra>",
+            error_y=dict(type="data", symmetric=False,
+                         array=[(r["peak_rss_ci95"][1] - r["peak_rss"]) / mib if r.get("peak_rss_ci95") else 0
+                                for r in mem],
+                         arrayminus=[(r["peak_rss"] - r["peak_rss_ci95"][0]) / mib if r.get("peak_rss_ci95") else 0
+                                     for r in mem])))
+    where = {r["commit"]: i for i, r in enumerate(rows)}
+    for r in rows:
+        if r.get("skipped"):
+            fig.add_shape(type="line", x0=r["short"], x1=r["short"], yref="paper", y0=0, y1=1,
+                          line=dict(dash="dot", color="#9e9e9e", width=1))
+            fig.add_annotation(x=r["short"], yref="paper", y=0.02, text="did not build", showarrow=False,
+                               textangle=-90, xanchor="left", font=dict(size=11, color="#757575"))
+    for s in steps:
+        if s.get("commit") not in where or s.get("parent") not in where:
+            continue
+        # between the two measured commits that decide it (a commit that did not build may sit between)
+        x = (where[s["parent"]] + where[s["commit"]]) / 2
+        colour = STEP_COLOURS.get(s.get("verdict"), "#616161")
+        fig.add_shape(type="line", x0=x, x1=x, yref="paper", y0=0, y1=1, line=dict(color=colour, width=2))
+        fig.add_annotation(x=x, yref="paper", y=1.0, yanchor="bottom", showarrow=False,
+                           text=f"step at {rows[where[s['commit']]]['short']}: {s.get('verdict')} "
+                                f"{f_spct(s.get('size'))}", font=dict(size=12, color=colour))
     return fig
 
 

@@ -53,6 +53,17 @@ _fraction = _float_arg("fraction", lambda v: 0 < v < 1, "a fraction between 0 an
 _seconds = _float_arg("seconds", lambda v: 0 < v <= 86400, "seconds between 0 and 86400")
 
 
+def _threshold(text: str) -> float:
+    """A relative change: "2%" or 0.02, above 0 and below 100%."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a relative change above 0 and below 100% (2% or 0.02), got {text!r}")
+    return value
+
+
 # Upper bounds of what a command line may ask for: beyond them a number is a typo, and the C
 # drivers take 64-bit counts (--ops 2**64 would overflow them).
 MAX_OPS = 10**12
@@ -108,6 +119,8 @@ COMMANDS = {
     "bench": "benchmark variants on a workload, with comparisons",
     "sweep": "one parameter of a workload over several values, each a full comparison",
     "history": "a variant at each commit of a range that touched native/, measured together; its steps",
+    "bisect": "the first commit between a good and a bad one whose figure moved beyond a threshold",
+    "check": "the working tree's variants against a reference commit; exit 1 on a decided regression",
     "header-cost": "cost of the Mid header read, time and space",
     "counts": "exact counts per op of the timed loop (callgrind): instructions, reads, writes, cache misses",
     "profile": "CPU profile of a workload's timed loops (perf), each symbol's share with its interval",
@@ -156,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = {name: sub.add_parser(name, help=help_) for name, help_ in COMMANDS.items()}
 
-    for name in ("variants", "route", "bench", "sweep", "history", "header-cost", "run"):
+    for name in ("variants", "route", "bench", "sweep", "history", "bisect", "check", "header-cost", "run"):
         p[name].add_argument("--json", action="store_true", help="machine-readable output")
 
     p["route"].add_argument("--workload", required=True)
@@ -167,8 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     p["route"].add_argument("--claim-pool", choices=POOL_NAMES, default=None,
                             help="the pool the claim is about (default mid)")
 
-    for name in ("bench", "sweep", "history"):
+    for name in ("bench", "sweep", "history", "bisect"):
         _sampling_options(p[name])
+    p["bisect"].add_argument("--good", required=True, metavar="REV", help="a commit with the old figure")
+    p["bisect"].add_argument("--bad", required=True, metavar="REV", help="a later commit with the new figure")
+    for name in ("bisect", "check"):
+        p[name].add_argument("--threshold", type=_threshold, default=0.02, metavar="CHANGE",
+                             help="the smallest change that counts (default 2%%)")
+    p["check"].add_argument("--against", required=True, metavar="REV", help="the reference commit (e.g. main)")
+    p["check"].add_argument("--phase", action="append", default=None,
+                            help="the phases whose headline workloads and variants are checked (default: all)")
+    p["check"].add_argument("--gate", choices=("auto", "time", "counts"), default="auto",
+                            help="what decides: time (interleaved sessions), exact counts (callgrind), or "
+                                 "auto: counts where this machine's noise floor exceeds the threshold")
+    for flag, kind in (("--rounds", _bounded_int(1, 10_000, "rounds")), ("--sessions", _bounded_int(1, 10_000, "sessions")),
+                       ("--layouts", _bounded_int(1, 64, "layouts")), ("--ops", _bounded_int(1, MAX_OPS, "ops")),
+                       ("--budget", _seconds)):
+        p["check"].add_argument(flag, type=kind, default=None, help="as for bench")
     p["history"].add_argument("--range", required=True, metavar="A..B",
                               help="commits after A up to B that touched native/, as git reads A..B; A is the reference")
     p["history"].add_argument("--every", type=_bounded_int(1, 10_000, "every"), default=1, metavar="N",
@@ -181,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p["header-cost"].add_argument("--variant", action="append", default=None)
     p["header-cost"].add_argument("--quick", action="store_true")
 
-    for name in ("route", "bench", "sweep", "history", "header-cost"):
+    for name in ("route", "bench", "sweep", "history", "bisect", "check", "header-cost"):
         p[name].add_argument("--force", action="store_true",
                              help="measure again even if results/ holds a current record")
 
@@ -212,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p["serve"].add_argument("--port", type=_bounded_int(1, 65535, "port"), default=8000)
     p["serve"].add_argument("--host", default="127.0.0.1")
+    p["serve"].add_argument("--watch", action="store_true",
+                            help="re-measure what an edit of native/, phases/, variants.yaml or workloads.yaml "
+                                 "made stale (quick), re-render, and reload the open pages")
+    p["serve"].add_argument("--full", action="store_true",
+                            help="with --watch: measure at full length instead of quick")
+    p["serve"].add_argument("--phase", action="append", default=None,
+                            help="with --watch: the phases a rebuild measures (default: all; the others keep their pages)")
     return parser
 
 

@@ -25,10 +25,13 @@ class Published:
 
 
 def publish(project: Project, phase_ids=None, quick: bool = False, force=False,
-            site_url: str | None = None, store=None, progress=None, sub_progress=None) -> Published:
-    """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure."""
+            site_url: str | None = None, store=None, progress=None, sub_progress=None,
+            announce: str | None = None) -> Published:
+    """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure;
+    announce: the site's banner (site.build_site)."""
     from .phases import load_phases
     from .plan import plan_and_measure
+    from .history.page import attach_histories
     from .machines import attach_machines
     from .render import render_all
     from .site import build_site
@@ -43,9 +46,10 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force=False,
     # `--phase X` measures X; every other phase keeps its page, rendered from its last record
     add_recorded(project, results, [p for p in every_phase if p.id not in results["phases"]], store)
     attach_machines(project, every_phase, results, store)   # every machine under results/, side by side
+    attach_histories(project, every_phase, results, store)  # the recorded commit series, and the phases' commits
     pages = render_all(project, every_phase, results)
     update("build the site (mkdocs)", 1, 2)
-    site = build_site(project, site_url=site_url, phases=every_phase)
+    site = build_site(project, site_url=site_url, phases=every_phase, announce=announce)
     update("published", 2, 2)
     return Published(results, pages, site, phases, time.monotonic() - started)
 

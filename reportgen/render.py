@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from . import charts, csource, evidence, hypotheses, statements, stats, synthesis
+from .history.page import HISTORY_DIR, histories_of_phase
 from .measuring.layouts import view as layout_view
 from .measuring.kinds.bench import MEMORY_FLOOR, MEMORY_FLOOR_BYTES
 from .units import (f_bytes, f_size, f_mops, f_num, f_ns, f_ops, f_p, f_pct, f_range, f_ratio, f_short,  # noqa: F401
@@ -666,6 +667,9 @@ def render_phase(project: Project, spec: Phase, results: dict, previous: dict | 
         "prov": phase_res.get("provenance") or {},
         # every machine's verdicts on this phase (reportgen.machines.attach_machines)
         "per_machine": (results.get("per_machine") or {}).get(spec.id) if "phases" in results else None,
+        # the recorded commit series of its baseline and candidate on its workloads (reportgen.history.page)
+        "histories": histories_of_phase(spec, results) if "phases" in results else [],
+        "history_dir": HISTORY_DIR,
     }
     return _env(project).get_template("phase.md.j2").render(**ctx)
 
@@ -775,7 +779,8 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
         neighbours = {"older": ordered[i - 1] if i > 0 else None,
                       "newer": ordered[i + 1] if i + 1 < len(ordered) else None}
         stamp = st.phase_stamp(project, spec, results, neighbours, pts, common,
-                               extra={"excerpts shown elsewhere": sorted(map(str, elsewhere[spec.id].items()))})
+                               extra={"excerpts shown elsewhere": sorted(map(str, elsewhere[spec.id].items())),
+                                      "histories": histories_of_phase(spec, results)})
         if unchanged(f"{spec.id}.md", stamp, [f"{spec.id}.md"] + ([spec.id] if (previous / spec.id).is_dir() else [])
                      if previous else []):
             continue
@@ -786,10 +791,13 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
         path.write_text(md, encoding="utf-8")
         written.append(path)
         written.rendered.append(path)
+    _render_histories(project, env, ordered, results, out_dir, previous, unchanged, written, common)
     listed = dict(new)   # every phase page's stamp: the listing pages depend on them all
-    if not unchanged("index.md", st.listing_stamp("index", listed, results, common),
+    timeline_extra = {"phase commits": results.get("phase_commits"), "repo": _repo_url(project, results),
+                      "histories": sorted(results.get("histories") or {})}
+    if not unchanged("index.md", st.listing_stamp("index", listed, results, common, extra=timeline_extra),
                      ["index.md"] + (["history.json"] if previous and (previous / "history.json").exists() else [])):
-        _render_index(env, ordered, results, pts, out_dir)
+        _render_index(env, ordered, results, pts, out_dir, _repo_url(project, results))
         written.append(out_dir / "index.md")
         written.rendered.append(out_dir / "index.md")
     if not unchanged("machine.md", st.listing_stamp("machine", listed, results, common), ["machine.md"]):
@@ -800,7 +808,70 @@ def _render_into(project: Project, phases: list[Phase], results: dict, out_dir: 
     return written
 
 
-def _render_index(env, ordered: list[Phase], results: dict, pts, out_dir: Path) -> None:
+def _repo_url(project: Project, results: dict) -> str | None:
+    """The repository commits link to (mkdocs.yml repo_url), looked up only when a page shows commits."""
+    if not results.get("histories") and not results.get("phase_commits"):
+        return None
+    from .history.page import repo_url
+    return repo_url(project)
+
+
+def _render_histories(project: Project, env, ordered: list[Phase], results: dict, out_dir: Path, previous,
+                      unchanged, written: Pages, common: str) -> None:
+    """One page per recorded commit series (reportgen.history.page) into out_dir/history/, each carried
+    over like a phase page when its stamp did not change."""
+    from . import stamps as st
+    from .history import page as history_page
+
+    histories = results.get("histories") or {}
+    if not histories:
+        return
+    repo = _repo_url(project, results)
+    folder = out_dir / history_page.HISTORY_DIR
+    folder.mkdir(exist_ok=True)
+    for name, entry in histories.items():
+        rel = f"{history_page.HISTORY_DIR}/{name}"
+        linking = history_page.linked_from(name, ordered, results)
+        stamp = st.history_stamp(entry, {"phases": linking, "repo": repo}, common)
+        if unchanged(f"{rel}.md", stamp, [f"{rel}.md"] + ([rel] if previous and (previous / rel).is_dir() else [])
+                     if previous else []):
+            continue
+        md = render_history_page(env, name, entry, linking, repo, chart_dir=folder / name)
+        path = out_dir / f"{rel}.md"
+        path.write_text(md, encoding="utf-8")
+        written.append(path)
+        written.rendered.append(path)
+
+
+def render_history_page(env, name: str, entry: dict, phases_linking: list[dict], repo: str | None,
+                        chart_dir: Path | None = None) -> str:
+    """Markdown of one history page (templates/history.md.j2); its chart JSON into `chart_dir`."""
+    from .history.page import commit_ref, detail_block, series_rows, title
+
+    h = entry["history"]
+    rows = series_rows(entry)
+    chart = None
+    fig = charts.commit_history(rows, h.get("steps") or [],
+                                f"{entry['variant']} on {entry['workload']} across {h.get('range')}")
+    if fig is not None:
+        chart = "series"
+        if chart_dir is not None:
+            charts.write(fig, chart_dir / f"{chart}.json")
+    by_commit = {r["commit"]: r for r in rows}
+    env_info = entry.get("environment") or {}
+    return env.get_template("history.md.j2").render(
+        name=name, entry=entry, h=h, m=h.get("measurement") or {}, rows=rows, title=title(entry["workload"],
+                                                                                          entry["variant"]),
+        steps=h.get("steps") or [], not_steps=[c for c in h.get("candidates") or []
+                                               if c.get("verdict") not in ("faster", "slower")],
+        skipped=[r for r in rows if r["skipped"]], memory=any(r["peak_rss"] is not None for r in rows),
+        chart=chart, page_dir=name, phases=phases_linking, ref=lambda c: commit_ref(c, repo),
+        subject_of=lambda c: (by_commit.get(c) or {}).get("subject", ""), detail=detail_block,
+        machine_label=machine_label(env_info) if env_info.get("cpu_model") else "a machine not recorded",
+        noise_floor=stats.NOISE_FLOOR, note=GENERATED_NOTE, cell=_md_cell, f_ops=f_ops)
+
+
+def _render_index(env, ordered: list[Phase], results: dict, pts, out_dir: Path, repo: str | None = None) -> None:
     # timeline, newest first
     rows = []
     for spec in reversed(ordered):
@@ -810,13 +881,20 @@ def _render_index(env, ordered: list[Phase], results: dict, pts, out_dir: Path) 
         v = hypotheses.view(spec, pr)
         rows.append({"spec": spec, "head": headline(spec, pr), "counts": counts, "failures": run_failures(pr),
                      "claim": v.get("claim") or None, "quick": bool(pr.get("quick")),
-                     "question": authored(spec.question, spec, v, "question")})
+                     "question": authored(spec.question, spec, v, "question"),
+                     "commits": (results.get("phase_commits") or {}).get(spec.id)})
     hist = charts.history(pts, "Headline across the phases")
     if hist is not None:
         charts.write(hist, out_dir / "history.json")
+    from .history import page as history_page
+    histories = results.get("histories") or {}
     (out_dir / "index.md").write_text(env.get_template("timeline.md.j2").render(
         rows=rows, quick=bool(results.get("quick")), has_history=hist is not None, note=GENERATED_NOTE, cell=_md_cell,
-        generated=results.get("generated"), git=results.get("git") or {}), encoding="utf-8")
+        generated=results.get("generated"), git=results.get("git") or {},
+        has_commits=any(r["commits"] for r in rows), history_dir=history_page.HISTORY_DIR,
+        history_title={n: history_page.title(e["workload"], e["variant"]) for n, e in histories.items()},
+        ref=lambda c: history_page.commit_ref(c, repo),
+        range_ref=lambda a, b: history_page.range_ref(a, b, repo)), encoding="utf-8")
 
 
 def _render_machine(env, ordered: list[Phase], results: dict, out_dir: Path) -> None:

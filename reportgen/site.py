@@ -43,6 +43,14 @@ def ship_plotly(docs_dir: Path) -> Path:
     return dest
 
 
+def _md_title(path: Path) -> str:
+    """A generated page's title: its first `# ` heading, without the code marks."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].replace("`", "").strip()
+    return path.stem
+
+
 def nav_for(project: Project, docs_dir: Path, phases=None) -> list:
     """Home, the phases (timeline first, then newest first), methodology, machine.
 
@@ -59,9 +67,15 @@ def nav_for(project: Project, docs_dir: Path, phases=None) -> list:
         if (phases_dir / f"{spec.id}.md").exists():
             # the theme prints navigation titles as HTML: authored text is escaped to stay text
             rendered.append({html.escape(spec.title): f"phases/{spec.id}.md"})
+    # the recorded commit series (reportgen.history.page), by title, after the phases
+    from .history.page import HISTORY_DIR
+    histories = sorted((_md_title(p), f"phases/{HISTORY_DIR}/{p.name}")
+                       for p in (phases_dir / HISTORY_DIR).glob("*.md")) if (phases_dir / HISTORY_DIR).is_dir() else []
     nav: list = [{"Home": "index.md"}]
     if (phases_dir / "index.md").exists():
-        nav.append({"Phases": [{"Timeline": "phases/index.md"}, *rendered]})
+        nav.append({"Phases": [{"Timeline": "phases/index.md"}, *rendered,
+                               *([{"Across commits": [{html.escape(t): path} for t, path in histories]}]
+                                 if histories else [])]})
     if (docs_dir / "methodology.md").exists():
         nav.append({"Methodology": "methodology.md"})
     if (docs_dir / "json.md").exists():
@@ -127,7 +141,7 @@ def _site_lock(site_dir: Path):
 
 
 def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | None = None,
-               site_url: str | None = None, phases=None) -> Path:
+               site_url: str | None = None, phases=None, announce: str | None = None) -> Path:
     """mkdocs build (through its Python API) into site_dir; errors become one UserError line.
 
     The site is built into a temporary folder beside site_dir and swapped in whole when
@@ -137,6 +151,9 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
     site_url: where the site will be served. mkdocs-material's instant navigation
     only takes over links on the origin (host *and port*) of site_url; elsewhere
     links are ordinary page loads, which work too.
+
+    announce: HTML (escaped already) for the theme's banner above every page (templates/site/
+    main.html): `reportgen serve --watch` says there what it rebuilt, or why it could not.
     """
     from mkdocs import exceptions as mk_exc
     from mkdocs.commands.build import build
@@ -153,7 +170,7 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
     ship_plotly(docs_dir)
     from .stamps import SITE_STAMP_FILE, site_is_current, site_stamp
     nav = nav_for(project, docs_dir, phases)
-    stamp = site_stamp(project, docs_dir, nav, site_url)
+    stamp = site_stamp(project, docs_dir, nav, site_url, announce)
     if site_is_current(site_dir, stamp):   # no page, doc or setting changed since the last build
         return site_dir
     # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
@@ -170,6 +187,8 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
                 overrides = {"site_url": site_url} if site_url else {}
                 cfg = load_config(str(config_file), docs_dir=str(docs_dir), site_dir=str(tmp),
                                   nav=nav, hooks=hooks, **overrides)
+                if announce:
+                    cfg["extra"]["reportgen_announce"] = announce
                 cfg.plugins.on_startup(command="build", dirty=False)
                 try:
                     build(cfg)

@@ -109,14 +109,21 @@ def phase_stamp(project, spec, results: dict, neighbours: dict, history_points, 
     return h.hexdigest()
 
 
-def listing_stamp(name: str, phase_stamps: dict, results: dict, common: str) -> str:
-    """The timeline index and the machine page: every phase's stamp, and the run's git state."""
-    return (_Hasher(name).put("common", common).put("phases", phase_stamps)
+def listing_stamp(name: str, phase_stamps: dict, results: dict, common: str, extra=None) -> str:
+    """The timeline index and the machine page: every phase's stamp, and the run's git state;
+    `extra`: what else the page is rendered from (the phases' commit ranges on the timeline)."""
+    return (_Hasher(name).put("common", common).put("phases", phase_stamps).put("extra", extra)
             .put("git", results.get("git")).put("quick", results.get("quick"))
             .put("machine", results.get("machine"))
             .put("machines", {mid: (m.get("label"), m.get("machine"), m.get("quick"), sorted(m.get("phases") or {}))
                               for mid, m in (results.get("machines") or {}).items()})
             .hexdigest())
+
+
+def history_stamp(entry: dict, context, common: str) -> str:
+    """A history page (reportgen.history.page): its recorded series and what else it shows (the
+    phases linking it, the repository URL its commits link to)."""
+    return _Hasher("history-page").put("common", common).put("series", entry).put("context", context).hexdigest()
 
 
 def read_stamps(out_dir: Path) -> dict:
@@ -156,8 +163,8 @@ def carry_over(old_dir: Path, new_dir: Path, names) -> bool:
 
 # ---- the site ----------------------------------------------------------------------
 
-def site_stamp(project, docs_dir: Path, nav, site_url) -> str:
-    h = _Hasher("site").put("tool", tool_digest()).put("nav", nav).put("url", site_url)
+def site_stamp(project, docs_dir: Path, nav, site_url, announce: str | None = None) -> str:
+    h = _Hasher("site").put("tool", tool_digest()).put("nav", nav).put("url", site_url).put("announce", announce)
     h.put("templates", templates_digest(project))       # the theme's overrides (templates/site/)
     h.file("mkdocs.yml", project.root / "mkdocs.yml")
     docs_dir = Path(docs_dir)

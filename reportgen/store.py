@@ -396,19 +396,21 @@ class Store:
                 return None if rec.failures else rec
         return None
 
-    def scan(self) -> tuple[list[Record], list[Problem]]:
-        """Every record of this machine (ordered by kind, key, created) and every unreadable file."""
+    def scan(self, kind: str | None = None) -> tuple[list[Record], list[Problem]]:
+        """Every record of this machine (ordered by kind, key, created) and every unreadable file;
+        with `kind`, only that kind's folder is read."""
         records: list[Record] = []
         seen: set[Path] = set()
         if self.dir.is_dir():
-            for kind_dir in sorted(p for p in self.dir.iterdir() if p.is_dir()):
+            kinds = [self.dir / kind] if kind is not None else sorted(p for p in self.dir.iterdir() if p.is_dir())
+            for kind_dir in (k for k in kinds if k.is_dir()):
                 for key_dir in sorted(p for p in kind_dir.iterdir() if p.is_dir()):
                     records.extend(r for _, r in self._read_dir(key_dir))
                     seen.add(key_dir)
         return records, [p for p in self.problems() if p.path.parent in seen]
 
     def latest_by_key(self, kind: str | None = None) -> dict[str, Record]:
-        records, _ = self.scan()
+        records, _ = self.scan(kind)
         out: dict[str, Record] = {}
         for r in records:  # scan orders by created within a key: last wins
             if kind is None or r.kind == kind:

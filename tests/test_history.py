@@ -109,3 +109,68 @@ def test_a_bad_range_is_one_line_and_exit_2(lab, env, capsys, bad, said):
     assert rc == 2 and cap.out == ""
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and said in lines[0] and "Traceback" not in cap.err
+
+
+# ---- the series on the site (reportgen.history.page) ------------------------------------------
+
+@pytest.fixture(scope="module")
+def rendered(lab, measured):
+    """The lab's pages rendered, with the series `measured` recorded."""
+    root, _ = lab
+    from fixtures.loader import fixture_results
+    from reportgen.history.page import attach_histories
+    from reportgen.phases import load_phases
+    from reportgen.project import Project
+    from reportgen.render import render_all
+
+    project = Project.locate(root=root)
+    phases = load_phases(project)
+    # the phases' own figures are the renderer fixtures' (not what this test is about); the series is measured
+    results = fixture_results(phases)
+    attach_histories(project, phases, results)
+    render_all(project, phases, results)
+    return root / "docs" / "phases"
+
+
+def test_the_series_has_a_page_with_its_step_marked_at_its_commit(lab, rendered):
+    _, c = lab
+    page = (rendered / "history" / "mid_only-hak-6b.md").read_text()
+    assert page.count("# `hak-6b` on `mid_only` across commits") == 1
+    # the step's callout names the slowing commit, and its row in the commits table says so
+    callout = next(line for line in page.splitlines() if line.startswith('!!! failure "Step at'))
+    assert c["slow"][:10] in callout and "slower" in callout
+    row = next(line for line in page.splitlines() if "spin on every Mid free" in line and "| 3 |" in line)
+    assert "**slower step**" in row and c["slow"] in row        # the full id, as the link's title
+    # the commit that did not build is in its own table, with the compiler's output folded under it
+    assert "## Commits that did not build" in page and "does not compile" in page
+    assert '??? note "The compiler\'s output at ' + c["broken"][:10] in page
+    # the chart: the median and its interval at every measured commit, the step drawn
+    fig = json.loads((rendered / "history" / "mid_only-hak-6b" / "series.json").read_text())
+    (medians,) = [t for t in fig["data"] if t["name"].startswith("median")]
+    assert len(medians["x"]) == 4 and all(v > 0 for v in medians["y"])
+    assert any(s.get("line", {}).get("color") == "#d32f2f" for s in fig["layout"].get("shapes") or [])
+
+
+def test_the_phase_page_links_its_series_and_the_timeline_gives_each_phase_its_commits(lab, rendered):
+    _, c = lab
+    six_b = (rendered / "phase-6b.md").read_text()
+    assert "## Across commits" in six_b and "(history/mid_only-hak-6b.md)" in six_b
+    assert f"slower at `{c['slow'][:10]}`" in six_b
+    # the lab's phases were all added in its first commit: each spans no commits or up to HEAD
+    timeline = (rendered / "index.md").read_text()
+    assert timeline.count("Commits: ") >= 1 and "touching `native/`" in timeline
+    from reportgen.project import Project
+    from reportgen.site import nav_for
+    nav = nav_for(Project.locate(root=lab[0]), lab[0] / "docs")
+    (phases,) = [n["Phases"] for n in nav if "Phases" in n]
+    (across,) = [n["Across commits"] for n in phases if "Across commits" in n]
+    assert across == [{"hak-6b on mid_only across commits": "phases/history/mid_only-hak-6b.md"}]
+
+
+def test_measured_again_the_series_writes_no_second_record(lab, measured):
+    root, _ = lab
+    from reportgen.machine import machine_id
+    from reportgen.project import Project
+    from reportgen.store import Store
+    records, _ = Store.for_project(Project.locate(root=root), machine_id()).scan("history")
+    assert len(records) == 1 and records[0].extra["history"]["steps"][0]["commit"] == lab[1]["slow"]

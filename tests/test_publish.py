@@ -243,40 +243,6 @@ def sessions_on(page: str) -> list[str]:
     return re.findall(r"(?:Session|Measurement) `([0-9a-f]+)`", page)
 
 
-def test_an_edit_measures_the_groups_it_touches_and_a_revert_reuses_their_sessions(published):
-    """Every verdict comes from one session's interleaved runs: an edit to the header variants
-    re-measures every comparison group holding one of them, whole; the revert brings back the
-    sessions measured before the edit, measuring nothing."""
-    before = bench_groups(published)
-    page_before = (published.docs_dir / "phases" / "phase-6b.md").read_text()
-    assert sessions_on(page_before)
-    mid = published.native_dir / "mid.c"
-    text = mid.read_text()
-    marker = "_hak_stat_inc(heap, leaked_blocks);"  # compiled into the header variants (6-B, 6-C) only
-    assert text.count(marker) == 1
-    mid.write_text(text.replace(marker, marker + " heap->stats.leaked_blocks += 0;"))
-
-    # one phase's publish (the others' groups are keyed the same way): every group of phase-6b (its
-    # sweeps' points too) holding an edited variant is measured again, whole, and no other
-    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
-    groups_6b = {tuple(n.variants) for n in plan.needs(spec, plan.available_peers(spec.peers, published)[0])
-                 if n.kind in ("bench", "offsets", "sweep")}
-    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
-    after = bench_groups(published)
-    grew = {k for k in after if after[k] > before.get(k, 0)}
-    touched = {k for k in before if {"hak-6b", "hak-6c"} & set(k[1]) and k[1] in groups_6b}
-    assert touched and grew == touched    # whole groups: the peers of an edited variant's group too
-    assert not any(k[1][0] == "hak-6a" and len(set(k[1]) & {"hak-6b", "hak-6c"}) == 0 for k in grew)
-    page = (published.docs_dir / "phases" / "phase-6b.md").read_text()
-    assert "## What changed since the previous revision" in page
-    assert set(sessions_on(page)).isdisjoint(sessions_on(page_before))
-
-    mid.write_text(text)              # revert: the sessions measured before the edit are current again
-    assert main(["--root", str(published.root), "publish", "--quick", "--phase", "phase-6b"]) == 0
-    assert bench_groups(published) == after
-    assert sessions_on((published.docs_dir / "phases" / "phase-6b.md").read_text()) == sessions_on(page_before)
-
-
 @pytest.mark.browser
 def test_the_published_charts_draw_in_a_browser(published):
     chromium = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")
@@ -301,6 +267,130 @@ def test_the_published_charts_draw_in_a_browser(published):
             assert not errors, errors
         finally:
             browser.close()
+
+
+# ---- an edit, under reportgen serve --watch (issue 22.6) ------------------------------------
+
+# 6-B's and 6-C's free (the header read, compiled into the header variants only) made to spin: a
+# cost of a few hundred cycles a Mid free, so 6-B's headline comparison cannot stay what it was
+HEADER_READ = "  _hak_stat_inc(heap, header_reads);\n"
+SPIN = "  for (int rg_i = 0; rg_i < 300; rg_i++) __asm__ volatile(\"\" : \"+r\"(rg_i));\n"
+VERDICT_JS = ("(() => { const a = document.querySelector('#verdict-and-executive-summary ~ .admonition');"
+              " return a ? [...a.classList].join(' ') + ' | ' + a.textContent : ''; })()")
+BANNER_JS = "(() => { const b = document.querySelector('.md-banner'); return b ? b.textContent : ''; })()"
+
+
+def _browser_page(stack, chromium: str):
+    """A headless Chromium page, or None when this machine has no Chromium or playwright (the watch
+    is then checked by its rebuilds alone)."""
+    if not Path(chromium).exists():
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    p = stack.enter_context(sync_playwright())
+    browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+    stack.callback(browser.close)
+    return browser.new_page()
+
+
+def _rebuilt(watch, n: int, timeout: float):
+    """The watch's n-th rebuild (1-based), waited for."""
+    import time
+    deadline = time.monotonic() + timeout
+    while len(watch.outcomes) < n:
+        assert time.monotonic() < deadline, f"no rebuild {n} within {timeout} s: {watch.outcomes}"
+        time.sleep(0.2)
+    return watch.outcomes[n - 1]
+
+
+def test_an_edit_under_watch_measures_the_groups_it_touches_reloads_the_page_and_a_revert_reuses_them(published):
+    """Every verdict comes from one session's interleaved runs.  With `serve --watch` running and the
+    6-B page open: an edit of 6-B's free re-measures every comparison group holding a header variant,
+    whole, and no other, and the open page reloads with its headline turned slower; an edit that
+    breaks the build shows the compiler's error there while the server keeps running; the revert
+    brings back the sessions measured before the edit, measuring nothing."""
+    import contextlib
+    import socket
+    import threading
+
+    from reportgen.watch import Watch, server
+
+    before = bench_groups(published)
+    page_before = (published.docs_dir / "phases" / "phase-6b.md").read_text()
+    assert sessions_on(page_before)
+    spec = next(p for p in load_phases(published) if p.id == "phase-6b")
+    groups_6b = {tuple(n.variants) for n in plan.needs(spec, plan.available_peers(spec.peers, published)[0])
+                 if n.kind in ("bench", "offsets", "sweep")}
+    mid = published.native_dir / "mid.c"
+    text = mid.read_text()
+    assert text.count(HEADER_READ) == 1
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    # one phase's rebuilds (the others' groups are keyed the same way)
+    watch = Watch(published, quick=True, phase_ids=["phase-6b"], site_url=url, say=lambda line: None)
+    first = watch.rebuild()
+    assert first.ok and first.measured == []        # everything current: nothing measured again
+    srv = server(published, "127.0.0.1", port, watch)
+    srv.build_delay = 0.5                           # an edit written in two steps is one rebuild
+    thread = threading.Thread(target=srv.serve, daemon=True)
+    thread.start()
+    try:
+        with contextlib.ExitStack() as stack:
+            page = _browser_page(stack, os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium"))
+            if page is not None:
+                page.goto(url + "phases/phase-6b/")
+                verdict_before = page.evaluate(VERDICT_JS)
+                assert verdict_before and "failure" not in verdict_before.split(" | ")[0]
+                shown = page.evaluate(BANNER_JS)
+                assert "rebuilt at" in shown and "quick measurements" in shown and "nothing was stale" in shown
+
+            # an edit of 6-B's free
+            mid.write_text(text.replace(HEADER_READ, HEADER_READ + SPIN))
+            o = _rebuilt(watch, 2, 900)
+            assert o.ok, o
+            after = bench_groups(published)
+            grew = {k for k in after if after[k] > before.get(k, 0)}
+            touched = {k for k in before if {"hak-6b", "hak-6c"} & set(k[1]) and k[1] in groups_6b}
+            assert touched and grew == touched    # whole groups: the peers of an edited variant's group too
+            assert not any(k[1][0] == "hak-6a" and len(set(k[1]) & {"hak-6b", "hak-6c"}) == 0 for k in grew)
+            assert "phase-6b: mid_mt_gap" in o.measured
+            page_md = (published.docs_dir / "phases" / "phase-6b.md").read_text()
+            assert "## What changed since the previous revision" in page_md
+            assert set(sessions_on(page_md)).isdisjoint(sessions_on(page_before))
+            if page is not None:     # the open page reloaded by itself
+                # the headline's callout is a failure exactly when its verdict is "slower"
+                page.wait_for_function(f"{VERDICT_JS}.split(' | ')[0].includes('failure')", timeout=60_000)
+
+            # an edit that breaks the build
+            mid.write_text(text.replace(HEADER_READ, HEADER_READ + "  this is not C;\n"))
+            o = _rebuilt(watch, 3, 300)
+            assert not o.ok and "mid.c" in (o.detail or "") and thread.is_alive()
+            assert bench_groups(published) == after
+            if page is not None:
+                page.wait_for_function(f"{BANNER_JS}.includes('did not rebuild')", timeout=60_000)
+                shown = page.evaluate(BANNER_JS)
+                assert "mid.c" in shown and "error" in shown
+
+            # the revert: the sessions measured before the edit are current again
+            mid.write_text(text)
+            o = _rebuilt(watch, 4, 300)
+            assert o.ok and o.measured == []
+            assert bench_groups(published) == after
+            assert sessions_on((published.docs_dir / "phases" / "phase-6b.md").read_text()) == sessions_on(page_before)
+            if page is not None:
+                page.wait_for_function(f"{BANNER_JS}.includes('nothing was stale')", timeout=60_000)
+                assert page.evaluate(VERDICT_JS) == verdict_before
+    finally:
+        mid.write_text(text)
+        srv.shutdown()
+        thread.join(timeout=10)
 
 
 # ---- several machines, and the incremental render (issue 11.3, 11.6) ------------------------

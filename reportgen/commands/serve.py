@@ -1,4 +1,5 @@
-"""`reportgen serve`: the built site on a local web server, until Ctrl-C."""
+"""`reportgen serve`: the built site on a local web server, until Ctrl-C; with --watch, rebuilt on every
+edit (reportgen.watch)."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,13 @@ from ..project import Project
 
 def main(args, project: Project) -> int:
     from ..site import built_site_url
+    if args.full and not args.watch:
+        raise UserError("--full goes with --watch (it says how long a rebuild measures)")
+    if args.watch:
+        from ..watch import serve
+        return serve(project, args.host, args.port, quick=not args.full, phase_ids=args.phase)
+    if args.phase:
+        raise UserError("--phase goes with --watch (the phases a rebuild measures)")
     site_dir = project.site_dir
     if not (site_dir / "index.html").exists():
         raise UserError(f"no built site in {site_dir}: run `reportgen site` (or `reportgen publish`) first")

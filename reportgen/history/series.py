@@ -92,8 +92,12 @@ def build_series(project: Project, variant, commits: list[dict]) -> tuple[list[d
 
 def run_history(project: Project, workload: str, variant: str, range_text: str, *, every: int = 1,
                 sampling=None, ops: int | None = None, threads: int | None = None, store=None,
-                force: bool = False, progress=None) -> dict:
-    """Measure (or reuse) variant `variant` at each commit of `range_text`: the `history --json` shape."""
+                force: bool = False, progress=None, record: bool = True) -> dict:
+    """Measure (or reuse) variant `variant` at each commit of `range_text`: the `history --json` shape.
+
+    With a store, the series is kept there as a `history` record (reportgen.history.record: what
+    the site's history page shows) unless `record` is False (a caller measuring a range only to
+    answer a question of its own)."""
     from ..measuring.kinds.bench import run_bench
     from ..measuring.workloads import get_workload
     from ..variants import get_variant
@@ -111,18 +115,23 @@ def run_history(project: Project, workload: str, variant: str, range_text: str, 
     labels = [b["label"] for b in built]
     # adjacent commits with different code: the comparisons a step is judged by, from the same rounds
     pairs = list(dict.fromkeys((after, before) for before, after in zip(labels, labels[1:]) if before != after))
-    out = run_bench(project, w.name, specs, sampling=sampling, ops=ops, threads=threads, store=store,
-                    force=force, progress=progress, contrasts=pairs)
-    rows = {r["variant"]: r for r in out.get("results") or []}
-    against_ref = {c["candidate"]: c for c in out.get("comparisons") or []}
-    contrasts = {(c["candidate"], c["baseline"]): c for c in out.get("contrasts") or []}
+    bench = run_bench(project, w.name, specs, sampling=sampling, ops=ops, threads=threads, store=store,
+                      force=force, progress=progress, contrasts=pairs)
+    rows = {r["variant"]: r for r in bench.get("results") or []}
+    against_ref = {c["candidate"]: c for c in bench.get("comparisons") or []}
+    contrasts = {(c["candidate"], c["baseline"]): c for c in bench.get("contrasts") or []}
     series = [{"commit": b["commit"], "subject": b["subject"], "lib_hash": b["lib_hash"], "label": b["label"],
                "results": rows.get(b["label"]),
                "against_reference": against_ref.get(b["label"])} for b in built]
-    steps, candidates = find_steps(series, contrasts, skipped, [c["commit"] for c in commits])
-    return {"workload": w.name, "variant": v.name, "range": range_text, "every": every,
-            "reference": commits[0]["commit"], "commits": series, "steps": steps, "candidates": candidates,
-            "skipped": skipped, "libraries": len(specs),
-            "measurement": {k: out.get(k) for k in ("session", "sessions", "session_rounds", "stop", "elapsed_s",
-                                                    "reused", "ops", "unit")},
-            "noise": out.get("noise")}
+    order = [c["commit"] for c in commits]
+    steps, candidates = find_steps(series, contrasts, skipped, order)
+    out = {"workload": w.name, "variant": v.name, "range": range_text, "every": every,
+           "reference": commits[0]["commit"], "commits": series, "steps": steps, "candidates": candidates,
+           "skipped": skipped, "libraries": len(specs),
+           "measurement": {k: bench.get(k) for k in ("session", "sessions", "session_rounds", "stop", "elapsed_s",
+                                                     "reused", "ops", "unit")},
+           "noise": bench.get("noise")}
+    if store is not None and record:
+        from .record import save_series
+        save_series(project, store, out, order)
+    return out
