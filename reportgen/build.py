@@ -360,6 +360,14 @@ def build_library(project: Project, name: str, sources: Iterable[Path], defines:
     return _build(_Spec(project, name, sources, defines, compile_args, extra_link, dirs))
 
 
+def code_hash(project: Project, name: str, sources: Iterable[Path], defines: dict | None = None) -> str:
+    """The hash build_library would give `sources` built with the allocator's flags and nothing linked:
+    what the compiler sees of them, computed without building, and the same in every checkout (a
+    coverage build's own hash names its checkout: gcov's notes hold absolute paths)."""
+    defines = {"NDEBUG": None, **(defines or {})}
+    return _Spec(project, name, sources, defines, BASE_FLAGS, (), [project.native_dir]).hash
+
+
 def build_program(project: Project, name: str, sources: Iterable[Path]) -> Path:
     """Compile `sources` into an executable `name` (cached by content, as libraries are): the stress
     programs of native/stress/, which a program workload runs with an allocator preloaded.  No

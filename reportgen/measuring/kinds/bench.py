@@ -155,11 +155,14 @@ def program_identity(w: Workload, threads: int | None, project: Project | None =
     from ..programs.runner import LAB_PROGRAMS, lab_program
 
     first = w.program[0]
+    ident = {"argv": list(w.program), "setup": list(w.setup), "env": dict(w.env), "threads": threads or w.threads}
     if project is not None:
         first = first.replace("{root}", str(project.root))
-        if first in LAB_PROGRAMS:          # the lab's own program: its build (by content) is its identity
-            first = str(lab_program(project, first))
-    ident = {"argv": list(w.program), "setup": list(w.setup), "env": dict(w.env), "threads": threads or w.threads}
+        if first in LAB_PROGRAMS:
+            # the lab's own program: its build, named by the content hash of its sources and flags, is
+            # its identity; not its path or its bytes, which name the checkout (debug info), so a copy
+            # of the project finds the measurements of the same code
+            return {**ident, "path": first, "build": lab_program(project, first).parent.name}
     if "{scratch}" in first:           # made by the setup: known only once it has run
         return {**ident, "path": first, "sha256": None}
     found = shutil.which(first)

@@ -27,8 +27,13 @@ class CoverageRunKind(SingleRecordKind):
         from ... import build
         from ..coverage import coverage_driver
         self.lib, self.driver = coverage_driver(project, variant)
+        # the counts depend on the variant's code (source_hash), the driver's code and the flags: the
+        # driver by its code, not by its coverage build, whose hash names the checkout (gcov's paths),
+        # so a copy of the project finds the counts of the same code
+        driver_code = build.code_hash(project, "bench-coverage", [project.native_dir / "bench.c"],
+                                      {"BENCH_ALLOC_HAK": "1"})
         super().__init__("coverage", workload.name, variant, {"ops": ops}, build.source_hash(project, variant),
-                         build.lib_hash(self.driver), "coverage",
+                         driver_code, "coverage",
                          {"compile": list(build.COVERAGE_FLAGS)})
         self.project, self.variant, self.wl, self.ops = project, variant, workload, ops
 
