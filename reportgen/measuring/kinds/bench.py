@@ -328,8 +328,9 @@ def _sigterm_as_interrupt():
 
 def _run_session(requests, names, series: list[_Series], active: list[int], rounds: int, first_round: int,
                  index: int, rng, timeout: float, progress) -> int:
-    """One session: a fresh process per active allocator, a discarded warm-up round, then `rounds`
-    rounds (one loop of each, in a shuffled order).  Returns the next round number."""
+    """One session: a fresh process per active allocator, a discarded warm-up round (but for a
+    program), then `rounds` rounds (one loop of each, in a shuffled order).  Returns the next round
+    number."""
     from ..child import LoopServer
     from ..programs.runner import ProgramServer
 
@@ -346,7 +347,10 @@ def _run_session(requests, names, series: list[_Series], active: list[int], roun
                 series[i].session_memory.append({"session": index, "base_kb": srv.ready_info.get("rss_base_kb"),
                                                  "ready_kb": srv.ready_info.get("rss_ready_kb")})
         live = [i for i in servers if not servers[i].failure]
-        for i in rng.permutation(live):            # the warm-up round: timed, kept apart, not used
+        # the warm-up round: timed, kept apart, not used.  Not for a program: each of its runs is a
+        # fresh process with nothing in it to warm (its reference run warmed the OS's caches)
+        warm = [i for i in live if not isinstance(servers[int(i)], ProgramServer)]
+        for i in rng.permutation(warm):
             srv = servers[int(i)]
             res = srv.loop()
             if res is not None:
