@@ -26,9 +26,10 @@ class Published:
 
 def publish(project: Project, phase_ids=None, quick: bool = False, force=False,
             site_url: str | None = None, store=None, progress=None, sub_progress=None,
-            announce: str | None = None) -> Published:
+            announce=None) -> Published:
     """progress(message, done, total) and sub_progress(event) as in plan.plan_and_measure;
-    announce: the site's banner (site.build_site)."""
+    announce: the site's banner (site.build_site): HTML, or a function of (results, the phases
+    measured) giving it, for a banner that says what this publish measured."""
     from .phases import load_phases
     from .plan import plan_and_measure
     from .history.page import attach_histories
@@ -49,7 +50,8 @@ def publish(project: Project, phase_ids=None, quick: bool = False, force=False,
     attach_histories(project, every_phase, results, store)  # the recorded commit series, and the phases' commits
     pages = render_all(project, every_phase, results)
     update("build the site (mkdocs)", 1, 2)
-    site = build_site(project, site_url=site_url, phases=every_phase, announce=announce)
+    banner = announce(results, phases) if callable(announce) else announce
+    site = build_site(project, site_url=site_url, phases=every_phase, announce=banner)
     update("published", 2, 2)
     return Published(results, pages, site, phases, time.monotonic() - started)
 

@@ -89,21 +89,29 @@ class Watch:
 
         started, at = time.monotonic(), datetime.now().strftime("%H:%M:%S")
         self.say(f"rebuilding ({'quick' if self.quick else 'full'}) ...")
+        done: list[Outcome] = []
+
+        def banner(results, phases) -> str:
+            # what was measured is known once the measuring is done, before the site is built
+            done.append(Outcome(True, at, time.monotonic() - started, "published",
+                                measured=_measured(results, {p.id for p in phases})))
+            return self.banner(done[-1])
+
         try:
-            # the banner names what was measured, known after the publish: it builds the site once
-            # more with it, which costs a site build, never a measurement
-            pub = publish(self.project, self.phase_ids, quick=self.quick, site_url=self.site_url)
-            o = Outcome(True, at, time.monotonic() - started, "published", measured=_measured(pub.results, {p.id for p in pub.phases}))
-        except UserError as exc:
-            o = Outcome(False, at, time.monotonic() - started, str(exc), getattr(exc, "detail", None))
-        except Exception as exc:           # a crash of the tool: shown, and the server stays up
-            o = Outcome(False, at, time.monotonic() - started, f"{type(exc).__name__}: {exc}",
-                        traceback.format_exc())
+            publish(self.project, self.phase_ids, quick=self.quick, site_url=self.site_url, announce=banner)
+            o = done[-1]
+            o.elapsed_s = time.monotonic() - started
+        except Exception as exc:
+            if isinstance(exc, UserError):
+                o = Outcome(False, at, time.monotonic() - started, str(exc), getattr(exc, "detail", None))
+            else:                          # a crash of the tool: shown, and the server stays up
+                o = Outcome(False, at, time.monotonic() - started, f"{type(exc).__name__}: {exc}",
+                            traceback.format_exc())
+            try:                           # the last good pages, with the error above them
+                build_site(self.project, site_url=self.site_url, announce=self.banner(o))
+            except UserError as site_exc:  # no pages yet, or mkdocs failed: said where the user looks
+                self.say(f"the site could not be built: {site_exc}")
         self.outcomes.append(o)
-        try:
-            build_site(self.project, site_url=self.site_url, announce=self.banner(o))
-        except UserError as exc:           # no pages yet, or mkdocs failed: say it where the user looks
-            self.say(f"the site could not be built: {exc}")
         self.say(f"{'rebuilt' if o.ok else 'failed'} in {o.elapsed_s:.1f} s: "
                  f"{', '.join(o.measured) or 'nothing re-measured' if o.ok else o.message}")
         return o
