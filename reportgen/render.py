@@ -851,8 +851,8 @@ def render_history_page(env, name: str, entry: dict, phases_linking: list[dict],
     h = entry["history"]
     rows = series_rows(entry)
     chart = None
-    fig = charts.commit_history(rows, h.get("steps") or [],
-                                f"{entry['variant']} on {entry['workload']} across {h.get('range')}")
+    span = "..".join(f_short(part) for part in str(h.get("range") or "").split(".."))   # ids as the tables show them
+    fig = charts.commit_history(rows, h.get("steps") or [], f"{entry['variant']} on {entry['workload']} across {span}")
     if fig is not None:
         chart = "series"
         if chart_dir is not None:
@@ -860,7 +860,7 @@ def render_history_page(env, name: str, entry: dict, phases_linking: list[dict],
     by_commit = {r["commit"]: r for r in rows}
     env_info = entry.get("environment") or {}
     return env.get_template("history.md.j2").render(
-        name=name, entry=entry, h=h, m=h.get("measurement") or {}, rows=rows, title=title(entry["workload"],
+        name=name, entry=entry, h=h, span=span, m=h.get("measurement") or {}, rows=rows, title=title(entry["workload"],
                                                                                           entry["variant"]),
         steps=h.get("steps") or [], not_steps=[c for c in h.get("candidates") or []
                                                if c.get("verdict") not in ("faster", "slower")],
