@@ -209,7 +209,7 @@ def commit_history(rows: list[dict], steps: list[dict], title: str) -> go.Figure
     order = [r["short"] for r in rows]
     medians = [r["median"] for r in measured]
     log = max(medians) / min(medians) >= LOG_SCALE_SPAN
-    fig = _fig(title, xaxis_title="commit (oldest first; hover for its subject)",
+    fig = _fig(html.escape(title, quote=False), xaxis_title="commit (oldest first; hover for its subject)",
                yaxis_title="M ops/s (median, 95% CI" + ("; log scale)" if log else ")"),
                yaxis_type="log" if log else "linear", legend=dict(orientation="h", y=-0.42),
                margin=dict(l=60, r=60, t=80, b=130), height=460)

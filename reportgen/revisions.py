@@ -27,8 +27,9 @@ def sources_dir(project) -> Path:
 
 def _git(project, *args: str, binary: bool = False):
     try:
-        return subprocess.run(["git", "-C", str(project.root), *args], capture_output=True,
-                              text=not binary, timeout=120)
+        # a commit subject need not be UTF-8: text mode with replacement, never a decoding traceback
+        return subprocess.run(["git", "-C", str(project.root), *args], capture_output=True, timeout=120,
+                              **({} if binary else {"text": True, "encoding": "utf-8", "errors": "replace"}))
     except (OSError, subprocess.SubprocessError) as exc:
         raise UserError(f"git is needed to build from a revision and could not run: {exc}") from None
 

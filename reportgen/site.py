@@ -173,8 +173,11 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
     stamp = site_stamp(project, docs_dir, nav, site_url, announce)
     if site_is_current(site_dir, stamp):   # no page, doc or setting changed since the last build
         return site_dir
-    # mkdocs logs every page at INFO; keep its warnings, drop the chatter.
-    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    # mkdocs logs every page at INFO; keep its warnings, drop the chatter (for this build only: the
+    # watch's server logs its own lines through the same logger)
+    mk_logger = logging.getLogger("mkdocs")
+    level = mk_logger.level
+    mk_logger.setLevel(logging.WARNING)
     hooks = [str(Path(__file__).with_name("site_hooks.py"))]
     errors = _ErrorLog()
     logging.getLogger("mkdocs").addHandler(errors)
@@ -207,6 +210,7 @@ def build_site(project: Project, docs_dir: Path | None = None, site_dir: Path | 
         raise UserError(f"mkdocs could not build the site: {exc}") from None
     finally:
         logging.getLogger("mkdocs").removeHandler(errors)
+        mk_logger.setLevel(level)
     return site_dir
 
 

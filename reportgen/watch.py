@@ -42,16 +42,32 @@ class Outcome:
     measured: list[str] = field(default_factory=list)
 
 
+def _stale(value) -> bool:
+    """Whether a result (of any kind) holds a measurement made now: a `reused: False` anywhere in it."""
+    if isinstance(value, dict):
+        return value.get("reused") is False or any(_stale(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_stale(v) for v in value)
+    return False
+
+
 def _measured(results: dict, phase_ids) -> list[str]:
-    """The comparison groups a publish measured now (not reused), as `phase: workload` lines: of
-    the phases it measured (the others' pages come from their records as they are)."""
+    """What a publish measured now (not reused), of the phases it measured (the others' pages come
+    from their records as they are): `phase: workload` for a bench, `phase: kind workload` for the
+    other kinds (programs, sweeps, counts, profiles, coverage, ...)."""
     out = []
     for pid, pr in sorted((results.get("phases") or {}).items()):
         if pid not in phase_ids:
             continue
-        for wl, b in sorted((pr.get("bench") or {}).items()):
-            if isinstance(b, dict) and b.get("reused") is False:
-                out.append(f"{pid}: {wl}")
+        for kind, val in pr.items():
+            if kind in ("failures", "unavailable", "provenance", "phase", "quick") or not val:
+                continue
+            parts = val.items() if isinstance(val, dict) and all(isinstance(v, dict) for v in val.values()) \
+                and "reused" not in val else [(None, val)]
+            for key, v in sorted(parts, key=lambda kv: str(kv[0])):
+                if _stale(v):
+                    out.append(f"{pid}: {key}" if kind == "bench" else
+                               f"{pid}: {kind}" + (f" {key}" if key is not None else ""))
     return out
 
 
@@ -62,10 +78,11 @@ class Watch:
                  say=print):
         self.project, self.quick, self.phase_ids, self.site_url, self.say = project, quick, phase_ids, site_url, say
         self.outcomes: list[Outcome] = []
+        self.phases = None      # the phases of the last publish that worked: the error banner's navigation
 
     def banner(self, o: Outcome) -> str:
-        how = ("quick measurements (fewer operations, not fit for conclusions; `--full` measures at full "
-               "length)" if self.quick else "full-length measurements")
+        how = ("quick measurements (fewer operations, not fit for conclusions; <code>--full</code> measures at "
+               "full length)" if self.quick else "full-length measurements")
         watched = ", ".join(f"<code>{escape(p)}</code>" for p in WATCHED)
         if o.ok:
             what = (f"re-measured {escape(', '.join(o.measured))}" if o.measured
@@ -92,6 +109,8 @@ class Watch:
         done: list[Outcome] = []
 
         def banner(results, phases) -> str:
+            from .phases import load_phases
+            self.phases = load_phases(self.project)
             # what was measured is known once the measuring is done, before the site is built
             done.append(Outcome(True, at, time.monotonic() - started, "published",
                                 measured=_measured(results, {p.id for p in phases})))
@@ -108,9 +127,9 @@ class Watch:
                 o = Outcome(False, at, time.monotonic() - started, f"{type(exc).__name__}: {exc}",
                             traceback.format_exc())
             try:                           # the last good pages, with the error above them
-                build_site(self.project, site_url=self.site_url, announce=self.banner(o))
+                build_site(self.project, site_url=self.site_url, announce=self.banner(o), phases=self.phases)
             except UserError as site_exc:  # no pages yet, or mkdocs failed: said where the user looks
-                self.say(f"the site could not be built: {site_exc}")
+                self.say(f"the site could not be built, so the open pages do not show this error: {site_exc}")
         self.outcomes.append(o)
         self.say(f"{'rebuilt' if o.ok else 'failed'} in {o.elapsed_s:.1f} s: "
                  f"{', '.join(o.measured) or 'nothing re-measured' if o.ok else o.message}")

@@ -23,6 +23,17 @@ def lab(tmp_path_factory):
     config = root / "native" / "hak_config.h"
     config.write_text(config.read_text().replace("#define HAK_MID_FREE_SPIN 4000\n", "#define HAK_MID_FREE_SPIN 4100\n"))
     c["longer"] = _commit(root, "spin a little longer")
+    # a commit that builds and crashes on every Mid free (its subject holds rich markup), then one
+    # that stops crashing and spinning: back to the reference's speed
+    mid = root / "native" / "mid.c"
+    text = mid.read_text()
+    head = "static inline void _hak_mid_free_spin(void) {\n"
+    assert text.count(head) == 1
+    mid.write_text(text.replace(head, head + "  __builtin_trap();\n"))
+    c["crash"] = _commit(root, "trap [/x] on every Mid free")
+    mid.write_text(text)
+    config.write_text(config.read_text().replace("#define HAK_MID_FREE_SPIN 4100\n", "#define HAK_MID_FREE_SPIN 0\n"))
+    c["fast"] = _commit(root, "no trap, no spin")
     return root, c
 
 
@@ -116,7 +127,7 @@ def test_a_probe_that_does_not_build_is_skipped_for_its_neighbour(lab, probed, c
 
 def test_no_command_moves_head_or_touches_the_work_tree(lab, found):
     root, c = lab
-    assert _git(root, "rev-parse", "HEAD") == c["longer"]
+    assert _git(root, "rev-parse", "HEAD") == c["fast"]
     assert _git(root, "status", "--porcelain", "--untracked-files=no") == ""
 
 
@@ -180,3 +191,26 @@ def test_the_search_skips_to_a_buildable_neighbour_and_stays_binary(n, first_bad
     assert len(measured) <= max(1, (n - 1).bit_length()) + 1
     # a failed build does not turn the search linear: probes beyond the failures' neighbours stay few
     assert len(asked) <= (n - 1).bit_length() + 2 * len(broken) + 1
+
+
+def test_a_probe_that_builds_and_crashes_is_skipped_like_one_that_does_not_build(lab, env, capsys):
+    root, c = lab
+    rc, cap = _bisect(root, capsys, "--good", c["longer"], "--bad", c["fast"], "--json", *QUICK)
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    # the only commit between is the crash: skipped with the run's failure, never classified "like good"
+    assert out["skipped"] == [c["crash"]] and "runs but fails" in out["skipped_reasons"][0]["reason"]
+    assert c["crash"] not in [p["commit"] for p in out["probes"]]
+    assert out["culprit"] == c["fast"] and out["parent"] == c["longer"] and out["parent_skipped"] == [c["crash"]]
+    assert out["verdict"] == "faster" and out["ci95"][0] > 0
+    # the human output prints the subject as text (rich markup in it is not read as markup)
+    rc, cap = _bisect(root, capsys, "--good", c["longer"], "--bad", c["fast"], *QUICK)
+    assert rc == 0 and "Traceback" not in cap.err and "trap [/x] on every Mid free" in " ".join(cap.out.split())
+
+
+def test_a_bad_end_that_crashes_is_one_line_and_exit_2(lab, env, capsys):
+    root, c = lab
+    rc, cap = _bisect(root, capsys, "--good", c["longer"], "--bad", c["crash"], "--json", *QUICK)
+    assert rc == 2 and cap.out == "" and "Traceback" not in cap.err
+    (line,) = cap.err.strip().splitlines()
+    assert "--bad" in line and "does not run" in line

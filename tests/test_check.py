@@ -186,3 +186,10 @@ def test_the_time_rule_calls_only_a_whole_interval_beyond_the_threshold():
     assert _decide_time({**c, "speedup_ci95": [-0.03, -0.01]}, 0.001, 0.02)[::2] == ("pass", False)
     assert _decide_time({**c, "speedup_ci95": [-0.10, -0.05]}, 0.2, 0.02)[::2] == ("pass", False)
     assert _decide_time({"p_value": None, "speedup_ci95": None}, None, 0.02)[0] == "failed"
+
+
+def test_a_reason_in_the_summary_is_code_nothing_in_it_markup():
+    from reportgen.history.gate import _code
+    assert _code("<stdatomic.h>: *p and __x") == "`<stdatomic.h>: *p and __x`"
+    assert _code("a `tick` in it") == "``a `tick` in it``"
+    assert _code("`edge`") == "`` `edge` ``" and _code("") == ""

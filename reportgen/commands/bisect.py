@@ -28,6 +28,7 @@ def _ci(ci) -> str:
 
 
 def print_bisect(out: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     con = stdout_console()
@@ -43,22 +44,25 @@ def print_bisect(out: dict) -> None:
         for p in out["probes"]:
             vb = p.get("against_bad") or {}
             cls = f"like {p['classified']}" + (" (undecided: by the point estimate)" if p.get("undecided") else "")
-            t.add_row(p["commit"][:10], p["subject"][:40], p["lib_hash"], _pct(p.get("speedup")), _ci(p.get("ci95")),
+            t.add_row(p["commit"][:10], escape(p["subject"][:40]), p["lib_hash"], _pct(p.get("speedup")), _ci(p.get("ci95")),
                       f"{_pct(vb.get('speedup'))} ({vb.get('verdict')})" if vb else "-",
                       cls if p["how"] == "measured" else f"{cls}: the same library as {p['same_library_as'][:10]}")
         con.print(t)
     for s in out["skipped_reasons"]:
-        con.print(f"skipped {s['commit'][:10]} ({s['subject'][:50]}): {s['reason']}")
+        con.print(f"skipped {s['commit'][:10]} ({escape(s['subject'][:50])}): {escape(s['reason'])}")
     reused = sum(1 for r in out["runs"] if r["reused"])
     con.print(f"measured {len(out['measured'])} of {out['range_commits']} commits "
               f"({', '.join(c[:10] for c in out['measured']) or 'none'}) in {len(out['runs'])} comparison(s)"
               + (f", {reused} reused" if reused else ""))
-    if out["culprit"] is None:
-        con.print(f"[bold]no culprit[/bold]: {out['reason']}")
+    if out["culprit"] is None and out.get("candidate") is None:
+        con.print(f"[bold]no culprit[/bold]: {escape(out['reason'])}")
         return
+    what = f"culprit {out['culprit'][:10]}" if out["culprit"] else f"candidate {out['candidate'][:10]} (not decided)"
     mark = "" if out["confirmed"] else " [bold](not confirmed)[/bold]"
-    con.print(f"[bold]culprit {out['culprit'][:10]}[/bold] ({out['subject'][:60]}): {_pct(out['size'])} "
+    con.print(f"[bold]{what}[/bold] ({escape(out['subject'][:60])}): {_pct(out['size'])} "
               f"{_ci(out['ci95'])} against its parent {out['parent'][:10]}, {out['verdict']}{mark}")
     if out["parent_skipped"]:
         con.print(f"between the parent and it, not built: {', '.join(c[:10] for c in out['parent_skipped'])} "
                   f"(the change may be in one of them)")
+    if out["culprit"] is None:
+        con.print(escape(out["reason"]))

@@ -21,6 +21,7 @@ def main(args, project: Project) -> int:
 
 
 def print_history(out: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     con = stdout_console()
@@ -38,15 +39,15 @@ def print_history(out: dict) -> None:
         vs = (f"{ref['speedup']:+.2%} ({ref.get('verdict') or ref.get('reason', '')})"
               if ref and ref.get("speedup") is not None else "reference" if c["commit"] == out["reference"]
               else "the reference's library" if c["lib_hash"] == ref_lib else "-")
-        t.add_row(c["commit"][:10], c["subject"][:50], c["lib_hash"], f_mega(r.get("median"), na="-"),
+        t.add_row(c["commit"][:10], escape(c["subject"][:50]), c["lib_hash"], f_mega(r.get("median"), na="-"),
                   f"{f_mega(ci[0])}..{f_mega(ci[1])}" if ci else "-", vs)
     con.print(t)
     for s in out["skipped"]:
-        con.print(f"skipped {s['commit'][:10]} ({s['subject'][:50]}): {s['reason']}")
+        con.print(f"skipped {s['commit'][:10]} ({escape(s['subject'][:50])}): {escape(s['reason'])}")
     for c in out["candidates"]:
         size = f"{c['size']:+.2%}" if c.get("size") is not None else "-"
         ci = f" [{c['ci95'][0]:+.2%}, {c['ci95'][1]:+.2%}]" if c.get("ci95") else ""
         what = "step" if c["verdict"] in ("faster", "slower") else "not a step"
-        con.print(f"{what} at {c['commit'][:10]} (after {c['parent'][:10]}): {size}{ci}: [bold]{c['reason']}[/bold]")
+        con.print(f"{what} at {c['commit'][:10]} (after {c['parent'][:10]}): {size}{ci}: [bold]{escape(c['reason'])}[/bold]")
     if not out["candidates"]:
         con.print("no step: the series keeps one level")

@@ -118,20 +118,36 @@ def differs(c: dict | None, threshold: float) -> tuple[int, str]:
     decided verdict and the speed-up's point estimate beyond ±threshold."""
     if not c or c.get("speedup") is None:
         return 0, "not compared"
-    verdict, _ = stats.decide(c.get("speedup_ci95"), c.get("p_value"),
-                              noise_floor=c.get("noise_floor", stats.NOISE_FLOOR))
+    verdict, _ = stats.decide(c.get("speedup_ci95"), _p(c), noise_floor=c.get("noise_floor", stats.NOISE_FLOOR))
     if verdict in ("faster", "slower") and abs(c["speedup"]) > threshold:
         return (1 if verdict == "faster" else -1), verdict
     return 0, verdict
+
+
+def _p(c: dict):
+    """The comparison's p-value, Holm-adjusted over its group's comparisons where the group gave one
+    (a probe's run holds two: against good, and against bad)."""
+    return c.get("p_adjusted") if c.get("p_adjusted") is not None else c.get("p_value")
 
 
 def _brief(c: dict | None) -> dict | None:
     if not c:
         return None
     return {"speedup": c.get("speedup"), "ci95": c.get("speedup_ci95"), "p_value": c.get("p_value"),
-            "verdict": stats.decide(c.get("speedup_ci95"), c.get("p_value"),
-                                    noise_floor=c.get("noise_floor", stats.NOISE_FLOOR))[0],
+            "p_adjusted": c.get("p_adjusted"),
+            "verdict": stats.decide(c.get("speedup_ci95"), _p(c), noise_floor=c.get("noise_floor", stats.NOISE_FLOOR))[0],
             "sessions": c.get("sessions")}
+
+
+def _failed(out: dict, label: str) -> str | None:
+    """Why `label` has no successful run in a bench output (a build that runs but crashes), or None."""
+    row = next((r for r in out.get("results") or [] if r.get("variant") == label), None)
+    if row is None:
+        return "not measured"
+    if not row.get("n"):
+        causes = [f.get("cause") for f in row.get("failures") or [] if f.get("cause")]
+        return f"every run failed: {causes[0] if causes else 'no sample'}"
+    return None
 
 
 def _pct(x) -> str:
@@ -216,7 +232,7 @@ def run_bisect(project: Project, workload: str, variant: str, good: str, bad: st
         return None
 
     result = {"workload": w.name, "variant": v.name, "good": good_c["commit"], "bad": cands[-1]["commit"],
-              "threshold": threshold, "culprit": None, "subject": None, "parent": None, "parent_skipped": [],
+              "threshold": threshold, "culprit": None, "candidate": None, "undecided_probes": [], "subject": None, "parent": None, "parent_skipped": [],
               "size": None, "ci95": None, "verdict": None, "confirmed": None, "confirmation": None, "reason": None,
               "change": None, "measured": measured, "skipped": [], "skipped_reasons": [], "probes": [],
               "range_commits": n + 1, "runs": runs}
@@ -233,6 +249,11 @@ def run_bisect(project: Project, workload: str, variant: str, good: str, bad: st
                              f"them changed the code {v.name} compiles")
 
     ends_out = measure([ends["--good"], ends["--bad"]], (), "good against bad")
+    for flag, c, e in (("--good", good_c, g_entry), ("--bad", cands[-1], b_entry)):
+        why = _failed(ends_out, e["label"])
+        if why:         # a regression that crashes is not "no change": nothing to bisect against
+            raise UserError(f"{flag} {c['commit'][:10]} ({c['subject'][:50]}) builds {v.name} but does not run "
+                            f"{w.name}: {why}")
     change = comparison(ends_out, b_entry["label"], g_entry["label"])
     direction, verdict = differs(change, threshold)
     result["change"] = _brief(change)
@@ -262,6 +283,12 @@ def run_bisect(project: Project, workload: str, variant: str, good: str, bad: st
             probes.append(row)
             return cls
         out = measure([ends["--good"], got, ends["--bad"]], ((entry["label"], b_entry["label"]),), "probe")
+        crashed = _failed(out, entry["label"])
+        if crashed:     # it builds but does not run: skipped like a commit that does not build
+            skipped.append({"commit": c["commit"], "subject": c["subject"], "reason": f"runs but fails: {crashed}",
+                            "detail": None})
+            builds[c["commit"]] = None
+            return None
         vs_good = comparison(out, entry["label"], g_entry["label"])
         vs_bad = comparison(out, entry["label"], b_entry["label"])
         d_good, _ = differs(vs_good, threshold)
@@ -293,8 +320,15 @@ def run_bisect(project: Project, workload: str, variant: str, good: str, bad: st
     d, verdict = differs(conf, threshold)
     confirmed = d == direction
     parent_skipped = [cands[i]["commit"] for i in between]
+    undecided = [p["commit"] for p in probes if p.get("undecided")]
+    # a culprit only on decided evidence: confirmed against its parent, with no probe on the way
+    # classified by its point estimate alone; otherwise the commit is a candidate, said as such
+    decided = confirmed and not undecided
     why = [f"{culprit['commit'][:10]} is the first commit whose {v.name} on {w.name} differs from good's "
-           f"by more than {threshold:.1%}"]
+           f"by more than {threshold:.1%}" if decided else
+           f"{culprit['commit'][:10]} is a candidate, not a decided culprit"
+           + (f" ({len(undecided)} probe(s) could not be told apart from good or bad: "
+              f"{', '.join(x[:10] for x in undecided)})" if undecided else "")]
     if confirmed:
         why.append(f"against its parent {parent['commit'][:10]}: {_pct(conf.get('speedup'))} "
                    f"{_ci(conf.get('speedup_ci95'))}, {verdict}")
@@ -305,7 +339,8 @@ def run_bisect(project: Project, workload: str, variant: str, good: str, bad: st
     if parent_skipped:
         why.append(f"{len(parent_skipped)} commit(s) between the parent and it did not build "
                    f"({', '.join(x[:10] for x in parent_skipped)}): the change may be in one of them")
-    return finish(culprit=culprit["commit"], subject=culprit["subject"], parent=parent["commit"],
+    return finish(culprit=culprit["commit"] if decided else None, candidate=culprit["commit"],
+                  undecided_probes=undecided, subject=culprit["subject"], parent=parent["commit"],
                   parent_skipped=parent_skipped, size=conf and conf.get("speedup"),
                   ci95=conf and conf.get("speedup_ci95"), verdict=verdict, confirmed=confirmed,
                   confirmation=_brief(conf), reason="; ".join(why))

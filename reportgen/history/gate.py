@@ -12,8 +12,10 @@ Gates.
 - time: the reference and the work tree interleaved in sessions (kinds.bench, one comparison
   group per pair, the groups' sessions spread in time among each other), Holm over the check's
   time pairs.  A regression is decided when the whole 95% CI of the work tree's speed-up over the
-  reference lies below -threshold and the Holm-adjusted p is below 0.05; an improvement, the
-  mirror.  An interval that reaches across -threshold decides nothing: a pass, said as undecided.
+  reference lies below -threshold and the p-value of no change, Holm-adjusted over the pairs, is
+  below 0.05; an improvement, the mirror.  (The interval itself is each pair's own 95%: the
+  family-wise control is on the test of no change, not on the threshold.)  An interval that
+  reaches across -threshold decides nothing: status `undecided`, which does not fail the gate.
 - counts: exact counts (callgrind) of the timed loop, one run per side (exact counts of the
   same loop repeat; `reportgen counts` counts twice to show it).  A regression is instructions
   per op grown by more than the threshold; an improvement, shrunk by more.  No interval: exact.
@@ -307,15 +309,19 @@ def run_check(project: Project, against: str, *, threshold: float = 0.02, phases
     for r in rows:
         u = units[r["key"]]
         res = {k: v for k, v in u.result.items() if k not in ("decided",)}
+        if res.get("status") == "pass" and not u.result.get("decided", True):
+            res["status"] = "undecided"      # not a regression, and not shown to be none: said so
         pairs.append({"phase": r["phase"], "workload": r["workload"], "variant": r["variant"],
                       "reference_lib": _lib(u.reference), "candidate_lib": _lib(u.candidate),
                       "gate": u.gate, "gate_reason": u.gate_reason, **res,
                       **({"detail": u.detail} if u.detail else {})})
     regressions = sum(p["status"] == "regression" for p in pairs)
     failed = sum(p["status"] == "failed" for p in pairs)
+    undecided = sum(p["status"] == "undecided" for p in pairs)
     return {"against": against, "against_commit": commit, "threshold": threshold, "gate_requested": gate,
             "noise_floor": floor, "pairs": pairs, "skipped": skipped, "measured": sum(1 for u in units.values() if u.gate),
-            "regressions": regressions, "failed": failed, "exit": 1 if regressions or failed else 0}
+            "regressions": regressions, "failed": failed, "undecided": undecided,
+            "exit": 1 if regressions or failed else 0}
 
 
 # ---- the pull-request comment -------------------------------------------------------------
@@ -332,6 +338,18 @@ def _change(p: dict) -> str:
     return "-"
 
 
+def _code(text: str) -> str:
+    """`text` (a compiler's line, a reason naming files) as a Markdown code span: nothing in it is
+    read as HTML or emphasis; the fence is longer than any run of backticks in it."""
+    import re
+    text = " ".join(str(text).split())
+    if not text:
+        return ""
+    fence = "`" * (1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown(out: dict) -> str:
     """The check as Markdown fit for a pull-request comment."""
     thr = out["threshold"]
@@ -345,7 +363,10 @@ def markdown(out: dict) -> str:
             what.append(f"**{out['failed']} pair{'s' if out['failed'] != 1 else ''} failed** (not judged)")
         lines.append(f"{' and '.join(what)}: exit 1.")
     else:
-        lines.append(f"No regression beyond {thr:.1%}: exit 0.")
+        lines.append(f"No regression beyond {thr:.1%}: exit 0."
+                     + (f" **{out['undecided']} pair{'s' if out['undecided'] != 1 else ''} undecided**: the interval "
+                        f"reaches across -{thr:.1%} (more sessions, `--budget` or `--gate counts` may decide)"
+                        if out.get("undecided") else ""))
     lines += ["", "| phase | variant | workload | gate | change | status |", "| --- | --- | --- | --- | --- | --- |"]
     for p in out["pairs"]:
         status = f"**{p['status']}**" if p["status"] in ("regression", "failed") else p["status"]
@@ -358,7 +379,8 @@ def markdown(out: dict) -> str:
         if p.get("gate"):
             used[p["gate"]] = used.get(p["gate"], 0) + 1
     how = {"time": (f"time: the work tree against the reference in interleaved sessions, a regression when the "
-                    f"whole 95% CI of the speed-up lies below -{thr:.1%} (Holm over the pairs)"),
+                    f"whole 95% CI of the speed-up lies below -{thr:.1%} and its p-value of no change, "
+                    f"Holm-adjusted over the pairs, is below {ALPHA}"),
            "counts": (f"counts: exact instructions per op (callgrind) of the timed loop (of the allocator's "
                       f"functions on a multi-threaded workload), a regression when they grow by more than {thr:.1%}")}
     auto = (f" (counts where the noise floor ±{out['noise_floor']:.1%} or a time interval is wider than the "
@@ -372,7 +394,7 @@ def markdown(out: dict) -> str:
     lines.append("")
     for p in out["pairs"]:
         why = f"{p['gate']}, {p['gate_reason']}: " if p.get("gate") else ""
-        lines.append(f"- {p['phase']} {p['variant']} on {p['workload']}: {why}{p.get('reason', '')}")
+        lines.append(f"- {p['phase']} {p['variant']} on {p['workload']}: {why}{_code(p.get('reason', ''))}")
     for s in out.get("skipped") or []:
-        lines.append(f"- {s['phase']} {s['variant']} skipped: {s['reason']}")
+        lines.append(f"- {s['phase']} {s['variant']} skipped: {_code(s['reason'])}")
     return "\n".join(lines) + "\n"
