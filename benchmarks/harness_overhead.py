@@ -8,7 +8,7 @@ slots, seed, warm-up, discarded loop and ops, compiled with the same compiler an
 same CPUs.  The stand-alone loop takes its allocator as the tool does, preloaded (LD_PRELOAD, as
 mimalloc-bench runs every allocator): so the ratio is the harness's, not how the allocator is
 loaded.  For tcmalloc the loop is also run linked against it (calling tc_malloc), printed beside:
-linking instead of preloading moves tcmalloc's figure by itself (some 4-6% here), which is not the
+linking instead of preloading moves tcmalloc's figure by itself (the script prints by how much), which is not the
 harness's.  Runs are interleaved (tool, stand-alone, ...) in one session; printed: the medians and
 the ratio tool / stand-alone (preloaded) per allocator, which should lie within 5% of 1.
 

@@ -34,14 +34,15 @@ def _git(project, *args: str, binary: bool = False):
         raise UserError(f"git is needed to build from a revision and could not run: {exc}") from None
 
 
-def resolve(project, revision: str) -> str:
-    """The full commit a revision names in the project's repository (UserError when none)."""
-    if revision.startswith("-"):
-        raise UserError(f"{revision!r} is not a git revision")
+def resolve(project, revision: str, named: str = "variants.yaml: revision") -> str:
+    """The full commit a revision names in the project's repository; a one-line UserError when it
+    names none, `named` saying where it was given (a --flag, a spec's field)."""
+    if not revision or revision.startswith("-"):
+        raise UserError(f"{named} {revision!r} is not a git revision")
     proc = _git(project, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
     if proc.returncode != 0 or not proc.stdout.strip():
         why = (proc.stderr or "").strip().splitlines()
-        raise UserError(f"variants.yaml: revision {revision!r} is not a commit of the repository at "
+        raise UserError(f"{named} {revision!r} is not a commit of the repository at "
                         f"{project.root}" + (f" ({why[-1]})" if why else ""))
     return proc.stdout.strip()
 

@@ -56,6 +56,21 @@ def build_lab(root: Path) -> dict[str, str]:
     return c
 
 
+def run_json(root: Path, *argv: str) -> dict:
+    """`reportgen --root ROOT ARGV... --json` in this process, for a module fixture (which has no
+    capsys): its exit status asserted 0, its output read."""
+    import io
+    import json
+
+    from reportgen.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["--root", str(root), *argv, "--json"])
+    assert rc == 0
+    return json.loads(buf.getvalue())
+
+
 @contextlib.contextmanager
 def lab_env(root: Path):
     values = {"REPORTGEN_RESULTS_DIR": str(root / "results"), "REPORTGEN_BUILD_DIR": str(Project.locate().build_dir)}

@@ -11,7 +11,7 @@ import pytest
 from reportgen.cli import main
 from reportgen.history.bisect import neighbours, search
 
-from history_lab import QUICK, build_lab, commit as _commit, git as _git, lab_env
+from history_lab import QUICK, build_lab, commit as _commit, git as _git, lab_env, run_json
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +51,8 @@ def _bisect(root, capsys, *extra):
 @pytest.fixture(scope="module")
 def found(lab, env):
     root, c = lab
-    import contextlib
-    import io
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(["--root", str(root), "bisect", "--workload", "mid_only", "--variant", "hak-6b",
-                   "--good", c["ref"], "--bad", c["mended"], "--json", *QUICK])
-    assert rc == 0
-    return json.loads(buf.getvalue())
+    return run_json(root, "bisect", "--workload", "mid_only", "--variant", "hak-6b",
+                    "--good", c["ref"], "--bad", c["mended"], *QUICK)
 
 
 def test_the_culprit_is_the_slow_commit_found_measuring_less_than_the_range(lab, found):
@@ -89,14 +83,8 @@ def test_the_probes_with_a_known_library_are_classified_without_a_measurement(la
 @pytest.fixture(scope="module")
 def probed(lab, env):
     root, c = lab
-    import contextlib
-    import io
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(["--root", str(root), "bisect", "--workload", "mid_only", "--variant", "hak-6b",
-                   "--good", c["ref"], "--bad", c["longer"], "--json", *QUICK])
-    assert rc == 0
-    return json.loads(buf.getvalue())
+    return run_json(root, "bisect", "--workload", "mid_only", "--variant", "hak-6b",
+                    "--good", c["ref"], "--bad", c["longer"], *QUICK)
 
 
 def test_a_probe_with_a_library_of_its_own_is_measured_against_good_and_bad_in_one_run(lab, probed):

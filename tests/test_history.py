@@ -10,7 +10,7 @@ import pytest
 
 from reportgen.cli import main
 
-from history_lab import QUICK, build_lab, git as _git, lab_env
+from history_lab import QUICK, build_lab, git as _git, lab_env, run_json
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +33,8 @@ def _history(root, capsys, *extra):
 @pytest.fixture(scope="module")
 def measured(lab, env):
     root, c = lab
-    import contextlib
-    import io
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(["--root", str(root), "history", "--workload", "mid_only", "--variant", "hak-6b",
-                   "--range", f"{c['ref']}..HEAD", "--json", *QUICK])
-    assert rc == 0
-    return json.loads(buf.getvalue())
+    return run_json(root, "history", "--workload", "mid_only", "--variant", "hak-6b",
+                    "--range", f"{c['ref']}..HEAD", *QUICK)
 
 
 def test_the_json_lists_each_native_commit_with_its_library_and_figure(lab, measured):

@@ -48,15 +48,6 @@ def _git(project: Project, *args: str) -> tuple[int, str, str]:
     return git(project, *args)
 
 
-def _resolve(project: Project, flag: str, rev: str) -> str:
-    if not rev or rev.startswith("-"):
-        raise UserError(f"{flag} {rev!r} is not a git revision")
-    rc, out, _ = _git(project, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    if rc != 0 or not out.strip():
-        raise UserError(f"{flag} {rev!r} is not a commit of the repository at {project.root}")
-    return out.strip()
-
-
 def _subject(project: Project, commit: str) -> str:
     return _git(project, "log", "-1", "--format=%s", commit)[1].strip()
 
@@ -64,7 +55,8 @@ def _subject(project: Project, commit: str) -> str:
 def bisect_range(project: Project, good: str, bad: str) -> tuple[dict, list[dict]]:
     """(good as {commit, subject}, the commits searched after it up to bad, oldest first: those that
     touched native/, and bad itself last when it did not)."""
-    g, b = _resolve(project, "--good", good), _resolve(project, "--bad", bad)
+    from ..revisions import resolve
+    g, b = resolve(project, good, "--good"), resolve(project, bad, "--bad")
     if g == b:
         raise UserError(f"--good {good!r} and --bad {bad!r} are the same commit ({g[:10]}): nothing to search")
     if _git(project, "merge-base", "--is-ancestor", g, b)[0] != 0:

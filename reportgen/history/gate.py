@@ -45,17 +45,6 @@ GATES = ("auto", "time", "counts")
 ALPHA = 0.05
 
 
-def resolve_against(project: Project, rev: str) -> str:
-    """The full commit `--against` names (a UserError, one line, when it names none)."""
-    from .series import _git
-    if not rev or rev.startswith("-"):
-        raise UserError(f"--against {rev!r} is not a git revision")
-    rc, out, err = _git(project, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    if rc != 0 or not out.strip():
-        raise UserError(f"--against {rev!r} is not a commit of the repository at {project.root}")
-    return out.strip()
-
-
 @dataclass
 class _Unit:
     """One measurement: a workload, the reference's and the work tree's library (shared by phases)."""
@@ -265,7 +254,8 @@ def run_check(project: Project, against: str, *, threshold: float = 0.02, phases
     if not 0 < threshold < 1:
         raise UserError(f"--threshold must be a relative change above 0 and below 100%, got {threshold!r}")
     progress = progress or NullProgress()
-    commit = resolve_against(project, against)
+    from ..revisions import resolve
+    commit = resolve(project, against, "--against")
     rows, units, skipped = plan(project, commit, phases)
     floor = stats.NOISE_FLOOR
     no_valgrind = _valgrind_missing() if gate == "auto" else None

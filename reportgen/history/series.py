@@ -26,15 +26,6 @@ def _git(project: Project, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout or "", proc.stderr or ""
 
 
-def _resolve(project: Project, rev: str, text: str) -> str:
-    if not rev or rev.startswith("-"):
-        raise UserError(f"--range {text!r}: {rev!r} is not a git revision (expected A..B)")
-    rc, out, err = _git(project, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    if rc != 0 or not out.strip():
-        raise UserError(f"--range {text!r}: {rev!r} is not a commit of the repository at {project.root}")
-    return out.strip()
-
-
 def commit_series(project: Project, text: str, every: int = 1) -> list[dict]:
     """[{commit, subject}] of A..B: A (the reference) first, then each commit after it up to B that
     touched native/, oldest first (`git rev-list --reverse A..B -- native/`); with `every` N, every
@@ -42,7 +33,8 @@ def commit_series(project: Project, text: str, every: int = 1) -> list[dict]:
     parts = text.split("..")
     if len(parts) != 2 or "" in parts or "." in (parts[0][-1:], parts[1][:1]):
         raise UserError(f"--range expects A..B (two revisions, as git reads it), got {text!r}")
-    a, b = (_resolve(project, p, text) for p in parts)
+    from ..revisions import resolve
+    a, b = (resolve(project, p, f"--range {text!r}:") for p in parts)
     rc, _, _ = _git(project, "merge-base", "--is-ancestor", a, b)
     if rc != 0:
         raise UserError(f"--range {text!r}: {parts[0]} is not an ancestor of {parts[1]}")
